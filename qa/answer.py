@@ -17,6 +17,13 @@ from .types import Answer, Citation
 # points back with a pronoun; otherwise it is searched on its own, so that a
 # change of topic is not dragged back to the old one.
 _CONNECTIVE = re.compile(r"^\s*(and|but|also|so|what about|how about|then|or)\b", re.I)
+# Questions whose answer is a quantity, a date or a rate: the answering sentence has a number in it.
+_NUMERIC_QUESTION = re.compile(
+    r"\b(how (many|much|long|far|fast|big|large|often|old)|what (percent|percentage|share|proportion|year|date)|when|by how much)\b", re.I)
+_NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
+# Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
+_LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
 
 
@@ -24,10 +31,15 @@ _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|th
 class AnswerSettings:
     """Abstain when the best evidence is weaker than these; tuned in bench/README.md."""
 
-    min_sentence: float = 0.35  # cosine of the best sentence, on its own
-    min_support: float = 0.50  # blend of sentence cosine and query-term coverage
+    min_sentence: float = 0.30  # cosine of the best sentence, on its own
+    min_support: float = 0.43  # blend of sentence cosine and query-term coverage, less penalties
+    min_support_followup: float = 0.33  # a follow-up is terse by nature; its topic was already found
     lexical_weight: float = 0.30  # weight of query-term coverage when picking the highlight
+    question_penalty: float = 0.15
+    number_penalty: float = 0.15
     max_answer_sentences: int = 2
+    evidence_weight: float = 2.0  # weight of the highlight's support when ordering the citations
+    min_new_words: int = 2  # a highlight adding fewer words than this to the question gets its neighbour
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,18 @@ class Query:
     tokens: list[str]
     focus: list[str]
 
+    @property
+    def is_followup(self) -> bool:
+        return self.text != self.question
+
+    @property
+    def wants_number(self) -> bool:
+        return bool(_NUMERIC_QUESTION.search(self.question))
+
+    def names(self) -> list[str]:
+        """Proper names and acronyms the question is about, as index tokens."""
+        return [t for m in _NAME.finditer(self.question) for t in tokenize(m.group(1))]
+
 
 def fold_history(question: str, history: list[dict] | None) -> Query:
     """Make a follow-up such as "And China's?" searchable by adding the previous question."""
@@ -48,8 +72,18 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
     if previous and (_CONNECTIVE.search(question) or _POINTER.search(question) or len(focus) < 3):
         before = previous[-1].strip()
         # Current terms count twice in BM25: they say what is asked now.
-        return Query(question, f"{before} {question}", focus * 2 + tokenize(before), focus)
+        # Current terms count twice: they say what is asked now; the earlier ones say about what.
+        weighted = focus * 2 + tokenize(before)
+        return Query(question, f"{before} {question}", weighted, weighted)
     return Query(question, question, focus, focus)
+
+
+def new_numbers(text: str, question: str) -> set[str]:
+    """Quantities in ``text`` that the question did not already state ("in 2024" answers nothing)."""
+    def found(t: str) -> set[str]:
+        t = _LIST_NUMBER.sub("", t)
+        return {m.group(0).lower().rstrip(".,") for m in _NUMBER.finditer(t)}
+    return found(text) - found(question)
 
 
 def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
@@ -58,11 +92,11 @@ def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
 
 
 def coverage(tokens: set[str], idf: dict[str, float], focus: list[str]) -> float:
-    """IDF-weighted share of the question's terms found in ``tokens``."""
-    total = sum(idf.get(t, 0.0) for t in set(focus))
+    """IDF-weighted share of the question's terms found in ``tokens`` (a repeated term weighs more)."""
+    total = sum(idf.get(t, 0.0) for t in focus)
     if total <= 0:
         return 0.0
-    return sum(idf.get(t, 0.0) for t in set(focus) if t in tokens) / total
+    return sum(idf.get(t, 0.0) for t in focus if t in tokens) / total
 
 
 @dataclass
@@ -79,30 +113,46 @@ class Composer:
         self.index = index
         self.settings = settings or AnswerSettings()
 
-    def highlight(self, hit: Hit, query_vector: np.ndarray, idf: dict[str, float], focus: list[str]) -> _Evidence:
+    def highlight(self, hit: Hit, query_vector: np.ndarray, idf: dict[str, float], focus: list[str],
+                  wants_number: bool = False, query_text: str = "") -> _Evidence:
         """The sentence of the passage that best answers: meaning first, then the question's words."""
         ix, s = self.index, self.settings
         chunk = ix.chunks[hit.chunk]
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage)
-        best = None
+        scored = []
         cosines = ix.sentence_vectors[sids] @ query_vector
         for sid, cos in zip(sids, cosines):
             _, a, b, _, _ = ix.sentences[sid]
             a, b = max(int(a), chunk.start), min(int(b), chunk.end)
             text = chunk.text[a - chunk.start:b - chunk.start]
-            cov = coverage(set(tokenize(text)), idf, focus)
-            score = (1 - s.lexical_weight) * float(cos) + s.lexical_weight * cov
-            if best is None or score > best[0]:
-                best = (score, a, b, float(cos))
-        score, a, b, cos = best
+            words = tokenize(text)
+            score = (1 - s.lexical_weight) * float(cos) + s.lexical_weight * coverage(set(words), idf, focus)
+            if text.rstrip().endswith("?"):
+                score -= s.question_penalty  # a heading that asks the question does not answer it
+            if wants_number and not new_numbers(text, query_text):
+                score -= s.number_penalty
+            scored.append((score, a, b, float(cos), len(set(words) - set(focus))))
+        i = max(range(len(scored)), key=lambda j: scored[j][0])
+        score, a, b, cos, novel = scored[i]
+        if novel < s.min_new_words:
+            # The sentence only restates the question ("In a major city, AI is not just an app."):
+            # the answer is in the neighbour that follows or precedes it, so show both.
+            neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(scored)]
+            if neighbours:
+                j = max(neighbours, key=lambda n: scored[n][0])
+                a, b = min(a, scored[j][1]), max(b, scored[j][2])
         return _Evidence(hit, a, b, cos, score)
 
     def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
+        """``query_vector`` picks the highlights: for a follow-up, the current turn should weigh in it."""
         ix, s = self.index, self.settings
         idf = _idf(ix, query.focus)
-        evidence = [self.highlight(h, query_vector, idf, query.focus) for h in hits]
+        evidence = [self.highlight(h, query_vector, idf, query.focus, query.wants_number, query.text) for h in hits]
+        # Re-rank by passage score and by how well its best sentence answers: the passage
+        # that holds the answering sentence goes first, even if a neighbour matched more words.
+        evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support))
         citations = []
         for n, ev in enumerate(evidence, start=1):
             c = ix.chunks[ev.hit.chunk]
@@ -111,15 +161,20 @@ class Composer:
                 score=round(ev.hit.score, 4), highlight=c.text[ev.start - c.start:ev.end - c.start],
                 highlight_start=ev.start - c.start,
             ))
-        if not evidence or self.should_abstain(evidence):
+        if not evidence or self.should_abstain(query, evidence):
             return Answer(question=query.question, text=not_found_text(len(citations)), citations=citations,
                           abstained=True, query=query.text)
         return Answer(question=query.question, text=self.answer_text(evidence, citations), citations=citations,
                       abstained=False, query=query.text)
 
-    def should_abstain(self, evidence: list[_Evidence]) -> bool:
+    def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
         top = evidence[0]
-        return top.cosine < self.settings.min_sentence or top.support < self.settings.min_support
+        floor = self.settings.min_support_followup if query.is_followup else self.settings.min_support
+        if top.cosine < self.settings.min_sentence or top.support < floor:
+            return True
+        # Asked about a name the corpus never mentions: whatever matched, it is about something else.
+        names = query.names()
+        return bool(names) and any(df == 0 for df in self.index.lexical.doc_freq(names).values())
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from . import index as index_io
 from .answer import AnswerSettings, Composer, fold_history
 from .embedding import Embedder, model_name
@@ -100,6 +102,12 @@ class Bot:
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
         query = fold_history(question, history)
+        if query.is_followup:
+            # Search with the context folded in, but pick highlights half by what is asked now.
+            folded, current = self.embedder.encode([query.text, query.question])
+            hits = self.retriever.search(folded, query.tokens, k)
+            focus = folded + current
+            return self.composer.compose(query, focus / np.linalg.norm(focus), hits)
         vector = self.embedder.encode([query.text])[0]
         hits = self.retriever.search(vector, query.tokens, k)
         return self.composer.compose(query, vector, hits)
