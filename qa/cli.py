@@ -1,0 +1,107 @@
+"""The terminal face: ``qa index``, ``qa ask``, ``qa eval``."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+
+from .errors import QAError, QuestionError
+
+EXIT_ERROR = 1
+EXIT_BAD_INPUT = 2
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", help="folder of .txt/.md documents (default: corpus/, or QA_CORPUS)")
+    p.add_argument("--index", help="index folder (default: index/ for the shipped corpus, else CORPUS/.qa-index)")
+    p.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2, or QA_MODEL)")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="qa", description="Ask a folder of documents a question; get cited passages.")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build (or refresh) the index of a corpus folder")
+    p.add_argument("corpus_dir", nargs="?", metavar="CORPUS", help="corpus folder (default: corpus/)")
+    _common(p)
+    p.add_argument("--rebuild", action="store_true", help="rebuild even when the index is up to date")
+
+    p = sub.add_parser("ask", help="ask one question")
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=5, help="number of passages to cite (1-20, default 5)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _common(p)
+
+    p = sub.add_parser("eval", help="measure the bot on a labeled question set")
+    p.add_argument("file", nargs="?", help="questions JSONL (default: tests/data/questions.jsonl)")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--failures", action="store_true", help="list every question the bot got wrong")
+    _common(p)
+    return top
+
+
+def _bot(args, corpus=None, rebuild=False):
+    from .bot import Bot
+
+    return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild)
+
+
+def cmd_index(args) -> int:
+    bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild)
+    c = bot.index.manifest.get("counts", {})
+    print(f"Index ready at {bot.index_path}: {c.get('documents')} documents, {c.get('chunks')} passages, "
+          f"{c.get('sentences')} sentences, model {bot.index.settings.model}.")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .bot import check_question
+
+    check_question(args.question)  # fail fast, before loading a model
+    answer = _bot(args).ask(args.question, k=args.k)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.text)
+    print()
+    for c in answer.citations:
+        print(f"[{c.number}] {c.title} — {c.source}, characters {c.start}–{c.end} (score {c.score:.3f})")
+        print(textwrap.indent(textwrap.fill(c.highlight, 100), "    » "))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .eval import DEFAULT_QUESTIONS, evaluate_labeled, load_questions
+
+    items = load_questions(args.file or DEFAULT_QUESTIONS)
+    report = evaluate_labeled(_bot(args), items, k=args.k)
+    print(report.table())
+    if args.failures and report.failures:
+        print("\nMisses:")
+        print("\n".join(report.failures))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    try:
+        return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval}[args.command](args)
+    except QuestionError as err:
+        print(f"qa: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except QAError as err:
+        print(f"qa: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as err:
+        print(f"qa: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted; the previous index, if any, is intact.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

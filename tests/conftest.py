@@ -1,0 +1,76 @@
+"""Shared fixtures: the real bundled model, loaded once; tiny corpora built in tmp_path."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from qa.embedding import Embedder
+
+    return Embedder()
+
+
+@pytest.fixture(scope="session")
+def shipped_bot(embedder):
+    """The bot over the shipped corpus and its committed index (never rebuilt here)."""
+    from qa import index as index_io
+    from qa.bot import Bot
+
+    return Bot(index_io.load(ROOT / "index"), embedder, ROOT / "corpus", ROOT / "index")
+
+
+def write_corpus(folder: Path, files: dict[str, str | bytes]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        p = folder / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            p.write_bytes(content)
+        else:
+            p.write_text(content, encoding="utf-8")
+    return folder
+
+
+def build_bot(corpus: Path, index: Path, embedder, **settings):
+    """A Bot over ``corpus`` built with the session's model (no second model load)."""
+    from qa import index as index_io
+    from qa.bot import Bot
+    from qa.index import IndexSettings
+
+    built = index_io.build_from_folder(corpus, IndexSettings(model=embedder.name, **settings), embedder.encode)
+    index_io.save(built, index)
+    return Bot(index_io.load(index), embedder, corpus, index)
+
+
+ROBOTS = """# Robots in Industry
+
+Factories across Asia installed record numbers of industrial robots last year. China alone installed over 276,000 units, more than half of the world's total.
+
+Japan remained the largest maker of robot arms. Its exports grew by nine percent.
+"""
+
+BAKING = """Sourdough Basics
+
+A sourdough starter is a mix of flour and water that hosts wild yeast. Feed it every day with equal weights of flour and water.
+
+Bake the loaf at 250 degrees Celsius for twenty minutes with the lid on, then twenty more without it.
+"""
+
+RIVERS = """The Longest Rivers
+
+The Nile flows for about 6,650 kilometres through eleven countries. The Amazon carries more water than any other river on Earth.
+"""
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path) -> Path:
+    return write_corpus(tmp_path / "docs", {"robots.md": ROBOTS, "baking.txt": BAKING, "geo/rivers.txt": RIVERS})

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from qa import Answer, Bot, Citation
+from qa.bot import MAX_QUESTION_CHARS
+from qa.eval import DEFAULT_QUESTIONS, contains, load_questions
+
+from .conftest import ROOT
+
+
+def test_public_api_is_importable_in_one_line():
+    import qa
+
+    assert {"Bot", "Answer", "Citation"} <= set(qa.__all__)
+    assert qa.Bot is Bot
+
+
+def test_citation_offsets_point_into_source(shipped_bot):
+    questions = [i.get("question") or i["turns"][0] for i in load_questions(DEFAULT_QUESTIONS)]
+    for q in questions:
+        ans = shipped_bot.ask(q)
+        assert isinstance(ans, Answer) and 1 <= len(ans.citations) <= 5
+        assert [c.number for c in ans.citations] == list(range(1, len(ans.citations) + 1))
+        for c in ans.citations:
+            assert isinstance(c, Citation)
+            source = (ROOT / "corpus" / c.source).read_text(encoding="utf-8")
+            assert source[c.start:c.end] == c.passage
+            assert c.highlight and c.passage[c.highlight_start:c.highlight_start + len(c.highlight)] == c.highlight
+            assert c.title == source.strip().splitlines()[0].strip()
+
+
+def test_answer_text_is_made_of_cited_highlights(shipped_bot):
+    ans = shipped_bot.ask("How many industrial robots did China install in 2023?")
+    assert not ans.abstained
+    assert "276,000" in ans.citations[0].highlight
+    assert ans.text.startswith(ans.citations[0].highlight + " [1]")
+
+
+@pytest.mark.parametrize("question", ["Who won the 2018 FIFA World Cup?", "How do I bake sourdough bread at home?",
+                                      "What is the capital of Australia?"])
+def test_unanswerable_question_abstains_and_still_lists_closest_passages(shipped_bot, question):
+    ans = shipped_bot.ask(question)
+    assert ans.abstained
+    assert ans.text.startswith("Not found in the corpus")
+    assert len(ans.citations) == 5
+
+
+def test_follow_up_is_answered_in_the_context_of_the_earlier_turn(shipped_bot):
+    first = "How much private money went into AI in the United States in 2024?"
+    prior = shipped_bot.ask(first)
+    assert "$109 billion" in prior.citations[0].highlight
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": prior.text}]
+    follow = shipped_bot.ask("And how much was China's?", history=history)
+    assert not follow.abstained
+    assert contains(follow.citations[0].passage, "$9.3 billion")
+    assert "2024" in follow.query  # the earlier turn was folded into the search
+    alone = shipped_bot.ask("And how much was China's?")
+    assert alone.query == "And how much was China's?"
+
+
+def test_a_new_topic_after_history_is_searched_on_its_own(shipped_bot):
+    history = [{"role": "user", "content": "How much private money went into AI in the United States in 2024?"},
+               {"role": "assistant", "content": "About $109 billion [1]"}]
+    ans = shipped_bot.ask("How many industrial robots did China install in 2023?", history=history)
+    assert ans.query == ans.question
+    assert "276,000" in ans.citations[0].passage
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "x" * (MAX_QUESTION_CHARS + 1)])
+def test_bad_questions_raise_value_error_with_a_clear_message(shipped_bot, bad):
+    with pytest.raises(ValueError) as err:
+        shipped_bot.ask(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and ("empty" in msg or f"{MAX_QUESTION_CHARS:,}" in msg)
+
+
+@pytest.mark.parametrize("k", [0, 21, "3"])
+def test_k_out_of_range_is_rejected(shipped_bot, k):
+    with pytest.raises(ValueError, match="k must be"):
+        shipped_bot.ask("What is the Big Fund?", k=k)
+
+
+def test_k_sets_the_number_of_citations(shipped_bot):
+    assert len(shipped_bot.ask("What is the Big Fund?", k=2).citations) == 2
+    assert len(shipped_bot.ask("What is the Big Fund?", k=8).citations) == 8
+
+
+def test_bot_is_safe_to_call_from_several_threads(shipped_bot):
+    questions = [i["question"] for i in load_questions(DEFAULT_QUESTIONS) if "question" in i][:16]
+    sequential = [shipped_bot.ask(q).to_dict() for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda q: shipped_bot.ask(q).to_dict(), questions * 2))
+    for got, want in zip(parallel, sequential * 2):
+        assert got["text"] == want["text"]
+        assert [c["start"] for c in got["citations"]] == [c["start"] for c in want["citations"]]
+
+
+def test_bot_load_uses_the_committed_index_without_rebuilding(embedder):
+    said: list[str] = []
+    bot = Bot.load(corpus=ROOT / "corpus", index=ROOT / "index", on_status=said.append)
+    assert not any("Building" in s for s in said), said
+    assert bot.ask("What is the Big Fund?").citations
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path):
+    from qa.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="does not exist"):
+        Bot.load(corpus=tmp_path / "nowhere")

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from qa import index as index_io
+from qa.bot import Bot
+from qa.errors import BadIndexError
+from qa.index import IndexSettings
+
+from .conftest import BAKING, build_bot, write_corpus
+
+
+def test_persistence_round_trip(tiny_corpus, tmp_path, embedder):
+    built = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode)
+    index_io.save(built, tmp_path / "ix")
+    loaded = index_io.load(tmp_path / "ix")
+    assert loaded.chunks == built.chunks
+    np.testing.assert_array_equal(loaded.groups, built.groups)
+    np.testing.assert_allclose(loaded.chunk_vectors, built.chunk_vectors)
+    np.testing.assert_allclose(loaded.sentence_vectors, built.sentence_vectors)
+    np.testing.assert_array_equal(loaded.sentences, built.sentences)
+    tokens = ["robot", "china"]
+    np.testing.assert_allclose(loaded.lexical.scores(tokens), built.lexical.scores(tokens))
+    m = json.loads((tmp_path / "ix" / "manifest.json").read_text())
+    assert m["settings"]["model"] == embedder.name and m["dimension"] == 384
+    assert set(m["corpus_files"]) == {"robots.md", "baking.txt", "geo/rivers.txt"}
+    assert m["format_version"] == index_io.FORMAT_VERSION
+
+
+def _load(corpus, ix, capsys_or_status):
+    return Bot.load(corpus=corpus, index=ix, on_status=capsys_or_status.append)
+
+
+def test_fresh_index_is_reused_and_stale_index_rebuilt_with_reason(tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    said: list[str] = []
+    _load(tiny_corpus, ix, said)
+    assert not any("Building" in s for s in said)
+
+    (tiny_corpus / "baking.txt").write_text(BAKING + "\nRest the dough overnight in the fridge.\n", encoding="utf-8")
+    said.clear()
+    bot = _load(tiny_corpus, ix, said)
+    reasons = [s for s in said if "Building" in s]
+    assert len(reasons) == 1 and "1 changed file (baking.txt)" in reasons[0]
+    assert any("overnight" in c.text for c in bot.index.chunks)
+
+    (tiny_corpus / "new.txt").write_text("Volcanoes erupt when magma rises.", encoding="utf-8")
+    said.clear()
+    _load(tiny_corpus, ix, said)
+    assert any("1 new file (new.txt)" in s for s in said)
+
+
+def test_other_model_or_settings_trigger_rebuild(tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    m = index_io.read_manifest(ix)
+    assert index_io.staleness(m, IndexSettings(model="BAAI/bge-small-en-v1.5"), index_io.file_hashes(tiny_corpus)).startswith(
+        "it was built with model")
+    from qa.chunking import ChunkSettings
+
+    assert "chunking" in index_io.staleness(m, IndexSettings(model=embedder.name, chunking=ChunkSettings(300, 50)),
+                                             index_io.file_hashes(tiny_corpus))
+
+
+@pytest.mark.parametrize("damage", ["truncate_faiss", "garble_chunks", "delete_bm25", "garble_manifest"])
+def test_corrupted_index_is_detected_and_rebuilt(tiny_corpus, tmp_path, embedder, damage):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    if damage == "truncate_faiss":
+        p = ix / "chunks.faiss"
+        p.write_bytes(p.read_bytes()[:100])
+    elif damage == "garble_chunks":
+        with open(ix / "chunks.jsonl", "a") as f:
+            f.write("{not json\n")
+    elif damage == "delete_bm25":
+        for p in (ix / "bm25").iterdir():
+            p.unlink()
+    else:
+        (ix / "manifest.json").write_text("{oops")
+    with pytest.raises(BadIndexError):
+        index_io.load(ix) if damage != "garble_manifest" else index_io.read_manifest(ix)
+    said: list[str] = []
+    bot = _load(tiny_corpus, ix, said)
+    assert len([s for s in said if "Building" in s]) == 1
+    assert not bot.ask("How many robots did China install?").abstained
+    index_io.load(ix)  # healthy again
+
+
+def test_interrupted_build_keeps_the_previous_index(tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    before = (ix / "manifest.json").read_bytes()
+    calls = {"n": 0}
+
+    def dying_encode(texts, **kw):
+        calls["n"] += 1
+        if calls["n"] == 2:  # passages embedded, sentences not yet
+            raise KeyboardInterrupt
+        return embedder.encode(texts, **kw)
+
+    (tiny_corpus / "extra.txt").write_text("Tea is grown on hillsides in Darjeeling.", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt):
+        index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), dying_encode), ix)
+    assert (ix / "manifest.json").read_bytes() == before
+    index_io.load(ix)
+    assert not list(tmp_path.glob("ix.tmp-*"))
+
+
+def test_interrupted_save_leaves_no_half_written_index(tiny_corpus, tmp_path, embedder, monkeypatch):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    before = (ix / "manifest.json").read_bytes()
+    built = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode)
+
+    def disk_full(*a, **kw):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(index_io.Lexical, "save", disk_full)  # fails midway through writing the new folder
+    with pytest.raises(OSError):
+        index_io.save(built, ix)
+    assert (ix / "manifest.json").read_bytes() == before
+    assert not list(tmp_path.glob("ix.tmp-*"))
+
+
+def test_index_parked_by_an_interrupted_swap_is_restored(tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    os.replace(ix, tmp_path / "ix.old-abc123")  # the instant between the two renames
+    index_io.recover(ix)
+    assert index_io.load(ix).chunks

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from qa.answer import fold_history
+from qa.eval import DEFAULT_QUESTIONS, contains, load_questions
+from qa.retrieval import FusionSettings, Retriever
+
+from .conftest import ROBOTS, build_bot, write_corpus
+
+
+def _first_hit_rank(bot, retriever, item):
+    q = fold_history(item["question"], None)
+    v = bot.embedder.encode([q.text])[0]
+    for n, h in enumerate(retriever.search(v, q.tokens, 5), 1):
+        if contains(bot.index.chunks[h.chunk].text, item["answer"]):
+            return n
+    return None
+
+
+def test_hybrid_finds_known_passages_that_dense_alone_misses(shipped_bot):
+    dense = Retriever(shipped_bot.index, FusionSettings(passage=1.0, sentence=0.0, lexical=0.0))
+    items = [i for i in load_questions(DEFAULT_QUESTIONS) if "answer" in i and "turns" not in i]
+    rescued = lost = 0
+    for item in items:
+        d, h = _first_hit_rank(shipped_bot, dense, item), _first_hit_rank(shipped_bot, shipped_bot.retriever, item)
+        rescued += d != 1 and h == 1
+        lost += d == 1 and h != 1
+    assert rescued >= 5, f"hybrid put only {rescued} passages first that dense alone did not"
+    assert rescued > 3 * lost
+
+
+def test_exact_rare_term_is_found_by_the_lexical_side(tmp_path, embedder):
+    codes = {f"err{n}.txt": f"Fault code QX-{1000 + n * 7} on the pump controller means the {part} needs attention."
+             for n, part in enumerate(["seal", "impeller", "bearing", "valve", "gasket", "motor", "fuse", "sensor"])}
+    bot = build_bot(write_corpus(tmp_path / "c", codes), tmp_path / "ix", embedder)
+    ans = bot.ask("What does fault code QX-1021 mean?")
+    assert "QX-1021" in ans.citations[0].passage
+
+
+def test_near_duplicate_passages_are_collapsed(tmp_path, embedder):
+    # One document republishes another in full, as the shipped corpus's boilerplate does.
+    repost = "Reposted from our partner site.\n\n" + ROBOTS + "\n\nComments are closed."
+    corpus = write_corpus(tmp_path / "c", {"robots.md": ROBOTS, "repost.txt": repost,
+                                           "other.txt": "Robot vacuums are popular in apartments."})
+    bot = build_bot(corpus, tmp_path / "ix", embedder)
+    ans = bot.ask("How many industrial robots did China install?", k=5)
+    with_answer = [c for c in ans.citations if "276,000" in c.passage]
+    assert len(with_answer) == 1
+    assert len({c.highlight for c in ans.citations}) == len(ans.citations)
