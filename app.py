@@ -1,0 +1,16 @@
+"""Web chat over the documents: `python app.py` (or `make run`), also the Hugging Face Space entry point."""
+import argparse
+import logging
+
+from qa.ui import launch
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description="Serve the qa chat.")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; GRADIO_SERVER_NAME; 0.0.0.0 on a Space)")
+    p.add_argument("--port", type=int, help="port (default 7860; GRADIO_SERVER_PORT)")
+    p.add_argument("--corpus", help="folder of .txt/.md documents (default corpus/)")
+    p.add_argument("--index", help="index folder (default index/)")
+    p.add_argument("--model", help="sentence-transformers model name or path (default bundled all-MiniLM-L6-v2; QA_MODEL)")
+    a = p.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    launch(a.host, a.port, corpus=a.corpus, index=a.index, model=a.model)
