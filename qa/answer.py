@@ -24,6 +24,8 @@ _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|se
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
+# A sentence opening with a pronoun continues the previous one's subject.
+_CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
 
 
@@ -78,12 +80,16 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
     return Query(question, question, focus, focus)
 
 
-def new_numbers(text: str, question: str) -> set[str]:
-    """Quantities in ``text`` that the question did not already state ("in 2024" answers nothing)."""
-    def found(t: str) -> set[str]:
-        t = _LIST_NUMBER.sub("", t)
-        return {m.group(0).lower().rstrip(".,") for m in _NUMBER.finditer(t)}
-    return found(text) - found(question)
+def numbers_in(text: str) -> frozenset[str]:
+    """The quantities a text states; a leading list number ("5. Heading") is not one."""
+    return frozenset(m.group(0).lower().rstrip(".,") for m in _NUMBER.finditer(_LIST_NUMBER.sub("", text)))
+
+
+@dataclass(frozen=True)
+class _SentenceInfo:
+    terms: frozenset[str]
+    numbers: frozenset[str]
+    is_question: bool
 
 
 def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
@@ -112,28 +118,49 @@ class Composer:
     def __init__(self, index: Index, settings: AnswerSettings | None = None) -> None:
         self.index = index
         self.settings = settings or AnswerSettings()
+        self._info: dict[tuple[str, int, int], _SentenceInfo] = {}  # filled on first use; safe to share
+
+    def _sentence(self, source: str, start: int, text: str) -> _SentenceInfo:
+        key = (source, start, len(text))
+        info = self._info.get(key)
+        if info is None:
+            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), numbers_in(text), text.rstrip().endswith("?"))
+        return info
 
     def highlight(self, hit: Hit, query_vector: np.ndarray, idf: dict[str, float], focus: list[str],
-                  wants_number: bool = False, query_text: str = "") -> _Evidence:
-        """The sentence of the passage that best answers: meaning first, then the question's words."""
+                  asked_numbers: frozenset[str] | None = None) -> _Evidence:
+        """The sentence of the passage that best answers: meaning first, then the question's words.
+
+        ``asked_numbers`` is None unless the question asks for a quantity; then it holds the
+        numbers the question itself states, which answer nothing ("in 2024").
+        """
         ix, s = self.index, self.settings
         chunk = ix.chunks[hit.chunk]
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage)
-        scored = []
+        focus_set = set(focus)
         cosines = ix.sentence_vectors[sids] @ query_vector
-        for sid, cos in zip(sids, cosines):
+        spans, infos = [], []
+        for sid in sids:
             _, a, b, _, _ = ix.sentences[sid]
             a, b = max(int(a), chunk.start), min(int(b), chunk.end)
-            text = chunk.text[a - chunk.start:b - chunk.start]
-            words = tokenize(text)
-            score = (1 - s.lexical_weight) * float(cos) + s.lexical_weight * coverage(set(words), idf, focus)
-            if text.rstrip().endswith("?"):
+            spans.append((a, b))
+            infos.append(self._sentence(chunk.source, a, chunk.text[a - chunk.start:b - chunk.start]))
+        scored = []
+        for n, (cos, info) in enumerate(zip(cosines, infos)):
+            cos, terms, first = float(cos), info.terms, n
+            if n and _CONTINUES.match(chunk.text, spans[n][0] - chunk.start):
+                # "They are more likely to use open models." is about the previous sentence's subject:
+                # judge the two together, and show both if they win.
+                cos = max(cos, (cos + float(cosines[n - 1])) / 2)
+                terms, first = terms | infos[n - 1].terms, n - 1
+            score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
+            if info.is_question:
                 score -= s.question_penalty  # a heading that asks the question does not answer it
-            if wants_number and not new_numbers(text, query_text):
+            if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
-            scored.append((score, a, b, float(cos), len(set(words) - set(focus))))
+            scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set)))
         i = max(range(len(scored)), key=lambda j: scored[j][0])
         score, a, b, cos, novel = scored[i]
         if novel < s.min_new_words:
@@ -149,7 +176,8 @@ class Composer:
         """``query_vector`` picks the highlights: for a follow-up, the current turn should weigh in it."""
         ix, s = self.index, self.settings
         idf = _idf(ix, query.focus)
-        evidence = [self.highlight(h, query_vector, idf, query.focus, query.wants_number, query.text) for h in hits]
+        asked = numbers_in(query.text) if query.wants_number else None
+        evidence = [self.highlight(h, query_vector, idf, query.focus, asked) for h in hits]
         # Re-rank by passage score and by how well its best sentence answers: the passage
         # that holds the answering sentence goes first, even if a neighbour matched more words.
         evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support))

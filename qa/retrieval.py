@@ -40,6 +40,29 @@ class Retriever:
         self._chunks.add(index.chunk_vectors)
         self._sentences = faiss.IndexFlatIP(index.sentence_vectors.shape[1])
         self._sentences.add(index.sentence_vectors)
+        # Sentence ids of each chunk, end to end, for one gather + one reduce per query.
+        lengths = np.fromiter((len(s) for s in index.chunk_sentences), dtype=np.int64, count=len(index.chunk_sentences))
+        self._sent_ptr = np.concatenate([[0], np.cumsum(lengths)])
+        self._sent_ids = np.concatenate(index.chunk_sentences) if len(lengths) else np.zeros(0, dtype=np.int32)
+
+    def _best_sentences(self, cand: np.ndarray, qv: np.ndarray, passage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate chunk: the highest sentence cosine and that sentence's id (-1 if none)."""
+        starts, ends = self._sent_ptr[cand], self._sent_ptr[cand + 1]
+        counts = ends - starts
+        sentence, best = passage.astype(np.float32).copy(), np.full(len(cand), -1, dtype=np.int64)
+        has = counts > 0
+        if not has.any():
+            return sentence, best
+        offsets = np.repeat(starts[has] - np.cumsum(counts[has]) + counts[has], counts[has]) + np.arange(counts[has].sum())
+        sids = self._sent_ids[offsets]
+        sims = self.index.sentence_vectors[sids] @ qv
+        seg = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
+        maxima = np.maximum.reduceat(sims, seg)
+        # position of the first maximum in each segment
+        is_max = sims == np.repeat(maxima, counts[has])
+        first = np.minimum.reduceat(np.where(is_max, np.arange(len(sims)), len(sims)), seg)
+        sentence[has], best[has] = maxima, sids[first]
+        return sentence, best
 
     def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5) -> list[Hit]:
         ix, f = self.index, self.fusion
@@ -62,16 +85,7 @@ class Retriever:
 
         qv = q[0]
         passage = ix.chunk_vectors[cand] @ qv
-        sentence = np.empty(len(cand), dtype=np.float32)
-        best = np.empty(len(cand), dtype=np.int64)
-        for n, ci in enumerate(cand):
-            sids = ix.chunk_sentences[ci]
-            if len(sids):
-                sims = ix.sentence_vectors[sids] @ qv
-                j = int(np.argmax(sims))
-                sentence[n], best[n] = sims[j], sids[j]
-            else:
-                sentence[n], best[n] = passage[n], -1
+        sentence, best = self._best_sentences(cand, qv, passage)
         top = float(bm25.max()) if bm25.size else 0.0
         lexical = bm25[cand] / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
         fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
