@@ -36,6 +36,7 @@ CSS = """
 .qa-passage { font-size: .9rem; line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
 .qa-passage mark { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 3px; }
 .qa-ref { font-weight: 600; text-decoration: none; }
+.qa-more summary, .qa-notfound + details summary { cursor: pointer; margin-top: .5rem; font-size: .9rem; opacity: .85; }
 #qa-status { font-size: .9rem; opacity: .8; }
 """
 
@@ -60,11 +61,18 @@ def render_text(answer: Answer, uid: str) -> str:
 
 def render_answer(answer: Answer, uid: str = "qa") -> str:
     """HTML for one chat reply: the answer, then numbered source cards (collapsed when not found)."""
-    cards = "".join(_card(c, uid) for c in answer.citations)
     if answer.abstained:
+        cards = "".join(_card(c, uid) for c in answer.citations)
         return (f'<div class="qa-notfound"><b>Not found in the corpus.</b> None of the documents answers this question.</div>'
                 f'<details><summary>Closest passages ({len(answer.citations)})</summary><div class="qa-cards">{cards}</div></details>')
-    return f'<div class="qa-answer">{render_text(answer, uid)}</div><div class="qa-cards">{cards}</div>'
+    # The passages the answer cites stay open; the rest wait behind one click.
+    cited = [c for c in answer.citations if f"[{c.number}]" in answer.text]
+    more = [c for c in answer.citations if c not in cited]
+    html_ = f'<div class="qa-answer">{render_text(answer, uid)}</div><div class="qa-cards">{"".join(_card(c, uid) for c in cited)}</div>'
+    if more:
+        html_ += (f'<details class="qa-more"><summary>{len(more)} more passage{"s" if len(more) > 1 else ""}</summary>'
+                  f'<div class="qa-cards">{"".join(_card(c, uid) for c in more)}</div></details>')
+    return html_
 
 
 # ---------------------------------------------------------------- the bot, loaded in the background
@@ -185,10 +193,9 @@ def build_app(holder: BotHolder | None = None, **load_kwargs: Any):
         with gr.Row(equal_height=True):
             box = gr.Textbox(placeholder="Ask a question…", show_label=False, scale=8, elem_id="qa-input", autofocus=True,
                              max_lines=4, submit_btn=False)
-            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-send")
-        with gr.Row():
-            gr.Examples(EXAMPLES, inputs=box, label="Examples")
-        clear = gr.Button("Clear chat", size="sm", elem_id="qa-clear")
+            send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-send")
+            clear = gr.Button("Clear", variant="secondary", scale=1, min_width=70, elem_id="qa-clear")
+        gr.Examples(EXAMPLES, inputs=box, label="Examples")
 
         def reply(message, history):
             for h in chat_reply(holder, message, history):

@@ -74,3 +74,60 @@ The Nile flows for about 6,650 kilometres through eleven countries. The Amazon c
 @pytest.fixture
 def tiny_corpus(tmp_path) -> Path:
     return write_corpus(tmp_path / "docs", {"robots.md": ROBOTS, "baking.txt": BAKING, "geo/rivers.txt": RIVERS})
+
+
+# ---------------------------------------------------------------- a real launched app
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served_app(python: str = sys.executable, cwd: Path = ROOT, extra_env: dict | None = None, args: tuple = ()):
+    """Run ``python app.py`` as a Space would, on a free loopback port; yield (url, log path)."""
+    port = free_port()
+    log = Path(cwd) / "tests" / "artifacts" / f"app-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+               GRADIO_ANALYTICS_ENABLED="False", **(extra_env or {}))
+    env.pop("PYTHONPATH", None)
+    with open(log, "w") as out:
+        proc = subprocess.Popen([python, "app.py", *args], cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 180
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"app.py exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError(f"app.py did not serve {url} within 180 s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    with served_app() as (url, log):
+        yield url, log

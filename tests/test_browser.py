@@ -1,0 +1,101 @@
+"""A real Chromium (Debian's, through Playwright's executable_path) drives the chat page."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from .conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it)"),
+]
+
+# Records every distinct text of the last bot message, to see the reply stream in.
+WATCH = """
+() => {
+  window.__qaStates = [];
+  const seen = () => {
+    const bots = document.querySelectorAll('#qa-chat .bot, #qa-chat [data-testid="bot"]');
+    if (!bots.length) return;
+    const t = bots[bots.length - 1].innerText.trim();
+    if (t && window.__qaStates[window.__qaStates.length - 1] !== t) window.__qaStates.push(t);
+  };
+  new MutationObserver(seen).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def _ask(page, question: str) -> None:
+    box = page.locator("#qa-input textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_question_streams_an_answer_with_cards_and_highlight(browser, app_url):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    page.evaluate(WATCH)
+    _ask(page, "How many industrial robots did China install in 2023?")
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    cards = page.locator("#qa-chat .qa-card")
+    assert cards.count() == 5  # the cited ones open, the rest behind "more passages"
+    assert page.locator("#qa-chat details.qa-more").count() == 1
+    first = cards.first.inner_text()
+    assert "[1]" in first and ".txt" in first and "characters" in first and "score" in first
+    assert "276,000" in page.locator("#qa-chat .qa-card mark").first.inner_text()
+    assert page.locator("#qa-chat a.qa-ref").first.inner_text() == "[1]"
+    states = page.evaluate("window.__qaStates")
+    assert len(states) >= 2, states  # "Searching…" / partial sentence before the final answer
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+    _ask(page, "Who won the 2018 FIFA World Cup?")
+    page.wait_for_selector("#qa-chat .qa-notfound", timeout=60_000)
+    assert "Not found in the corpus" in page.locator("#qa-chat .qa-notfound").last.inner_text()
+    details = page.locator("#qa-chat details").last
+    assert details.get_attribute("open") is None  # closest passages collapsed
+    page.screenshot(path=str(ARTIFACTS / "chat-not-found.png"), full_page=True)
+    page.close()
+
+
+def test_phone_width_has_no_sideways_scroll(browser, app_url):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    _ask(page, "What is the Big Fund?")
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    page.screenshot(path=str(ARTIFACTS / "chat-phone.png"), full_page=True)
+    page.close()
+
+
+def test_empty_message_adds_nothing_and_clear_empties_the_chat(browser, app_url):
+    page = browser.new_page()
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    _ask(page, "   ")
+    page.wait_for_timeout(1500)
+    assert page.locator("#qa-chat .qa-card").count() == 0
+    _ask(page, "What is the Big Fund?")
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    page.locator("#qa-clear").click()
+    page.wait_for_function("!document.querySelector('#qa-chat .qa-card')", timeout=10_000)
+    page.close()

@@ -1,0 +1,70 @@
+"""The chat's rendering and handlers, without a browser (the browser test drives the page)."""
+from __future__ import annotations
+
+from qa.types import Answer, Citation
+from qa.ui import FRIENDLY_ERROR, chat_reply, render_answer
+
+
+def _answer(abstained=False):
+    c = Citation(1, "dir/a.txt", "A <Title>", "Before. The answer is 42. After.", 10, 44, 0.81234,
+                 "The answer is 42.", highlight_start=8)
+    return Answer("q?", "Not found" if abstained else "The answer is 42. [1]", [c], abstained=abstained)
+
+
+def test_source_card_shows_title_file_position_score_and_highlight():
+    html = render_answer(_answer(), uid="t")
+    assert "A &lt;Title&gt;" in html  # escaped
+    assert "dir/a.txt" in html and "characters 10–44" in html and "score 0.81" in html
+    assert "Before. <mark>The answer is 42.</mark> After." in html
+    assert '<a class="qa-ref" href="#t-1">[1]</a>' in html and 'id="t-1"' in html
+
+
+def test_uncited_passages_are_behind_one_click():
+    a = _answer()
+    a.citations.append(Citation(2, "b.txt", "B", "Other text.", 0, 11, 0.3, "Other text."))
+    html = render_answer(a, uid="t")
+    assert html.index('id="t-1"') < html.index('<details class="qa-more">') < html.index('id="t-2"')
+    assert "1 more passage<" in html
+
+
+def test_abstention_looks_different_and_collapses_the_passages():
+    html = render_answer(_answer(abstained=True))
+    assert "Not found in the corpus" in html and "qa-notfound" in html
+    assert html.index("<details>") < html.index("qa-card")
+
+
+class _Holder:
+    """A loaded-bot holder stand-in for the handler's plumbing: the bot itself is real."""
+
+    def __init__(self, bot):
+        self.bot, self.ready, self.error, self.status = bot, True, None, "Ready"
+
+    def wait(self, timeout=None):
+        return True
+
+
+def test_empty_message_does_nothing(shipped_bot):
+    assert list(chat_reply(_Holder(shipped_bot), "   ", [])) == [[]]
+
+
+def test_over_long_message_gets_a_clear_note(shipped_bot):
+    final = list(chat_reply(_Holder(shipped_bot), "why " * 1000, []))[-1]
+    assert "limited to 2,000" in final[-1]["content"]
+
+
+def test_reply_streams_then_shows_cards(shipped_bot):
+    states = list(chat_reply(_Holder(shipped_bot), "How many industrial robots did China install in 2023?", []))
+    assert len(states) >= 3
+    assert states[0][-1]["content"] == "Searching the documents…"
+    assert states[1][-1]["content"].endswith("…")  # the answer sentence arriving word by word
+    final = states[-1][-1]["content"]
+    assert "qa-card" in final and "<mark>" in final and "276,000" in final
+
+
+def test_internal_error_becomes_one_friendly_line(shipped_bot):
+    class Broken:
+        def ask(self, *a, **kw):
+            raise RuntimeError("boom")
+
+    final = list(chat_reply(_Holder(Broken()), "What is the Big Fund?", []))[-1]
+    assert final[-1]["content"] == FRIENDLY_ERROR and "boom" not in final[-1]["content"]
