@@ -13,6 +13,7 @@ import numpy as np
 
 from . import index as index_io
 from .answer import AnswerSettings, Composer, fold_history
+from .chunking import ChunkSettings
 from .embedding import Embedder, model_name
 from .errors import BadIndexError, QuestionError
 from .index import Index, IndexSettings
@@ -61,17 +62,18 @@ class Bot:
 
     @classmethod
     def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
-             rebuild: bool = False, on_status: Callable[[str], None] | None = None, **settings) -> "Bot":
+             rebuild: bool = False, on_status: Callable[[str], None] | None = None,
+             chunking: ChunkSettings | None = None, title_in_embedding: bool = True,
+             fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None) -> "Bot":
         """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
 
         ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
-        or ``QA_MODEL``). ``on_status`` receives one-line progress messages (default: stderr).
+        or ``QA_MODEL``). ``on_status`` receives one-line progress messages (default: stderr,
+        with progress bars).
         """
         corpus_path, index_path = default_paths(corpus, index)
         name = model_name(model)
-        index_settings = IndexSettings(model=name, **{k: v for k, v in settings.items() if k in ("chunking", "title_in_embedding")})
-        fusion = settings.get("fusion")
-        answer_settings = settings.get("answer_settings")
+        index_settings = IndexSettings(model=name, chunking=chunking or ChunkSettings(), title_in_embedding=title_in_embedding)
 
         hashes = index_io.file_hashes(corpus_path)  # also checks the corpus exists and has files
         index_io.recover(index_path)
@@ -85,8 +87,15 @@ class Bot:
             except BadIndexError as err:
                 reason = str(err).rstrip(".") if (index_path / index_io.MANIFEST).exists() else f"there is no index at {index_path} yet"
         t0 = time.perf_counter()
-        _say(f"Loading embedding model {name} …", on_status)
-        embedder = Embedder(name)
+        if on_status is None:
+            from tqdm.auto import tqdm
+
+            with tqdm(total=1, desc=f"Loading model {name}", bar_format="{desc}: {bar} {elapsed}") as bar:
+                embedder = Embedder(name)
+                bar.update(1)
+        else:
+            on_status(f"Loading embedding model {name} …")
+            embedder = Embedder(name)
         log.info("Model loaded in %.1fs", time.perf_counter() - t0)
         if loaded is None:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
@@ -103,11 +112,13 @@ class Bot:
             raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
         query = fold_history(question, history)
         if query.is_followup:
-            # Search with the context folded in, but pick highlights half by what is asked now.
+            # Half the earlier turn folded in, half what is asked now: the context says what
+            # about, the new question says which part of it.
             folded, current = self.embedder.encode([query.text, query.question])
-            hits = self.retriever.search(folded, query.tokens, k)
-            focus = folded + current
-            return self.composer.compose(query, focus / np.linalg.norm(focus), hits)
+            vector = folded + current
+            vector /= np.linalg.norm(vector)
+            hits = self.retriever.search(vector, query.tokens, k)
+            return self.composer.compose(query, vector, hits)
         vector = self.embedder.encode([query.text])[0]
         hits = self.retriever.search(vector, query.tokens, k)
         return self.composer.compose(query, vector, hits)
