@@ -19,7 +19,8 @@ from .types import Answer, Citation
 _CONNECTIVE = re.compile(r"^\s*(and|but|also|so|what about|how about|then|or)\b", re.I)
 # Questions whose answer is a quantity, a date or a rate: the answering sentence has a number in it.
 _NUMERIC_QUESTION = re.compile(
-    r"\b(how (many|much|long|far|fast|big|large|often|old)|what (percent|percentage|share|proportion|year|date)|when|by how much)\b", re.I)
+    r"\b(how (many|much|long|far|fast|big|large|often|old)|(what|which) (percent|percentage|share|proportion|year|date|month)"
+    r"|when|by how much|what (is|was|are|were) (the |its |their |\w+'s |\w+’s )?(total|number|amount|size|cost|price|budget|revenue|value))\b", re.I)
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
@@ -37,7 +38,8 @@ class AnswerSettings:
     min_support: float = 0.43  # blend of sentence cosine and query-term coverage, less penalties
     min_support_followup: float = 0.33  # a follow-up is terse by nature; its topic was already found
     lexical_weight: float = 0.30  # weight of query-term coverage when picking the highlight
-    question_penalty: float = 0.15
+    question_penalty: float = 1.0
+    heading_penalty: float = 0.1
     number_penalty: float = 0.15
     max_answer_sentences: int = 2
     evidence_weight: float = 2.0  # weight of the highlight's support when ordering the citations
@@ -59,7 +61,8 @@ class Query:
 
     @property
     def wants_number(self) -> bool:
-        return bool(_NUMERIC_QUESTION.search(self.question))
+        # "What about China?" after "How many data centers…?" still asks for a number.
+        return bool(_NUMERIC_QUESTION.search(self.text))
 
     def names(self) -> list[str]:
         """Proper names and acronyms the question is about, as index tokens."""
@@ -90,6 +93,7 @@ class _SentenceInfo:
     terms: frozenset[str]
     numbers: frozenset[str]
     is_question: bool
+    is_heading: bool  # a short line with no closing punctuation: it names a topic, it states nothing
 
 
 def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
@@ -124,7 +128,9 @@ class Composer:
         key = (source, start, len(text))
         info = self._info.get(key)
         if info is None:
-            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), numbers_in(text), text.rstrip().endswith("?"))
+            end = text.rstrip()[-1:]
+            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), numbers_in(text), end == "?",
+                                                   end not in ".!?\"”’)" and len(text.split()) <= 12)
         return info
 
     def highlight(self, hit: Hit, query_vector: np.ndarray, idf: dict[str, float], focus: list[str],
@@ -150,19 +156,24 @@ class Composer:
         scored = []
         for n, (cos, info) in enumerate(zip(cosines, infos)):
             cos, terms, first = float(cos), info.terms, n
-            if n and _CONTINUES.match(chunk.text, spans[n][0] - chunk.start):
+            if n and _CONTINUES.match(chunk.text, spans[n][0] - chunk.start) and not (infos[n - 1].is_question or infos[n - 1].is_heading):
                 # "They are more likely to use open models." is about the previous sentence's subject:
                 # judge the two together, and show both if they win.
                 cos = max(cos, (cos + float(cosines[n - 1])) / 2)
                 terms, first = terms | infos[n - 1].terms, n - 1
             score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
             if info.is_question:
-                score -= s.question_penalty  # a heading that asks the question does not answer it
+                score -= s.question_penalty  # a heading or FAQ line that asks the question never answers it
+            elif info.is_heading:
+                score -= s.heading_penalty
             if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set)))
         i = max(range(len(scored)), key=lambda j: scored[j][0])
         score, a, b, cos, novel = scored[i]
+        if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
+            # "…the AI is not just an app on a phone. It is the operating system for the city itself."
+            b = spans[i + 1][1]
         if novel < s.min_new_words:
             # The sentence only restates the question ("In a major city, AI is not just an app."):
             # the answer is in the neighbour that follows or precedes it, so show both.

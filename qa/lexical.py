@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 _INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
+_SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, "eeat"
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 
 
@@ -35,9 +36,17 @@ def stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN) | frozenset(_QUESTION_WORDS)
 
 
+# Spelled-out forms of the acronyms that stand for them almost everywhere.
+_SPELLED = re.compile(r"\bartificial intelligence\b|\bunited states\b|\bmachine learning\b|\blarge language models?\b")
+_ACRONYM = {"artificial intelligence": "ai", "united states": "us", "machine learning": "ml",
+            "large language model": "llm", "large language models": "llms"}
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-case, fold initialisms ("U.S." → "us"), drop stopwords, stem."""
+    """Lower-case, fold initialisms ("U.S." → "us") and spelled-out acronyms, drop stopwords, stem."""
     text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), text.lower())
+    text = _SPELLED.sub(lambda m: _ACRONYM[m.group(0)], text)
+    text = _SPELLED_OUT.sub(lambda m: m.group(0).replace("-", ""), text)
     words = [w for w in _TOKEN.findall(text) if w not in stopwords()]
     return _stemmer().stemWords(words)
 
