@@ -2,6 +2,7 @@
 answering sentence of each passage, decide whether to abstain, write the text."""
 from __future__ import annotations
 
+import html
 import math
 import re
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ _NUMERIC_QUESTION = re.compile(
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
+_ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the chat's rendered answer
+_TAG = re.compile(r"<[^>]+>")
+_REF = re.compile(r"\[\d+\]")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
@@ -42,7 +46,8 @@ class AnswerSettings:
     heading_penalty: float = 0.1
     number_penalty: float = 0.15
     max_answer_sentences: int = 2
-    evidence_weight: float = 2.0  # weight of the highlight's support when ordering the citations
+    evidence_weight: float = 0.5  # weight of the highlight's support when ordering the citations
+    rerank_depth: int = 20  # hits highlighted and re-ranked before keeping the k asked for
     min_new_words: int = 2  # a highlight adding fewer words than this to the question gets its neighbour
 
 
@@ -54,6 +59,11 @@ class Query:
     text: str
     tokens: list[str]
     focus: list[str]
+
+    @property
+    def asked_numbers(self) -> frozenset[str] | None:
+        """None unless the question asks for a quantity; then the numbers it states itself ("in 2024")."""
+        return numbers_in(self.text) if self.wants_number else None
 
     @property
     def is_followup(self) -> bool:
@@ -69,17 +79,36 @@ class Query:
         return [t for m in _NAME.finditer(self.question) for t in tokenize(m.group(1))]
 
 
+def _last_exchange(history: list[dict] | None) -> tuple[str, str]:
+    """The last user question and the assistant's reply to it (plain text; "" when none)."""
+    messages = [m for m in (history or []) if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user" and messages[i]["content"].strip():
+            reply = next((m["content"] for m in messages[i + 1:] if m.get("role") == "assistant"), "")
+            return messages[i]["content"].strip(), plain_answer(reply)
+    return "", ""
+
+
+def plain_answer(reply: str) -> str:
+    """An assistant reply reduced to its answer sentences: no markup, no [n], nothing if it was "not found"."""
+    m = _ANSWER_DIV.search(reply)
+    text = html.unescape(_TAG.sub(" ", m.group(1) if m else reply))
+    text = " ".join(_REF.sub(" ", text).split())
+    return "" if text.startswith("Not found") else text[:400]
+
+
 def fold_history(question: str, history: list[dict] | None) -> Query:
-    """Make a follow-up such as "And China's?" searchable by adding the previous question."""
+    """Make a follow-up such as "And China's?" searchable by adding the previous turn.
+
+    The previous question says what the conversation is about; the previous answer says
+    where in the corpus it was.
+    """
     focus = tokenize(question)
-    previous = [m.get("content", "") for m in (history or []) if isinstance(m, dict) and m.get("role") == "user"]
-    previous = [p for p in previous if isinstance(p, str) and p.strip()]
-    if previous and (_CONNECTIVE.search(question) or _POINTER.search(question) or len(focus) < 3):
-        before = previous[-1].strip()
-        # Current terms count twice in BM25: they say what is asked now.
+    before, reply = _last_exchange(history)
+    if before and (_CONNECTIVE.search(question) or _POINTER.search(question) or len(focus) < 3):
         # Current terms count twice: they say what is asked now; the earlier ones say about what.
-        weighted = focus * 2 + tokenize(before)
-        return Query(question, f"{before} {question}", weighted, weighted)
+        weighted = focus * 2 + tokenize(before) + tokenize(reply)
+        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted, weighted)
     return Query(question, question, focus, focus)
 
 
@@ -133,14 +162,10 @@ class Composer:
                                                    end not in ".!?\"”’)" and len(text.split()) <= 12)
         return info
 
-    def highlight(self, hit: Hit, query_vector: np.ndarray, idf: dict[str, float], focus: list[str],
-                  asked_numbers: frozenset[str] | None = None) -> _Evidence:
-        """The sentence of the passage that best answers: meaning first, then the question's words.
-
-        ``asked_numbers`` is None unless the question asks for a quantity; then it holds the
-        numbers the question itself states, which answer nothing ("in 2024").
-        """
+    def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float]) -> _Evidence:
+        """The sentence of the passage that best answers: meaning first, then the question's words."""
         ix, s = self.index, self.settings
+        focus, asked_numbers = query.focus, query.asked_numbers
         chunk = ix.chunks[hit.chunk]
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
@@ -183,15 +208,18 @@ class Composer:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         return _Evidence(hit, a, b, cos, score)
 
-    def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit]) -> Answer:
-        """``query_vector`` picks the highlights: for a follow-up, the current turn should weigh in it."""
+    def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None) -> Answer:
+        """Highlight every hit, re-rank them by evidence, keep ``k`` (default: all).
+
+        ``query_vector`` picks the highlights: for a follow-up, the current turn weighs in it.
+        """
         ix, s = self.index, self.settings
         idf = _idf(ix, query.focus)
-        asked = numbers_in(query.text) if query.wants_number else None
-        evidence = [self.highlight(h, query_vector, idf, query.focus, asked) for h in hits]
+        evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
         # Re-rank by passage score and by how well its best sentence answers: the passage
         # that holds the answering sentence goes first, even if a neighbour matched more words.
         evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support))
+        evidence = evidence[:k]
         citations = []
         for n, ev in enumerate(evidence, start=1):
             c = ix.chunks[ev.hit.chunk]

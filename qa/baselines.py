@@ -74,17 +74,45 @@ class PlainRecipe:
     def search(self, question: str, k: int = 5) -> list[Ranked]:
         return self.search_vector(self.encode([question])[0], k)
 
+    def rank(self, question: str, k: int) -> list[str]:
+        return _unique_sources(self.search(question, k * 3), k)
+
 
 class BM25Only:
-    """bm25s over the bot's own chunks, with the bot's tokenizer."""
+    """bm25s over whole documents (title + text), with the bot's tokenizer."""
 
     name = "BM25 alone (bm25s)"
 
-    def __init__(self, chunks: list[Chunk], lexical: Lexical | None = None) -> None:
-        self.chunks = chunks
-        self.lexical = lexical or Lexical.build([f"{c.title}\n{c.text}" for c in chunks])
+    def __init__(self, docs: list[Document]) -> None:
+        self.docs = docs
+        self.lexical = Lexical.build([f"{d.title}\n{d.text}" for d in docs])
 
-    def search(self, question: str, k: int = 5) -> list[Ranked]:
+    def rank(self, question: str, k: int) -> list[str]:
         scores = self.lexical.scores(tokenize(question))
         top = np.argsort(-scores, kind="stable")[:k]
-        return [Ranked(self.chunks[i], float(scores[i])) for i in top if scores[i] > 0]
+        return [self.docs[i].source for i in top if scores[i] > 0]
+
+
+class DenseOnly:
+    """Each whole document embedded once (the model truncates long ones), flat FAISS."""
+
+    name = "dense alone (MiniLM, flat FAISS)"
+
+    def __init__(self, docs: list[Document], encode: Callable[..., np.ndarray]) -> None:
+        import faiss
+
+        self.docs, self.encode = docs, encode
+        vectors = encode([f"{d.title}\n{d.text}" if d.title else d.text for d in docs])
+        self.faiss = faiss.IndexFlatIP(vectors.shape[1])
+        self.faiss.add(vectors)
+
+    def rank(self, question: str, k: int) -> list[str]:
+        _, ids = self.faiss.search(self.encode([question]), k)
+        return [self.docs[i].source for i in ids[0] if i >= 0]
+
+
+def _unique_sources(ranked: list[Ranked], k: int) -> list[str]:
+    seen: dict[str, None] = {}
+    for r in ranked:
+        seen.setdefault(r.chunk.source, None)
+    return list(seen)[:k]

@@ -108,8 +108,15 @@ class Bot:
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:
         """Answer from the corpus. ``history`` is the chat so far, as ``{"role", "content"}`` messages."""
         question = check_question(question)
-        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
             raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
+        return self.answer(question, history, k)
+
+    def answer(self, question: str, history: list[dict] | None = None, k: int = 5, collapse: bool = True) -> Answer:
+        """``ask`` without the input checks, and any ``k``: for evaluation over thousands of questions.
+
+        ``collapse=False`` keeps near-duplicate passages (a benchmark judges each document).
+        """
         query = fold_history(question, history)
         if query.is_followup:
             # Half the earlier turn folded in, half what is asked now: the context says what
@@ -117,11 +124,10 @@ class Bot:
             folded, current = self.embedder.encode([query.text, query.question])
             vector = folded + current
             vector /= np.linalg.norm(vector)
-            hits = self.retriever.search(vector, query.tokens, k)
-            return self.composer.compose(query, vector, hits)
-        vector = self.embedder.encode([query.text])[0]
-        hits = self.retriever.search(vector, query.tokens, k)
-        return self.composer.compose(query, vector, hits)
+        else:
+            vector = self.embedder.encode([query.text])[0]
+        hits = self.retriever.search(vector, query.tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)
+        return self.composer.compose(query, vector, hits, k)
 
 
 def check_question(question: object) -> str:

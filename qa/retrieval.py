@@ -12,9 +12,9 @@ from .index import Index
 class FusionSettings:
     """Weights of the fused score; tuned on tests/data/questions.jsonl (bench/README.md)."""
 
-    passage: float = 0.35  # cosine of the whole passage
-    sentence: float = 0.45  # cosine of the passage's best sentence
-    lexical: float = 0.20  # BM25, divided by the best BM25 score of the query
+    passage: float = 0.50  # cosine of the whole passage (title + text)
+    sentence: float = 0.20  # cosine of the passage's best sentence
+    lexical: float = 0.30  # BM25, divided by the best BM25 score of the query
     depth: int = 50  # candidates taken from each of the three lists
 
 
@@ -64,12 +64,12 @@ class Retriever:
         sentence[has], best[has] = maxima, sids[first]
         return sentence, best
 
-    def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5) -> list[Hit]:
+    def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:
         ix, f = self.index, self.fusion
         if not ix.chunks:
             return []
         q = query_vector.reshape(1, -1).astype(np.float32)
-        depth = min(f.depth, len(ix.chunks))
+        depth = min(max(f.depth, k), len(ix.chunks))
         _, dense_ids = self._chunks.search(q, depth)
         _, sent_ids = self._sentences.search(q, min(f.depth * 2, len(ix.sentences)))
         bm25 = ix.lexical.scores(query_tokens)
@@ -98,7 +98,7 @@ class Retriever:
         for n in np.argsort(-fused, kind="stable"):
             ci = int(cand[n])
             group = int(ix.groups[ci])
-            if group in seen_groups or (best[n] >= 0 and int(best[n]) in seen_sentences):
+            if collapse and (group in seen_groups or (best[n] >= 0 and int(best[n]) in seen_sentences)):
                 continue
             seen_groups.add(group)
             seen_sentences.add(int(best[n]))
