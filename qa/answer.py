@@ -239,9 +239,10 @@ class Composer:
         floor = self.settings.min_support_followup if query.is_followup else self.settings.min_support
         if top.cosine < self.settings.min_sentence or top.support < floor:
             return True
-        # Asked about a name the corpus never mentions: whatever matched, it is about something else.
-        names = query.names()
-        return bool(names) and any(df == 0 for df in self.index.lexical.doc_freq(names).values())
+        # Asked about a name the corpus never mentions (nor anything spelt nearly like it, which
+        # would be a typo): whatever matched is about something else.
+        unknown = [t for t, df in self.index.lexical.doc_freq(query.names()).items() if df == 0]
+        return any(not self.index.lexical.near(t) for t in unknown)
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""

@@ -69,7 +69,10 @@ class SquadSet:
 
 
 def load_squad(path: str | Path) -> SquadSet:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CorpusError(f"{path} is not a SQuAD v2 JSON file ({type(err).__name__}: {err}).") from err
     out = SquadSet([])
     for article in data:
         title = article.get("title", "").replace("_", " ")
@@ -125,8 +128,11 @@ class BotRanker:
     depth: int = 30  # passages retrieved to fill k distinct documents
 
     def rank(self, question: str, k: int) -> list[str]:
+        return self.rank_and_abstain(question, k)[0]
+
+    def rank_and_abstain(self, question: str, k: int) -> tuple[list[str], bool]:
         answer = self.bot.answer(question, k=max(k, self.depth), collapse=False)
-        return unique_sources(c.source for c in answer.citations)[:k]
+        return unique_sources(c.source for c in answer.citations)[:k], answer.abstained
 
 
 def beir_scores(ranker: Ranker, data: BeirSet, k: int = 10) -> dict[str, float]:
@@ -146,20 +152,34 @@ def beir_scores(ranker: Ranker, data: BeirSet, k: int = 10) -> dict[str, float]:
     return out
 
 
-def squad_scores(ranker: Ranker, data: SquadSet, bot=None, limit: int | None = None) -> dict[str, float]:
-    """Recall@1/@5 and MRR@10 of each answerable question's own paragraph; abstention when a bot is given."""
+def squad_scores(ranker: Ranker, data: SquadSet, limit: int | None = None) -> dict[str, float]:
+    """Recall@1/@5 and MRR@10 of each answerable question's own paragraph; for the bot, abstention too."""
     answerable = data.answerable[:limit] if limit else data.answerable
-    r1 = r5 = 0
+    abstains = hasattr(ranker, "rank_and_abstain")
+    r1 = r5 = false_abstentions = 0
     rr = []
     for question, source in answerable:
-        ranked = ranker.rank(question, 10)
+        if abstains:
+            ranked, abstained = ranker.rank_and_abstain(question, 10)
+            false_abstentions += abstained
+        else:
+            ranked = ranker.rank(question, 10)
         r1 += ranked[:1] == [source]
         r5 += source in ranked[:5]
         rr.append(reciprocal_rank(ranked, {source}, 10))
     n = len(answerable)
     out = {"recall@1": r1 / n, "recall@5": r5 / n, "MRR@10": sum(rr) / n, "questions": n}
-    if bot is not None:
+    if abstains:
         unanswerable = data.unanswerable[:limit] if limit else data.unanswerable
-        out["abstention (unanswerable)"] = sum(bot.answer(q, k=5).abstained for q, _ in unanswerable) / max(1, len(unanswerable))
-        out["false abstention (answerable)"] = sum(bot.answer(q, k=5).abstained for q, _ in answerable) / n
+        out["abstention (unanswerable)"] = sum(ranker.rank_and_abstain(q, 1)[1] for q, _ in unanswerable) / max(1, len(unanswerable))
+        out["false abstention (answerable)"] = false_abstentions / n
     return out
+
+
+def table(rows: dict[str, dict[str, float]], metrics: list[str]) -> str:
+    """A Markdown table: one row per system, one column per metric."""
+    lines = ["| system | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for name, scores in rows.items():
+        cells = [f"{scores[m]:.3f}" if isinstance(scores.get(m), float) else str(scores.get(m, "—")) for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

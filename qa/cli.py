@@ -34,8 +34,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     _common(p)
 
-    p = sub.add_parser("eval", help="measure the bot on a labeled question set")
+    p = sub.add_parser("eval", help="measure the bot on a labeled question set or a public benchmark")
     p.add_argument("file", nargs="?", help="questions JSONL (default: tests/data/questions.jsonl)")
+    p.add_argument("--beir", metavar="DIR", help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): nDCG@10, recall@10, MRR@10")
+    p.add_argument("--squad", metavar="FILE", help="a SQuAD v2 JSON file: paragraph recall@1/@5, MRR@10, abstention")
+    p.add_argument("--limit", type=int, help="only the first N questions (a quick look)")
     p.add_argument("-k", type=int, default=5)
     p.add_argument("--failures", action="store_true", help="list every question the bot got wrong")
     _common(p)
@@ -75,6 +78,8 @@ def cmd_ask(args) -> int:
 def cmd_eval(args) -> int:
     from .eval import DEFAULT_QUESTIONS, evaluate_labeled, load_questions
 
+    if args.beir or args.squad:
+        return eval_public(args)
     items = load_questions(args.file or DEFAULT_QUESTIONS)
     report = evaluate_labeled(_bot(args), items, k=args.k)
     print(report.table())
@@ -84,8 +89,35 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def eval_public(args) -> int:
+    """Index the benchmark's documents through the bot's own pipeline (cached), then score it."""
+    from . import benchmarks as b
+    from .bot import Bot
+    from .embedding import Embedder
+    from .index import IndexSettings
+
+    if args.beir:
+        data = b.load_beir(args.beir)
+        docs, name = data.documents, f"beir-{data.name}"
+    else:
+        data = b.load_squad(args.squad)
+        docs, name = data.documents, "squad"
+    embedder = Embedder(args.model)
+    index = b.open_or_build(docs, IndexSettings(model=embedder.name), embedder.encode, name)
+    ranker = b.BotRanker(Bot(index, embedder))
+    if args.beir:
+        scores = b.beir_scores(ranker, data)
+        metrics = ["nDCG@10", "nDCG@10 (leaderboard)", "recall@10", "MRR@10", "queries"]
+    else:
+        scores = b.squad_scores(ranker, data, limit=args.limit)
+        metrics = ["recall@1", "recall@5", "MRR@10", "abstention (unanswerable)", "false abstention (answerable)", "questions"]
+    print(b.table({"qa": scores}, metrics))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     try:
         return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval}[args.command](args)

@@ -58,6 +58,7 @@ class Lexical:
         self._bm25 = bm25
         # Inverse document frequency per token, for query-term weighting elsewhere.
         self.num_docs = int(bm25.scores["num_docs"])
+        self._vocab: list[str] | None = None  # built on first use of ``near``
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
@@ -85,6 +86,17 @@ class Lexical:
         if not known:
             return np.zeros(self.num_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def near(self, token: str, cutoff: float = 0.86) -> str | None:
+        """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any."""
+        import difflib
+
+        if len(token) < 4:
+            return None
+        if self._vocab is None:
+            self._vocab = [t for t in self._bm25.vocab_dict if t]
+        close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=cutoff)
+        return close[0] if close else None
 
     def doc_freq(self, tokens: list[str]) -> dict[str, int]:
         """How many chunks contain each token (0 when unseen)."""
