@@ -20,7 +20,7 @@ from .types import Answer, Citation
 _CONNECTIVE = re.compile(r"^\s*(and|but|also|so|what about|how about|then|or)\b", re.I)
 # Questions whose answer is a quantity, a date or a rate: the answering sentence has a number in it.
 _NUMERIC_QUESTION = re.compile(
-    r"\b(how (many|much|long|far|fast|big|large|often|old)|(what|which) (percent|percentage|share|proportion|year|date|month)"
+    r"\b(how (many|much|long|far|old)|(what|which) (percent|percentage|share|proportion|year|date|month)"
     r"|when|by how much|what (is|was|are|were) (the |its |their |\w+'s |\w+’s )?(total|number|amount|size|cost|price|budget|revenue|value))\b", re.I)
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
