@@ -112,9 +112,9 @@ def main() -> None:
             query = fold_history(q, None)
             v = embedder.encode([query.text])[0]
             t1 = time.perf_counter()
-            hits = bot.retriever.search(v, query.tokens, 5)
+            hits = bot.retriever.search(v, query.tokens, max(5, bot.composer.settings.rerank_depth))
             t2 = time.perf_counter()
-            bot.composer.compose(query, v, hits)
+            bot.composer.compose(query, v, hits, 5)
             t3 = time.perf_counter()
             lat["embed"].append(t1 - t0)
             lat["search"].append(t2 - t1)

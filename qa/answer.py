@@ -53,12 +53,16 @@ class AnswerSettings:
 
 @dataclass(frozen=True)
 class Query:
-    """What is searched: ``text`` is embedded; ``tokens`` go to BM25; ``focus`` are the current turn's terms."""
+    """What is searched: ``text`` is embedded; ``tokens`` go to BM25 and weigh the highlights
+    (repeated tokens weigh more: a follow-up's own words count twice)."""
 
     question: str
     text: str
     tokens: list[str]
-    focus: list[str]
+
+    @property
+    def focus(self) -> list[str]:
+        return self.tokens
 
     @property
     def asked_numbers(self) -> frozenset[str] | None:
@@ -108,8 +112,8 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
     if before and (_CONNECTIVE.search(question) or _POINTER.search(question) or len(focus) < 3):
         # Current terms count twice: they say what is asked now; the earlier ones say about what.
         weighted = focus * 2 + tokenize(before) + tokenize(reply)
-        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted, weighted)
-    return Query(question, question, focus, focus)
+        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted)
+    return Query(question, question, focus)
 
 
 def numbers_in(text: str) -> frozenset[str]:

@@ -26,7 +26,7 @@ import numpy as np
 from .chunking import ChunkSettings, chunk_documents, sentence_spans
 from .documents import corpus_files, load_documents
 from .errors import BadIndexError
-from .lexical import Lexical
+from .lexical import TOKENIZER_VERSION, Lexical
 from .types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,8 @@ class IndexSettings:
     title_in_embedding: bool = True
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "chunking": asdict(self.chunking), "title_in_embedding": self.title_in_embedding}
+        return {"model": self.model, "chunking": asdict(self.chunking), "title_in_embedding": self.title_in_embedding,
+                "tokenizer": TOKENIZER_VERSION}
 
 
 @dataclass
@@ -307,7 +308,8 @@ def staleness(manifest: dict, settings: IndexSettings, hashes: dict[str, str]) -
     if built.get("model") != settings.model:
         return f"it was built with model {built.get('model')!r}, not {settings.model!r}"
     if built != settings.to_dict():
-        return "it was built with other chunking settings"
+        changed = sorted(k for k in set(built) | set(settings.to_dict()) if built.get(k) != settings.to_dict().get(k))
+        return f"it was built with other settings ({', '.join(changed)})"
     old = manifest.get("corpus_files", {})
     added = sorted(set(hashes) - set(old))
     removed = sorted(set(old) - set(hashes))

@@ -1,12 +1,14 @@
 """BM25 over chunks (bm25s), with one tokenizer shared by index and queries."""
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+TOKENIZER_VERSION = 2  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
 _INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
 _SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, "eeat"
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
@@ -63,6 +65,8 @@ class Lexical:
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
         import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
 
         bm25 = bm25s.BM25()
         bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
