@@ -13,4 +13,6 @@ if __name__ == "__main__":
     p.add_argument("--model", help="sentence-transformers model name or path (default bundled all-MiniLM-L6-v2; QA_MODEL)")
     a = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss.loader", "httpx", "bm25s"):  # CPU-feature probing and health checks, not news
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     launch(a.host, a.port, corpus=a.corpus, index=a.index, model=a.model)

@@ -83,13 +83,25 @@ class Query:
         return [t for m in _NAME.finditer(self.question) for t in tokenize(m.group(1))]
 
 
+def message_text(content: object) -> str:
+    """A chat message's text: a plain string, or Gradio 6's list of parts ``[{"type": "text", "text": …}]``."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return content.get("text", "") if isinstance(content.get("text"), str) else ""
+    if isinstance(content, (list, tuple)):
+        return " ".join(message_text(part) for part in content).strip()
+    return ""
+
+
 def _last_exchange(history: list[dict] | None) -> tuple[str, str]:
     """The last user question and the assistant's reply to it (plain text; "" when none)."""
-    messages = [m for m in (history or []) if isinstance(m, dict) and isinstance(m.get("content"), str)]
+    messages = [(m.get("role"), message_text(m.get("content"))) for m in (history or []) if isinstance(m, dict)]
     for i in range(len(messages) - 1, -1, -1):
-        if messages[i].get("role") == "user" and messages[i]["content"].strip():
-            reply = next((m["content"] for m in messages[i + 1:] if m.get("role") == "assistant"), "")
-            return messages[i]["content"].strip(), plain_answer(reply)
+        role, text = messages[i]
+        if role == "user" and text.strip():
+            reply = next((t for r, t in messages[i + 1:] if r == "assistant"), "")
+            return text.strip(), plain_answer(reply)
     return "", ""
 
 

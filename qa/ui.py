@@ -118,11 +118,6 @@ class BotHolder:
 
 # ---------------------------------------------------------------- event handlers
 
-def _history_for_bot(history: list[dict]) -> list[dict]:
-    return [{"role": m.get("role"), "content": m.get("content") if isinstance(m.get("content"), str) else ""}
-            for m in history if isinstance(m, dict)]
-
-
 def chat_reply(holder: BotHolder, message: str, history: list[dict]) -> Iterator[list[dict]]:
     """Yields the growing chat: the user turn, a searching note, the streamed answer, then the cards."""
     from .bot import MAX_QUESTION_CHARS
@@ -144,7 +139,7 @@ def chat_reply(holder: BotHolder, message: str, history: list[dict]) -> Iterator
         return
     yield history + [{"role": "assistant", "content": "Searching the documents…"}]
     try:
-        answer = holder.bot.ask(message, history=_history_for_bot(history[:-1]))
+        answer = holder.bot.ask(message, history=history[:-1])
     except QAError as err:
         yield history + [{"role": "assistant", "content": str(err)}]
         return

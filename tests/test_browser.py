@@ -76,6 +76,19 @@ def test_question_streams_an_answer_with_cards_and_highlight(browser, app_url):
     page.close()
 
 
+def test_follow_up_in_the_page_uses_the_chat_history(browser, app_url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    _ask(page, "How much private money went into AI in the United States in 2024?")
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    _ask(page, "And how much was China's?")
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-answer').length >= 2", timeout=60_000)
+    last_first_card = page.locator("#qa-chat .qa-answer").last.locator("xpath=following-sibling::div[1]//div[contains(@class,'qa-card')]").first
+    assert "$9.3 billion" in last_first_card.inner_text()
+    page.close()
+
+
 def test_phone_width_has_no_sideways_scroll(browser, app_url):
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     page.goto(app_url[0])

@@ -68,3 +68,23 @@ def test_internal_error_becomes_one_friendly_line(shipped_bot):
 
     final = list(chat_reply(_Holder(Broken()), "What is the Big Fund?", []))[-1]
     assert final[-1]["content"] == FRIENDLY_ERROR and "boom" not in final[-1]["content"]
+
+
+def test_gradio_history_parts_reach_the_bot(shipped_bot):
+    """Gradio 6 hands the handler messages whose content is a list of parts; follow-ups must still work."""
+    first = "How much private money went into AI in the United States in 2024?"
+    reply = list(chat_reply(_Holder(shipped_bot), first, []))[-1]
+    as_gradio_sends_it = [{"role": m["role"], "content": [{"type": "text", "text": m["content"]}]} for m in reply]
+    final = list(chat_reply(_Holder(shipped_bot), "And how much was China's?", as_gradio_sends_it))[-1][-1]["content"]
+    cited = final.split('<div class="qa-cards">')[1]
+    assert "$9.3 billion" in cited.split('class="qa-card"')[1]
+
+
+def test_a_bot_that_cannot_load_says_why_in_the_status_and_the_chat(tmp_path):
+    from qa.ui import BotHolder
+
+    holder = BotHolder(corpus=tmp_path / "missing")
+    assert holder.wait(120)
+    assert holder.bot is None and "does not exist" in holder.status
+    final = list(chat_reply(holder, "What is the Big Fund?", []))[-1][-1]["content"]
+    assert final.startswith("Cannot start:") and "does not exist" in final
