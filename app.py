@@ -15,4 +15,7 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("faiss.loader", "httpx", "bm25s"):  # CPU-feature probing and health checks, not news
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    launch(a.host, a.port, corpus=a.corpus, index=a.index, model=a.model)
+    try:
+        launch(a.host, a.port, corpus=a.corpus, index=a.index, model=a.model)
+    except (OSError, ValueError) as err:  # port taken, bad GRADIO_SERVER_PORT
+        raise SystemExit(f"app.py: cannot serve ({err}); pick another port with --port or GRADIO_SERVER_PORT.")

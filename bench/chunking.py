@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +25,6 @@ GRID = [(300, 75), (400, 100), (500, 100), (600, 0), (600, 150), (800, 150), (80
 def main() -> None:
     embedder = Embedder()
     items = load_questions(DEFAULT_QUESTIONS)
-    tmp = Path(tempfile.mkdtemp(prefix="qa-chunks-"))
     print("| size / overlap | passages | hit@1 | hit@5 | MRR | highlight | abstain (unans.) | false abstain | follow-ups |")
     print("|---|---|---|---|---|---|---|---|---|")
     for size, overlap in GRID:

@@ -8,8 +8,8 @@ figures from the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -134,6 +134,7 @@ def main() -> None:
     ours = evaluate_labeled(bot, items).metrics()
     theirs = recipe_labeled(recipe, items)
 
+    shutil.rmtree(tmp, ignore_errors=True)
     med = statistics.median
     print(f"Shipped corpus: {len(docs)} documents, {chars:,} characters; {len(questions)} questions x {args.rounds} rounds.\n")
     print("| measure | qa (this bot) | plain recipe |")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class PlainRecipe:
         return self.search_vector(self.encode([question])[0], k)
 
     def rank(self, question: str, k: int) -> list[str]:
-        return _unique_sources(self.search(question, k * 3), k)
+        return unique_sources(r.chunk.source for r in self.search(question, k * 3))[:k]
 
 
 class BM25Only:
@@ -111,8 +111,6 @@ class DenseOnly:
         return [self.docs[i].source for i in ids[0] if i >= 0]
 
 
-def _unique_sources(ranked: list[Ranked], k: int) -> list[str]:
-    seen: dict[str, None] = {}
-    for r in ranked:
-        seen.setdefault(r.chunk.source, None)
-    return list(seen)[:k]
+def unique_sources(sources: Iterable[str]) -> list[str]:
+    """Document ids in first-seen order: a document ranks where its best chunk ranks."""
+    return list(dict.fromkeys(sources))

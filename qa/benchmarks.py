@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 from . import index as index_io
 from .errors import BadIndexError, CorpusError
 from .index import Index, IndexSettings
+from .baselines import unique_sources
 from .metrics import ndcg_at_k, ndcg_at_k_leaderboard, recall_at_k, reciprocal_rank
 from .types import Document
 
@@ -111,13 +112,6 @@ def open_or_build(docs: list[Document], settings: IndexSettings, encode: Callabl
 
 class Ranker(Protocol):
     def rank(self, question: str, k: int) -> list[str]: ...
-
-
-def unique_sources(sources) -> list[str]:
-    seen: dict[str, None] = {}
-    for s in sources:
-        seen.setdefault(s, None)
-    return list(seen)
 
 
 @dataclass

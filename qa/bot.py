@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -28,15 +27,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_paths(corpus: str | Path | None, index: str | Path | None) -> tuple[Path, Path]:
-    """``corpus/`` and ``index/`` of the working folder, else of the project; a user's
-    own corpus gets its index in a hidden folder inside it unless told otherwise."""
+    """Where the corpus and its index are.
+
+    Corpus: the argument, else ``QA_CORPUS``, else ``corpus/`` here or in the project. Index: the
+    argument, else ``QA_INDEX`` (only when the corpus was not passed explicitly), else ``index/``
+    beside the shipped corpus, else a hidden ``.qa-index`` inside the user's own corpus.
+    """
+    explicit = corpus is not None
     if corpus is None:
         corpus = os.environ.get("QA_CORPUS") or ("corpus" if Path("corpus").is_dir() else PROJECT_ROOT / "corpus")
-        if index is None:
-            index = os.environ.get("QA_INDEX") or (Path(corpus).parent / "index")
     corpus = Path(corpus)
+    if index is None and not explicit:
+        index = os.environ.get("QA_INDEX")
     if index is None:
-        index = os.environ.get("QA_INDEX") or corpus / ".qa-index"
+        shipped = corpus.resolve() in {(PROJECT_ROOT / "corpus").resolve(), Path("corpus").resolve()} and corpus.name == "corpus"
+        index = corpus.parent / "index" if shipped else corpus / ".qa-index"
     return corpus, Path(index)
 
 
@@ -101,8 +106,9 @@ class Bot:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
             loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode)
             index_io.save(loaded, index_path)
-            for line in loaded.manifest.get("skipped", []):
-                _say(line, on_status)
+            if on_status is not None:  # the CLI already saw them in the log
+                for line in loaded.manifest.get("skipped", []):
+                    on_status(line)
         return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings)
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:

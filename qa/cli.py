@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 
@@ -60,9 +61,11 @@ def cmd_index(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .bot import check_question
+    from .bot import MAX_K, check_question
 
     check_question(args.question)  # fail fast, before loading a model
+    if not 1 <= args.k <= MAX_K:
+        raise QuestionError(f"-k must be from 1 to {MAX_K}, got {args.k}.")
     answer = _bot(args).ask(args.question, k=args.k)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -133,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted; the previous index, if any, is intact.", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - one line for the user, the traceback for the log
+        logging.getLogger("qa").debug("qa failed", exc_info=True)
+        print(f"qa: unexpected error ({type(err).__name__}: {err}); rerun with QA_DEBUG=1 for the traceback.", file=sys.stderr)
+        if os.environ.get("QA_DEBUG"):
+            raise
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def corpus_files(folder: str | Path) -> list[Path]:
 
 def title_of(text: str, fallback: str) -> str:
     """First non-empty line, with Markdown heading marks stripped."""
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():
         line = _HEADING_MARKS.sub("", line).strip()
         if line:
             return line[:200]
@@ -40,10 +40,9 @@ def title_of(text: str, fallback: str) -> str:
 
 
 def read_document(path: Path, root: Path) -> Document:
-    """Decode as UTF-8 (a BOM is tolerated); raises UnicodeDecodeError or OSError."""
+    """Decode as UTF-8, nothing else: offsets are into exactly this text (a BOM, CRLF line ends
+    and all); raises UnicodeDecodeError or OSError."""
     text = path.read_bytes().decode("utf-8")
-    if text.startswith("\ufeff"):
-        text = text[1:]
     source = path.relative_to(root).as_posix()
     return Document(source=source, title=title_of(text, path.stem), text=text)
 

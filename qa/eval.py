@@ -8,7 +8,6 @@ the answer string (case-insensitive, quotes normalised).
 from __future__ import annotations
 
 import json
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -114,7 +113,3 @@ def evaluate_labeled(bot, items: list[dict], k: int = 5) -> LabeledReport:
             r.failures.append(f"{item.get('id')}: rank={rank} highlight={'ok' if hl else 'miss'}{' ABSTAINED' if ans.abstained else ''} "
                               f"{item['question']!r} want {item['answer']!r}; [1] says {top!r}")
     return r
-
-
-def median(xs: list[float]) -> float:
-    return statistics.median(xs) if xs else float("nan")

@@ -10,6 +10,7 @@ On disk (one folder):
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -67,11 +68,6 @@ class Index:
     lexical: Lexical
     manifest: dict
 
-    @property
-    def dimension(self) -> int:
-        return int(self.chunk_vectors.shape[1])
-
-
 # ---------------------------------------------------------------- hashing
 
 def file_hashes(corpus: Path) -> dict[str, str]:
@@ -111,9 +107,10 @@ def build(docs: list[Document], settings: IndexSettings, encode: Callable[..., n
     for ci, c in enumerate(chunks):
         by_doc.setdefault(doc_no[c.source], []).append(ci)
     for di, d in enumerate(docs):
-        cids = by_doc.get(di, [])
+        cids = by_doc.get(di, [])  # in document order: starts and ends both ascend
+        starts, ends = [chunks[ci].start for ci in cids], [chunks[ci].end for ci in cids]
         for s, e in sentence_spans(d.text):
-            inside = [ci for ci in cids if chunks[ci].start < e and s < chunks[ci].end]
+            inside = cids[bisect.bisect_right(ends, s):bisect.bisect_left(starts, e)]
             if not inside:
                 continue
             sid = len(rows)
@@ -189,8 +186,15 @@ def save(index: Index, folder: str | Path) -> None:
     import faiss
 
     target = Path(folder).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=target.parent))
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).exists())):
+        raise BadIndexError(f"{target} exists and is not a qa index; it will not be replaced. "
+                            "Pass an empty or new folder with --index (or QA_INDEX).")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=target.parent))
+    except OSError as err:
+        raise BadIndexError(f"Cannot write the index beside {target} ({err.strerror}): "
+                            "pass a writable folder with --index (or QA_INDEX).") from err
     try:
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c, g in zip(index.chunks, index.groups):
@@ -237,7 +241,9 @@ def recover(folder: str | Path) -> None:
     if not target.exists() and olds:
         os.replace(olds.pop(), target)
         log.warning("Restored the previous index at %s after an interrupted rebuild.", target)
-    for p in olds + list(parent.glob(f"{target.name}.tmp-*")):
+    # Temp folders younger than an hour may be another process's build in progress.
+    stale = [p for p in parent.glob(f"{target.name}.tmp-*") if time.time() - p.stat().st_mtime > 3600]
+    for p in olds + stale:
         shutil.rmtree(p, ignore_errors=True)
 
 
@@ -248,9 +254,12 @@ def read_manifest(folder: str | Path) -> dict:
     if not path.exists():
         raise BadIndexError(f"No index at {folder} (no {MANIFEST}).")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise BadIndexError(f"The index manifest {path} is unreadable ({err}).") from err
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("checksums"), dict) or not isinstance(manifest.get("settings"), dict):
+        raise BadIndexError(f"The index manifest {path} is damaged (fields missing).")
+    return manifest
 
 
 def load(folder: str | Path, verify: bool = True) -> Index:

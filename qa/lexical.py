@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,11 +15,17 @@ _SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
+_local = threading.local()
 
-    return Stemmer.Stemmer("english")
+
+def _stemmer():
+    """One stemmer per thread: PyStemmer objects must not be used concurrently."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        import Stemmer
+
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 # Lucene's list (bm25s) plus the function words of questions, which carry no topic.
@@ -58,7 +65,6 @@ class Lexical:
 
     def __init__(self, bm25) -> None:
         self._bm25 = bm25
-        # Inverse document frequency per token, for query-term weighting elsewhere.
         self.num_docs = int(bm25.scores["num_docs"])
         self._vocab: list[str] | None = None  # built on first use of ``near``
 

@@ -16,8 +16,6 @@ class FusionSettings:
     sentence: float = 0.20  # cosine of the passage's best sentence
     lexical: float = 0.30  # BM25, divided by the best BM25 score of the query
     depth: int = 50  # candidates taken from each of the three lists
-    feedback: int = 0  # passages averaged into the query for a second scoring (0: off)
-    feedback_weight: float = 1.0
 
 
 @dataclass
@@ -91,13 +89,6 @@ class Retriever:
         top = float(bm25.max()) if bm25.size else 0.0
         lexical = bm25[cand] / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
         fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
-        if f.feedback:
-            # Pseudo-relevance feedback: move the query toward its best passages, score the passages again.
-            top_m = np.argsort(-fused, kind="stable")[:f.feedback]
-            qf = qv + f.feedback_weight * ix.chunk_vectors[cand[top_m]].mean(axis=0)
-            qf /= np.linalg.norm(qf)
-            passage = ix.chunk_vectors[cand] @ qf
-            fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
 
         # One citation per piece of evidence: a near-duplicate passage (same group)
         # or an overlapping neighbour whose best sentence is already cited adds nothing.

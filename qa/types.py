@@ -25,15 +25,6 @@ class Chunk:
     end: int
 
 
-@dataclass(frozen=True)
-class Sentence:
-    """A sentence of a document; ``chunk_ids`` are the chunks that contain it."""
-
-    source: str
-    start: int
-    end: int
-
-
 @dataclass
 class Citation:
     number: int

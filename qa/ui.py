@@ -86,6 +86,9 @@ class BotHolder:
         self.bot = None
         self._ready = threading.Event()
         self._kwargs = load_kwargs
+        from .bot import default_paths
+
+        self.shipped_corpus = default_paths(load_kwargs.get("corpus"), None)[0].name == "corpus"
         threading.Thread(target=self._load, name="qa-load", daemon=True).start()
 
     def _load(self) -> None:
@@ -120,16 +123,17 @@ class BotHolder:
 
 def chat_reply(holder: BotHolder, message: str, history: list[dict]) -> Iterator[list[dict]]:
     """Yields the growing chat: the user turn, a searching note, the streamed answer, then the cards."""
-    from .bot import MAX_QUESTION_CHARS
+    from .bot import check_question
 
     message = (message or "").strip()
     if not message:
         yield history
         return
     history = list(history or []) + [{"role": "user", "content": message}]
-    if len(message) > MAX_QUESTION_CHARS:
-        yield history + [{"role": "assistant", "content": f"That message is {len(message):,} characters; questions are limited to "
-                                                               f"{MAX_QUESTION_CHARS:,}. Please ask just the question."}]
+    try:
+        check_question(message)
+    except QAError as err:
+        yield history + [{"role": "assistant", "content": str(err)}]
         return
     if not holder.ready:
         yield history + [{"role": "assistant", "content": "Loading the model, one moment…"}]
@@ -162,11 +166,13 @@ def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None,
 
     holder.wait()
     if holder.bot is None:
-        raise gr.Error(holder.error or FRIENDLY_ERROR)
+        raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
+    if isinstance(k, float) and k.is_integer():  # JSON clients may send 5.0
+        k = int(k)
     try:
-        return holder.bot.ask(question, history=history or None, k=int(k)).to_dict()
+        return holder.bot.ask(question, history=history or None, k=k).to_dict()
     except QAError as err:
-        raise gr.Error(str(err)) from None
+        raise gr.Error(str(err), print_exception=False) from None
     except Exception:  # noqa: BLE001
         log.exception("API ask failed")
         raise gr.Error(FRIENDLY_ERROR) from None
@@ -190,14 +196,16 @@ def build_app(holder: BotHolder | None = None, **load_kwargs: Any):
                              max_lines=4, submit_btn=False)
             send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-send")
             clear = gr.Button("Clear", variant="secondary", scale=1, min_width=70, elem_id="qa-clear")
-        gr.Examples(EXAMPLES, inputs=box, label="Examples")
+        if holder.shipped_corpus:  # the examples are about the shipped articles
+            gr.Examples(EXAMPLES, inputs=box, label="Examples")
 
         def reply(message, history):
             for h in chat_reply(holder, message, history):
                 yield h, ""
 
-        for trigger in (box.submit, send.click):
-            trigger(reply, [box, chatbot], [chatbot, box], api_visibility="private", concurrency_limit=4)
+        # One queue for the chat and the API: at most four questions are answered at a time.
+        gr.on([box.submit, send.click], reply, [box, chatbot], [chatbot, box], api_visibility="private",
+              concurrency_limit=4, concurrency_id="qa")
         clear.click(lambda: ([], ""), None, [chatbot, box], api_visibility="private")
 
         timer = gr.Timer(0.5)
@@ -212,7 +220,7 @@ def build_app(holder: BotHolder | None = None, **load_kwargs: Any):
             """Answer a question from the corpus; returns the Answer as JSON (text, abstained, citations)."""
             return api_ask(holder, question, history, k)
 
-        gr.api(ask, api_name="ask", concurrency_limit=4)
+        gr.api(ask, api_name="ask", concurrency_limit=4, concurrency_id="qa")
     demo.holder = holder
     return demo
 

@@ -133,3 +133,26 @@ def test_unknown_model_is_a_clear_error(tiny_corpus, tmp_path):
 
     with pytest.raises(ModelError, match="Cannot load embedding model"):
         Bot.load(corpus=tiny_corpus, index=tmp_path / "ix", model=str(tmp_path / "no-such-model"), on_status=lambda m: None)
+
+
+def test_offsets_hold_for_files_with_a_bom_and_crlf_line_ends(tmp_path, embedder):
+    from .conftest import build_bot, write_corpus
+
+    raw = "\ufeffRobots\r\n\r\nChina installed over 276,000 industrial robots in 2023.\r\nJapan makes robot arms.\r\n"
+    corpus = write_corpus(tmp_path / "c", {"win.txt": raw.encode("utf-8")})
+    bot = build_bot(corpus, tmp_path / "ix", embedder)
+    c = bot.ask("How many industrial robots did China install?").citations[0]
+    with open(corpus / "win.txt", encoding="utf-8", newline="") as f:
+        assert f.read()[c.start:c.end] == c.passage
+    assert c.title == "Robots" and "276,000" in c.highlight
+
+
+def test_a_user_corpus_gets_its_index_inside_it_even_with_qa_corpus(tmp_path, monkeypatch):
+    from qa.bot import default_paths
+
+    monkeypatch.setenv("QA_CORPUS", str(tmp_path / "notes"))
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    assert default_paths(None, None) == (tmp_path / "notes", tmp_path / "notes" / ".qa-index")
+    monkeypatch.setenv("QA_INDEX", str(tmp_path / "elsewhere"))
+    assert default_paths(None, None)[1] == tmp_path / "elsewhere"
+    assert default_paths(tmp_path / "other", None)[1] == tmp_path / "other" / ".qa-index"  # explicit corpus wins

@@ -133,3 +133,23 @@ def test_index_parked_by_an_interrupted_swap_is_restored(tiny_corpus, tmp_path, 
     os.replace(ix, tmp_path / "ix.old-abc123")  # the instant between the two renames
     index_io.recover(ix)
     assert index_io.load(ix).chunks
+
+
+def test_a_folder_that_is_not_an_index_is_never_replaced(tiny_corpus, tmp_path, embedder):
+    precious = tmp_path / "Documents"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    built = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode)
+    with pytest.raises(BadIndexError, match="is not a qa index"):
+        index_io.save(built, precious)
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+
+
+def test_manifest_that_is_json_but_not_a_manifest_is_rebuilt(tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    (ix / "manifest.json").write_text("[]")
+    said: list[str] = []
+    Bot.load(corpus=tiny_corpus, index=ix, on_status=said.append)
+    assert any("damaged" in s for s in said), said
+    index_io.load(ix)

@@ -49,7 +49,7 @@ def test_empty_message_does_nothing(shipped_bot):
 
 def test_over_long_message_gets_a_clear_note(shipped_bot):
     final = list(chat_reply(_Holder(shipped_bot), "why " * 1000, []))[-1]
-    assert "limited to 2,000" in final[-1]["content"]
+    assert "the limit is 2,000" in final[-1]["content"]
 
 
 def test_reply_streams_then_shows_cards(shipped_bot):
