@@ -25,6 +25,8 @@ _NUMERIC_QUESTION = re.compile(
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
+# A run of capitalised words not opening the text: "San Francisco", "United States", "Beijing".
+_NAME_SPAN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)*")
 _ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the chat's rendered answer
 _TAG = re.compile(r"<[^>]+>")
 _REF = re.compile(r"\[\d+\]")
@@ -122,10 +124,27 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
     focus = tokenize(question)
     before, reply = _last_exchange(history)
     if before and (_CONNECTIVE.search(question) or _POINTER.search(question) or len(focus) < 3):
+        swapped = swap_subject(before, question)
+        if swapped:
+            # "And a developer in Beijing?" after "…a San Francisco developer…?": the same question
+            # about a new subject; the earlier answer is about the old one, so it is left out.
+            return Query(question, f"{swapped} {question}", focus * 2 + tokenize(swapped))
         # Current terms count twice: they say what is asked now; the earlier ones say about what.
         weighted = focus * 2 + tokenize(before) + tokenize(reply)
         return Query(question, " ".join(p for p in (before, reply, question) if p), weighted)
     return Query(question, question, focus)
+
+
+def swap_subject(before: str, question: str) -> str | None:
+    """The earlier question with its one named subject replaced by the follow-up's one new name.
+
+    Only when each side has exactly one such name: otherwise which replaces which is a guess.
+    """
+    old = [m for m in _NAME_SPAN.finditer(before) if m.group(0).lower() not in question.lower()]
+    new = [m.group(0) for m in _NAME_SPAN.finditer(question) if m.group(0).lower() not in before.lower()]
+    if len(old) != 1 or len(new) != 1:
+        return None
+    return before[:old[0].start()] + new[0] + before[old[0].end():]
 
 
 def numbers_in(text: str) -> frozenset[str]:

@@ -156,3 +156,15 @@ def test_a_user_corpus_gets_its_index_inside_it_even_with_qa_corpus(tmp_path, mo
     monkeypatch.setenv("QA_INDEX", str(tmp_path / "elsewhere"))
     assert default_paths(None, None)[1] == tmp_path / "elsewhere"
     assert default_paths(tmp_path / "other", None)[1] == tmp_path / "other" / ".qa-index"  # explicit corpus wins
+
+
+def test_follow_up_about_a_new_subject_swaps_it_into_the_earlier_question():
+    from qa.answer import fold_history
+
+    history = [{"role": "user", "content": "What does a typical San Francisco developer build on?"},
+               {"role": "assistant", "content": "In San Francisco, a developer likely relies on proprietary APIs. [1]"}]
+    q = fold_history("And a developer in Beijing?", history)
+    assert q.text.startswith("What does a typical Beijing developer build on?")
+    assert "San Francisco" not in q.text  # the earlier subject's answer would pull its own sentence back
+    two_names = [{"role": "user", "content": "In the April update, where is China closing the gap?"}]
+    assert "China" in fold_history("And where does America lead?", two_names).text  # ambiguous: plain folding
