@@ -27,6 +27,8 @@ _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|se
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
 # A run of capitalised words not opening the text: "San Francisco", "United States", "Beijing".
 _NAME_SPAN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)*")
+# "What does E-E-A-T mean?", "What are SMRs?": the answer defines the term right after naming it.
+_DEFINITION_Q = re.compile(r"^\s*what\s+(?:does|do|is|are)\s+(?:an?\s+|the\s+)?(.{2,40}?)\s*(?:mean|stand for|refer to)?\s*\?\s*$", re.I)
 _ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the chat's rendered answer
 _TAG = re.compile(r"<[^>]+>")
 _REF = re.compile(r"\[\d+\]")
@@ -46,6 +48,7 @@ class AnswerSettings:
     lexical_weight: float = 0.30  # weight of query-term coverage when picking the highlight
     question_penalty: float = 1.0
     heading_penalty: float = 0.1
+    definition_bonus: float = 0.1
     number_penalty: float = 0.15
     max_answer_sentences: int = 2
     evidence_weight: float = 0.5  # weight of the highlight's support when ordering the citations
@@ -70,6 +73,14 @@ class Query:
     def asked_numbers(self) -> frozenset[str] | None:
         """None unless the question asks for a quantity; then the numbers it states itself ("in 2024")."""
         return numbers_in(self.text) if self.wants_number else None
+
+    @property
+    def defines(self) -> re.Pattern | None:
+        """For "what is X?", a pattern finding X followed by its definition ("X (…", "X is", "X, or")."""
+        m = _DEFINITION_Q.match(self.question)
+        if not m:
+            return None
+        return re.compile(re.escape(m.group(1)) + r"[\"”’]?\s*(\(|,? (?:is|are|means|refers|stands)\b|, or\b|: )", re.I)
 
     @property
     def is_followup(self) -> bool:
@@ -200,7 +211,7 @@ class Composer:
     def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float]) -> _Evidence:
         """The sentence of the passage that best answers: meaning first, then the question's words."""
         ix, s = self.index, self.settings
-        focus, asked_numbers = query.focus, query.asked_numbers
+        focus, asked_numbers, defines = query.focus, query.asked_numbers, query.defines
         chunk = ix.chunks[hit.chunk]
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
@@ -222,6 +233,8 @@ class Composer:
                 cos = max(cos, (cos + float(cosines[n - 1])) / 2)
                 terms, first = terms | infos[n - 1].terms, n - 1
             score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
+            if defines is not None and defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start):
+                score += s.definition_bonus
             if info.is_question:
                 score -= s.question_penalty  # a heading or FAQ line that asks the question never answers it
             elif info.is_heading:

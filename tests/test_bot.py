@@ -168,3 +168,8 @@ def test_follow_up_about_a_new_subject_swaps_it_into_the_earlier_question():
     assert "San Francisco" not in q.text  # the earlier subject's answer would pull its own sentence back
     two_names = [{"role": "user", "content": "In the April update, where is China closing the gap?"}]
     assert "China" in fold_history("And where does America lead?", two_names).text  # ambiguous: plain folding
+
+
+def test_what_does_x_mean_highlights_the_sentence_that_defines_x(shipped_bot):
+    ans = shipped_bot.ask("What does E-E-A-T mean?")
+    assert "Authoritativeness" in ans.citations[0].highlight
