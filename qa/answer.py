@@ -6,6 +6,7 @@ import html
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -65,16 +66,12 @@ class Query:
     text: str
     tokens: list[str]
 
-    @property
-    def focus(self) -> list[str]:
-        return self.tokens
-
-    @property
+    @cached_property
     def asked_numbers(self) -> frozenset[str] | None:
         """None unless the question asks for a quantity; then the numbers it states itself ("in 2024")."""
         return numbers_in(self.text) if self.wants_number else None
 
-    @property
+    @cached_property
     def defines(self) -> re.Pattern | None:
         """For "what is X?", a pattern finding X followed by its definition ("X (…", "X is", "X, or")."""
         m = _DEFINITION_Q.match(self.question)
@@ -86,7 +83,7 @@ class Query:
     def is_followup(self) -> bool:
         return self.text != self.question
 
-    @property
+    @cached_property
     def wants_number(self) -> bool:
         # "What about China?" after "How many data centers…?" still asks for a number.
         return bool(_NUMERIC_QUESTION.search(self.text))
@@ -211,7 +208,7 @@ class Composer:
     def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float]) -> _Evidence:
         """The sentence of the passage that best answers: meaning first, then the question's words."""
         ix, s = self.index, self.settings
-        focus, asked_numbers, defines = query.focus, query.asked_numbers, query.defines
+        focus, asked_numbers, defines = query.tokens, query.asked_numbers, query.defines
         chunk = ix.chunks[hit.chunk]
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
@@ -262,7 +259,7 @@ class Composer:
         ``query_vector`` picks the highlights: for a follow-up, the current turn weighs in it.
         """
         ix, s = self.index, self.settings
-        idf = _idf(ix, query.focus)
+        idf = _idf(ix, query.tokens)
         evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
         # Re-rank by passage score and by how well its best sentence answers: the passage
         # that holds the answering sentence goes first, even if a neighbour matched more words.

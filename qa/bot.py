@@ -40,9 +40,13 @@ def default_paths(corpus: str | Path | None, index: str | Path | None) -> tuple[
     if index is None and not explicit:
         index = os.environ.get("QA_INDEX")
     if index is None:
-        shipped = corpus.resolve() in {(PROJECT_ROOT / "corpus").resolve(), Path("corpus").resolve()} and corpus.name == "corpus"
-        index = corpus.parent / "index" if shipped else corpus / ".qa-index"
+        index = corpus.parent / "index" if is_shipped_corpus(corpus) else corpus / ".qa-index"
     return corpus, Path(index)
+
+
+def is_shipped_corpus(corpus: Path) -> bool:
+    """The project's own ``corpus/`` (here or beside the package), not a user's folder."""
+    return corpus.name == "corpus" and corpus.resolve() in {(PROJECT_ROOT / "corpus").resolve(), Path("corpus").resolve()}
 
 
 def _say(message: str, on_status: Callable[[str], None] | None) -> None:
@@ -104,7 +108,7 @@ class Bot:
         log.info("Model loaded in %.1fs", time.perf_counter() - t0)
         if loaded is None:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
-            loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode)
+            loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode, hashes)
             index_io.save(loaded, index_path)
             if on_status is not None:  # the CLI already saw them in the log
                 for line in loaded.manifest.get("skipped", []):

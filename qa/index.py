@@ -330,6 +330,8 @@ def staleness(manifest: dict, settings: IndexSettings, hashes: dict[str, str]) -
     return "the corpus has " + "; ".join(parts) if parts else None
 
 
-def build_from_folder(corpus: str | Path, settings: IndexSettings, encode: Callable[..., np.ndarray]) -> Index:
+def build_from_folder(corpus: str | Path, settings: IndexSettings, encode: Callable[..., np.ndarray],
+                      hashes: dict[str, str] | None = None) -> Index:
+    """``hashes``: the corpus's file hashes when the caller has just computed them (saves a second read)."""
     docs, skipped = load_documents(corpus)
-    return build(docs, settings, encode, skipped=skipped, hashes=file_hashes(Path(corpus)))
+    return build(docs, settings, encode, skipped=skipped, hashes=hashes if hashes is not None else file_hashes(Path(corpus)))

@@ -86,9 +86,9 @@ class BotHolder:
         self.bot = None
         self._ready = threading.Event()
         self._kwargs = load_kwargs
-        from .bot import default_paths
+        from .bot import default_paths, is_shipped_corpus
 
-        self.shipped_corpus = default_paths(load_kwargs.get("corpus"), None)[0].name == "corpus"
+        self.shipped_corpus = is_shipped_corpus(default_paths(load_kwargs.get("corpus"), None)[0])
         threading.Thread(target=self._load, name="qa-load", daemon=True).start()
 
     def _load(self) -> None:
