@@ -188,6 +188,7 @@ class _Evidence:
     end: int
     cosine: float
     support: float
+    defines: bool = False  # the highlight defines the term a "what is X?" question asks about
 
 
 class Composer:
@@ -230,7 +231,8 @@ class Composer:
                 cos = max(cos, (cos + float(cosines[n - 1])) / 2)
                 terms, first = terms | infos[n - 1].terms, n - 1
             score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
-            if defines is not None and defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start):
+            is_definition = defines is not None and bool(defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start))
+            if is_definition:
                 score += s.definition_bonus
             if info.is_question:
                 score -= s.question_penalty  # a heading or FAQ line that asks the question never answers it
@@ -238,9 +240,9 @@ class Composer:
                 score -= s.heading_penalty
             if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
-            scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set)))
+            scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
         i = max(range(len(scored)), key=lambda j: scored[j][0])
-        score, a, b, cos, novel = scored[i]
+        score, a, b, cos, novel, is_definition = scored[i]
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
             b = spans[i + 1][1]
@@ -251,7 +253,7 @@ class Composer:
             if neighbours:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
-        return _Evidence(hit, a, b, cos, score)
+        return _Evidence(hit, a, b, cos, score, is_definition)
 
     def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None) -> Answer:
         """Highlight every hit, re-rank them by evidence, keep ``k`` (default: all).
@@ -281,6 +283,10 @@ class Composer:
 
     def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
         top = evidence[0]
+        if top.defines:
+            # "What does E-E-A-T mean?" and the corpus writes "E-E-A-T (Expertise, …)": that is the
+            # answer, however little the embedding makes of a bare acronym.
+            return False
         floor = self.settings.min_support_followup if query.is_followup else self.settings.min_support
         if top.cosine < self.settings.min_sentence or top.support < floor:
             return True
