@@ -31,6 +31,7 @@ from qa.documents import load_documents  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.eval import DEFAULT_QUESTIONS, contains, evaluate_labeled, load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
+from qa.rerank import Reranker  # noqa: E402
 
 COLD_BOT = """
 import time, resource, sys
@@ -84,6 +85,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--corpus", default=str(ROOT / "corpus"))
+    ap.add_argument("--reranker", help="also time bot.ask with this cross-encoder (name or path) re-ranking the top passages")
     args = ap.parse_args()
     corpus = Path(args.corpus)
     items = load_questions(DEFAULT_QUESTIONS)
@@ -104,8 +106,9 @@ def main() -> None:
         recipe.save(tmp / "recipe")
         build_recipe.append(time.perf_counter() - t)
     bot = Bot(index_io.load(tmp / "ix"), embedder, corpus, tmp / "ix")
+    reranked = Bot(bot.index, embedder, reranker=Reranker(args.reranker)) if args.reranker else None
 
-    lat: dict[str, list[float]] = {k: [] for k in ("embed", "search", "answer", "ask", "baseline", "recipe")}
+    lat: dict[str, list[float]] = {k: [] for k in ("embed", "search", "answer", "ask", "baseline", "recipe", "reranked")}
     for _ in range(args.rounds):
         for q in questions:
             t0 = time.perf_counter()
@@ -128,6 +131,10 @@ def main() -> None:
             t = time.perf_counter()
             recipe.search(q)
             lat["recipe"].append(time.perf_counter() - t)
+            if reranked is not None:
+                t = time.perf_counter()
+                reranked.ask(q)
+                lat["reranked"].append(time.perf_counter() - t)
 
     cold_bot = [cold(COLD_BOT, str(corpus), str(tmp / "ix")) for _ in range(3)]
     cold_recipe = [cold(COLD_RECIPE, str(tmp / "recipe")) for _ in range(3)]
@@ -148,6 +155,9 @@ def main() -> None:
     print(f"| · answer building p50 / p95 (ms) | {pct(lat['answer'], 50):.2f} / {pct(lat['answer'], 95):.2f} | — |")
     ratio = med(lat["ask"]) / med(lat["baseline"])
     print(f"| bot.ask p50 ÷ (encode + flat FAISS) p50 | {ratio:.2f}× (bound: 1.5×) | 1.00× |")
+    if reranked is not None:
+        print(f"| optional: bot.ask p50 / p95 with re-ranker {args.reranker} over {bot.composer.settings.rerank_depth} passages (ms) | "
+              f"{pct(lat['reranked'], 50):.1f} / {pct(lat['reranked'], 95):.1f} | — |")
     print(f"| cold start to first answer, median (s) | {med(c[0] for c in cold_bot):.2f} | {med(c[0] for c in cold_recipe):.2f} |")
     print(f"| peak memory, cold start (MB) | {med(c[1] for c in cold_bot):.0f} | {med(c[1] for c in cold_recipe):.0f} |")
     for key in ("hit@1", "hit@5", "MRR"):

@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Sequence
 
 import numpy as np
 
@@ -255,17 +256,23 @@ class Composer:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         return _Evidence(hit, a, b, cos, score, is_definition)
 
-    def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None) -> Answer:
+    def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None,
+                order: Sequence[float] | None = None) -> Answer:
         """Highlight every hit, re-rank them by evidence, keep ``k`` (default: all).
 
         ``query_vector`` picks the highlights: for a follow-up, the current turn weighs in it.
+        ``order``, one score per hit (a cross-encoder's), replaces the evidence re-ranking.
         """
         ix, s = self.index, self.settings
         idf = _idf(ix, query.tokens)
         evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
-        # Re-rank by passage score and by how well its best sentence answers: the passage
-        # that holds the answering sentence goes first, even if a neighbour matched more words.
-        evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support))
+        if order is not None:
+            by_hit = dict(zip((id(h) for h in hits), order))
+            evidence.sort(key=lambda ev: -float(by_hit[id(ev.hit)]))
+        else:
+            # Re-rank by passage score and by how well its best sentence answers: the passage
+            # that holds the answering sentence goes first, even if a neighbour matched more words.
+            evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support))
         evidence = evidence[:k]
         citations = []
         for n, ev in enumerate(evidence, start=1):

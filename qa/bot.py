@@ -15,7 +15,8 @@ from .answer import AnswerSettings, Composer, fold_history
 from .chunking import ChunkSettings
 from .embedding import Embedder, model_name
 from .errors import BadIndexError, QuestionError
-from .index import Index, IndexSettings
+from .index import Index, IndexSettings, embed_text
+from .rerank import Reranker, reranker_name
 from .retrieval import FusionSettings, Retriever
 from .types import Answer
 
@@ -61,9 +62,11 @@ class Bot:
     """Answers questions from one corpus. Safe to share between threads."""
 
     def __init__(self, index: Index, embedder: Embedder, corpus: Path | None = None, index_path: Path | None = None,
-                 fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None) -> None:
+                 fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
+                 reranker: Reranker | None = None) -> None:
         self.index = index
         self.embedder = embedder
+        self.reranker = reranker
         self.corpus = corpus
         self.index_path = index_path
         self.retriever = Retriever(index, fusion)
@@ -73,12 +76,14 @@ class Bot:
     def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
              rebuild: bool = False, on_status: Callable[[str], None] | None = None,
              chunking: ChunkSettings | None = None, title_in_embedding: bool = True,
-             fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None) -> "Bot":
+             fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
+             reranker: str | None = None) -> "Bot":
         """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
 
         ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
-        or ``QA_MODEL``). ``on_status`` receives one-line progress messages (default: stderr,
-        with progress bars).
+        or ``QA_MODEL``). ``reranker`` optionally names a cross-encoder that re-orders the top
+        candidates (default: none, or ``QA_RERANKER``). ``on_status`` receives one-line progress
+        messages (default: stderr, with progress bars).
         """
         corpus_path, index_path = default_paths(corpus, index)
         name = model_name(model)
@@ -95,6 +100,13 @@ class Bot:
                     loaded = index_io.load(index_path)
             except BadIndexError as err:
                 reason = str(err).rstrip(".") if (index_path / index_io.MANIFEST).exists() else f"there is no index at {index_path} yet"
+        # First, so that a wrong name fails before the longer model load and any rebuild.
+        rerank_with = reranker_name(reranker)
+        if rerank_with is not None:
+            _say(f"Loading re-ranker {rerank_with} …", on_status)
+            cross = Reranker(rerank_with)
+        else:
+            cross = None
         t0 = time.perf_counter()
         if on_status is None:
             from tqdm.auto import tqdm
@@ -113,7 +125,7 @@ class Bot:
             if on_status is not None:  # the CLI already saw them in the log
                 for line in loaded.manifest.get("skipped", []):
                     on_status(line)
-        return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings)
+        return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings, cross)
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:
         """Answer from the corpus. ``history`` is the chat so far, as ``{"role", "content"}`` messages."""
@@ -137,7 +149,11 @@ class Bot:
         else:
             vector = self.embedder.encode([query.text])[0]
         hits = self.retriever.search(vector, query.tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)
-        return self.composer.compose(query, vector, hits, k)
+        order = None
+        if self.reranker is not None:
+            chunks = [self.index.chunks[h.chunk] for h in hits]
+            order = self.reranker.scores(query.text, [embed_text(c.title, c.text, self.index.settings.title_in_embedding) for c in chunks])
+        return self.composer.compose(query, vector, hits, k, order=order)
 
 
 def check_question(question: object) -> str:

@@ -14,10 +14,12 @@ EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, rerank: bool = True) -> None:
     p.add_argument("--corpus", help="folder of .txt/.md documents (default: corpus/, or QA_CORPUS)")
     p.add_argument("--index", help="index folder (default: index/ for the shipped corpus, else CORPUS/.qa-index)")
     p.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2, or QA_MODEL)")
+    if rerank:  # building an index never needs one
+        p.add_argument("--reranker", help="optional cross-encoder name or path that re-orders the top passages (default: none, or QA_RERANKER)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -26,7 +28,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build (or refresh) the index of a corpus folder")
     p.add_argument("corpus_dir", nargs="?", metavar="CORPUS", help="corpus folder (default: corpus/)")
-    _common(p)
+    _common(p, rerank=False)
     p.add_argument("--rebuild", action="store_true", help="rebuild even when the index is up to date")
 
     p = sub.add_parser("ask", help="ask one question")
@@ -49,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
 def _bot(args, corpus=None, rebuild=False):
     from .bot import Bot
 
-    return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild)
+    return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild,
+                    reranker=args.reranker if "reranker" in args else "none")  # None: QA_RERANKER decides
 
 
 def cmd_index(args) -> int:
@@ -98,6 +101,7 @@ def eval_public(args) -> int:
     from .bot import Bot
     from .embedding import Embedder
     from .index import IndexSettings
+    from .rerank import Reranker, reranker_name
 
     if args.beir:
         data = b.load_beir(args.beir)
@@ -107,7 +111,8 @@ def eval_public(args) -> int:
         docs, name = data.documents, "squad"
     embedder = Embedder(args.model)
     index = b.open_or_build(docs, IndexSettings(model=embedder.name), embedder.encode, name)
-    ranker = b.BotRanker(Bot(index, embedder))
+    cross = reranker_name(args.reranker)
+    ranker = b.BotRanker(Bot(index, embedder, reranker=Reranker(cross) if cross else None))
     if args.beir:
         scores = b.beir_scores(ranker, data)
         metrics = ["nDCG@10", "nDCG@10 (leaderboard)", "recall@10", "MRR@10", "queries"]

@@ -98,8 +98,9 @@ class BotHolder:
         try:
             self.bot = Bot.load(on_status=self._set_status, **self._kwargs)
             c = self.bot.index.manifest.get("counts", {})
+            rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
             self.status = (f"Ready · {c.get('documents')} documents, {c.get('chunks')} passages · "
-                           f"model {self.bot.index.settings.model} · loaded in {time.perf_counter() - t0:.1f}s")
+                           f"model {self.bot.index.settings.model}{rerank} · loaded in {time.perf_counter() - t0:.1f}s")
         except QAError as err:
             self.error = self.status = f"Cannot start: {err}"
         except Exception:  # noqa: BLE001 - shown as one line, logged in full
