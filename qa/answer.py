@@ -37,6 +37,8 @@ _REF = re.compile(r"\[\d+\]")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
+_WH_OPENING = re.compile(r"\W*(what|where|why|how|who|which|when)\b", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
 
 
@@ -55,6 +57,8 @@ class AnswerSettings:
     max_answer_sentences: int = 2
     evidence_weight: float = 0.5  # weight of the highlight's support when ordering the citations
     rerank_depth: int = 20  # hits highlighted and re-ranked before keeping the k asked for
+    locality_weight: float = 0.4  # follow-ups: bonus for evidence near the earlier answer …
+    locality_scale: int = 1000  # … halved every this many characters away from it
     min_new_words: int = 2  # a highlight adding fewer words than this to the question gets its neighbour
 
 
@@ -66,6 +70,8 @@ class Query:
     question: str
     text: str
     tokens: list[str]
+    previous_answer: str = ""  # a follow-up's earlier answer: the new one is most likely near it …
+    previous_subject: str = ""  # … but not in a sentence about the subject the follow-up moved away from
 
     @cached_property
     def asked_numbers(self) -> frozenset[str] | None:
@@ -137,15 +143,16 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
         if swapped:
             # "And a developer in Beijing?" after "…a San Francisco developer…?": the same question
             # about a new subject; the earlier answer is about the old one, so it is left out.
-            return Query(question, f"{swapped} {question}", focus * 2 + tokenize(swapped))
+            return Query(question, f"{swapped[0]} {question}", focus * 2 + tokenize(swapped[0]), reply, swapped[1])
         # Current terms count twice: they say what is asked now; the earlier ones say about what.
         weighted = focus * 2 + tokenize(before) + tokenize(reply)
-        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted)
+        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted, reply)
     return Query(question, question, focus)
 
 
-def swap_subject(before: str, question: str) -> str | None:
-    """The earlier question with its one named subject replaced by the follow-up's one new name.
+def swap_subject(before: str, question: str) -> tuple[str, str] | None:
+    """The earlier question with its one named subject replaced by the follow-up's one new name,
+    and the name replaced.
 
     Only when each side has exactly one such name: otherwise which replaces which is a guess.
     """
@@ -153,7 +160,7 @@ def swap_subject(before: str, question: str) -> str | None:
     new = [m.group(0) for m in _NAME_SPAN.finditer(question) if m.group(0).lower() not in before.lower()]
     if len(old) != 1 or len(new) != 1:
         return None
-    return before[:old[0].start()] + new[0] + before[old[0].end():]
+    return before[:old[0].start()] + new[0] + before[old[0].end():], old[0].group(0)
 
 
 def numbers_in(text: str) -> frozenset[str]:
@@ -197,14 +204,17 @@ class Composer:
         self.index = index
         self.settings = settings or AnswerSettings()
         self._info: dict[tuple[str, int, int], _SentenceInfo] = {}  # filled on first use; safe to share
+        self._by_source: dict[str, list[int]] | None = None
 
     def _sentence(self, source: str, start: int, text: str) -> _SentenceInfo:
         key = (source, start, len(text))
         info = self._info.get(key)
         if info is None:
             end = text.rstrip()[-1:]
-            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), numbers_in(text), end == "?",
-                                                   end not in ".!?\"”’)" and len(text.split()) <= 12)
+            heading = end not in ".!?\"”’)" and len(text.split()) <= 12
+            # "Where China Is Catching Up — and Where America Still Leads" is a question without its "?".
+            asks = end == "?" or (heading and bool(_WH_OPENING.match(text)))
+            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), numbers_in(text), asks, heading)
         return info
 
     def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float]) -> _Evidence:
@@ -266,13 +276,14 @@ class Composer:
         ix, s = self.index, self.settings
         idf = _idf(ix, query.tokens)
         evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
+        near = self.locality(query, evidence)
         if order is not None:
             by_hit = dict(zip((id(h) for h in hits), order))
             evidence.sort(key=lambda ev: -float(by_hit[id(ev.hit)]))
         else:
             # Re-rank by passage score and by how well its best sentence answers: the passage
             # that holds the answering sentence goes first, even if a neighbour matched more words.
-            evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support))
+            evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support + near.get(id(ev), 0.0)))
         evidence = evidence[:k]
         citations = []
         for n, ev in enumerate(evidence, start=1):
@@ -287,6 +298,43 @@ class Composer:
                           abstained=True, query=query.text)
         return Answer(question=query.question, text=self.answer_text(evidence, citations), citations=citations,
                       abstained=False, query=query.text)
+
+    def locality(self, query: Query, evidence: list[_Evidence]) -> dict[int, float]:
+        """Follow-ups: a bonus per evidence (by ``id``) for lying near where the earlier answer was found.
+
+        "And how much in China?" is answered beside the US figure, "And a developer in Beijing?"
+        a few sentences after the San Francisco one: a conversation stays in one part of the corpus.
+        Sentences naming the subject the follow-up moved away from get nothing.
+        """
+        s = self.settings
+        probes = [p[:60] for p in _SENTENCE_END.split(query.previous_answer) if len(p) >= 20]
+        if not probes or s.locality_weight <= 0:
+            return {}
+        anchors: dict[str, list[tuple[int, int]]] = {}
+        for source in {self.index.chunks[ev.hit.chunk].source for ev in evidence}:
+            for ci in self._chunks_of(source):
+                c = self.index.chunks[ci]
+                for p in probes:
+                    at = c.text.find(p)
+                    if at >= 0:
+                        anchors.setdefault(source, []).append((c.start + at, c.start + at + len(p)))
+        old = query.previous_subject.lower()
+        out = {}
+        for ev in evidence:
+            chunk = self.index.chunks[ev.hit.chunk]
+            spans = anchors.get(chunk.source)
+            if spans and not (old and old in chunk.text[ev.start - chunk.start:ev.end - chunk.start].lower()):
+                gap = min(max(0, a - ev.end, ev.start - b) for a, b in spans)
+                out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
+        return out
+
+    def _chunks_of(self, source: str) -> list[int]:
+        if self._by_source is None:
+            by_source: dict[str, list[int]] = {}
+            for i, c in enumerate(self.index.chunks):
+                by_source.setdefault(c.source, []).append(i)
+            self._by_source = by_source
+        return self._by_source.get(source, [])
 
     def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
         top = evidence[0]

@@ -98,14 +98,20 @@ class Lexical:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
     def near(self, token: str, cutoff: float = 0.86) -> str | None:
-        """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any."""
+        """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any.
+
+        Words of six or seven letters get one letter of slack whatever ``cutoff`` says ("ascend" →
+        "ascent": one changed letter in six is a similarity of only 0.83); shorter ones get none, or
+        every acronym would be a typo of another ("tsmc" → "smic").
+        """
         import difflib
 
         if len(token) < 4:
             return None
         if self._vocab is None:
             self._vocab = [t for t in self._bm25.vocab_dict if t]
-        close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=cutoff)
+        slack = 1 - 1 / len(token) - 0.01 if len(token) >= 6 else 1.0
+        close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=min(cutoff, slack))
         return close[0] if close else None
 
     def doc_freq(self, tokens: list[str]) -> dict[str, int]:

@@ -175,3 +175,49 @@ def test_what_does_x_mean_highlights_the_sentence_that_defines_x(shipped_bot):
     assert "Authoritativeness" in ans.citations[0].highlight
     # The embedding makes little of a bare acronym, but the corpus spells out its meaning: answer it.
     assert not ans.abstained and "Authoritativeness" in ans.text
+
+
+def test_a_follow_up_is_answered_near_the_earlier_answer(shipped_bot):
+    """ "…developers in Beijing?" also matches a sentence about open models "used by developers across
+    the globe … soft power for Beijing" elsewhere; the conversation is about the passage comparing the two."""
+    first = "What do AI developers in San Francisco typically rely on?"
+    prior = shipped_bot.ask(first)
+    assert "proprietary APIs" in prior.citations[0].highlight
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": prior.text}]
+    follow = shipped_bot.ask("And what do developers in Beijing tend to use instead?", history=history)
+    assert "locally hosted, open source models" in follow.citations[0].highlight
+
+
+def test_locality_favours_evidence_near_the_earlier_answer_but_not_about_the_old_subject(shipped_bot):
+    from qa.answer import _idf, fold_history
+
+    composer, ix = shipped_bot.composer, shipped_bot.index
+    anchor = "In San Francisco, a developer likely relies on a stack of proprietary APIs from companies like OpenAI or Anthropic."
+    history = [{"role": "user", "content": "What does a San Francisco developer rely on?"}, {"role": "assistant", "content": f"{anchor} [1]"}]
+    query = fold_history("And a developer in Beijing?", history)
+    assert query.previous_subject == "San Francisco" and query.previous_answer.startswith(anchor)
+    vector = shipped_bot.embedder.encode([query.text])[0]
+    hits = shipped_bot.retriever.search(vector, query.tokens, 20)
+    evidence = [composer.highlight(h, vector, query, _idf(ix, query.tokens)) for h in hits]
+    bonus = composer.locality(query, evidence)
+    source = next(c.source for c in ix.chunks if anchor in c.text)
+    at = next(c.start + c.text.index(anchor) for c in ix.chunks if anchor in c.text)
+
+    def text(ev):
+        c = ix.chunks[ev.hit.chunk]
+        return c.text[ev.start - c.start:ev.end - c.start]
+
+    same_doc = [ev for ev in evidence if ix.chunks[ev.hit.chunk].source == source]
+    assert all(id(ev) not in bonus for ev in evidence if ix.chunks[ev.hit.chunk].source != source)
+    assert all(id(ev) not in bonus for ev in same_doc if "San Francisco" in text(ev))
+    scored = sorted(((abs(ev.start - at), bonus[id(ev)]) for ev in same_doc if id(ev) in bonus))
+    assert len(scored) >= 2 and [b for _, b in scored] == sorted((b for _, b in scored), reverse=True)
+
+
+def test_a_name_one_letter_off_the_corpus_is_a_typo_but_an_unknown_acronym_is_not(shipped_bot):
+    lexical = shipped_bot.index.lexical
+    assert lexical.doc_freq(["ascend"])["ascend"] == 0 and lexical.near("ascend") == "ascent"  # the corpus writes "Ascent"
+    assert lexical.near("tsmc") is None  # not "smic": short words get no slack
+    ans = shipped_bot.ask("US officials thought Huawei could make about 200,000 Ascend chips in 2025. What was the real figure?")
+    assert not ans.abstained and "450,000" in ans.citations[0].highlight
+    assert shipped_bot.ask("What is TSMC's role in the US-China chip rivalry?").abstained
