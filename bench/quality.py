@@ -69,7 +69,7 @@ def main() -> None:
     print("\n### Shipped corpus, labeled sets\n")
     print("| set | hit@1 | hit@5 | MRR | highlight | abstention | false abstention | follow-ups |")
     print("|---|---|---|---|---|---|---|---|")
-    for path in (DEFAULT_QUESTIONS, ROOT / "tests" / "data" / "heldout.jsonl"):
+    for path in (DEFAULT_QUESTIONS, ROOT / "tests" / "data" / "heldout.jsonl", ROOT / "tests" / "data" / "heldout2.jsonl"):
         m = evaluate_labeled(bot, load_questions(path)).metrics()
         print(f"| {path.name} | {m['hit@1']:.3f} | {m['hit@5']:.3f} | {m['MRR']:.3f} | {m['highlight accuracy']:.3f} | "
               f"{m['abstention rate (unanswerable)']:.3f} | {m['false abstention rate (answerable)']:.3f} | {m['follow-ups right']:.3f} |")
