@@ -37,7 +37,7 @@ _REF = re.compile(r"\[\d+\]")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
-_WH_OPENING = re.compile(r"\W*(what|where|why|how|who|which|when)\b", re.I)
+_WH_OPENING = re.compile(r"\W*(what|where|why|how|who|which|when)\b(?!\s*:)", re.I)  # "When: Saturday" is a label
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
 
@@ -82,9 +82,9 @@ class Query:
     def defines(self) -> re.Pattern | None:
         """For "what is X?", a pattern finding X followed by its definition ("X (…", "X is", "X, or")."""
         m = _DEFINITION_Q.match(self.question)
-        if not m:
-            return None
-        return re.compile(re.escape(m.group(1)) + r"[\"”’]?\s*(\(|,? (?:is|are|means|refers|stands)\b|, or\b|: )", re.I)
+        if not m or not tokenize(m.group(1)) or _POINTER.fullmatch(m.group(1).strip()):
+            return None  # "What is it?" asks about the conversation, not a term
+        return re.compile(r"(?<!\w)" + re.escape(m.group(1)) + r"[\"”’]?\s*(\(|,? (?:is|are|means|refers|stands)\b|, or\b|: )", re.I)
 
     @property
     def is_followup(self) -> bool:
@@ -276,11 +276,14 @@ class Composer:
         ix, s = self.index, self.settings
         idf = _idf(ix, query.tokens)
         evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
-        near = self.locality(query, evidence)
         if order is not None:
+            if len(order) != len(hits):
+                raise ValueError(f"The re-ranker gave {len(order)} scores for {len(hits)} passages.")
+            # The cross-encoder read each passage with the question: its order stands on its own.
             by_hit = dict(zip((id(h) for h in hits), order))
             evidence.sort(key=lambda ev: -float(by_hit[id(ev.hit)]))
         else:
+            near = self.locality(query, evidence)
             # Re-rank by passage score and by how well its best sentence answers: the passage
             # that holds the answering sentence goes first, even if a neighbour matched more words.
             evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support + near.get(id(ev), 0.0)))
@@ -304,10 +307,13 @@ class Composer:
 
         "And how much in China?" is answered beside the US figure, "And a developer in Beijing?"
         a few sentences after the San Francisco one: a conversation stays in one part of the corpus.
-        Sentences naming the subject the follow-up moved away from get nothing.
+        Sentences naming the subject the follow-up moved away from, or sharing none of its own
+        words, get nothing.
         """
         s = self.settings
-        probes = [p[:60] for p in _SENTENCE_END.split(query.previous_answer) if len(p) >= 20]
+        # The earlier answer reached us with its whitespace collapsed: match any run of it.
+        probes = [re.compile(r"\s+".join(map(re.escape, p[:60].split())))
+                  for p in _SENTENCE_END.split(query.previous_answer) if len(p) >= 20]
         if not probes or s.locality_weight <= 0:
             return {}
         anchors: dict[str, list[tuple[int, int]]] = {}
@@ -315,17 +321,24 @@ class Composer:
             for ci in self._chunks_of(source):
                 c = self.index.chunks[ci]
                 for p in probes:
-                    at = c.text.find(p)
-                    if at >= 0:
-                        anchors.setdefault(source, []).append((c.start + at, c.start + at + len(p)))
+                    m = p.search(c.text)
+                    if m:
+                        anchors.setdefault(source, []).append((c.start + m.start(), c.start + m.end()))
         old = query.previous_subject.lower()
+        own = set(tokenize(query.question))  # what the follow-up itself asks about
         out = {}
         for ev in evidence:
             chunk = self.index.chunks[ev.hit.chunk]
             spans = anchors.get(chunk.source)
-            if spans and not (old and old in chunk.text[ev.start - chunk.start:ev.end - chunk.start].lower()):
-                gap = min(max(0, a - ev.end, ev.start - b) for a, b in spans)
-                out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
+            if not spans:
+                continue
+            text = chunk.text[ev.start - chunk.start:ev.end - chunk.start]
+            if old and old in text.lower():
+                continue
+            if own and not own & set(tokenize(text)):
+                continue  # "What about Huawei's chips?" is not answered by the earlier investment figures
+            gap = min(max(0, a - ev.end, ev.start - b) for a, b in spans)
+            out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
         return out
 
     def _chunks_of(self, source: str) -> list[int]:

@@ -109,10 +109,11 @@ def eval_public(args) -> int:
     else:
         data = b.load_squad(args.squad)
         docs, name = data.documents, "squad"
+    cross = reranker_name(args.reranker)
+    reranker = Reranker(cross) if cross else None  # first: a wrong name fails before any indexing
     embedder = Embedder(args.model)
     index = b.open_or_build(docs, IndexSettings(model=embedder.name), embedder.encode, name)
-    cross = reranker_name(args.reranker)
-    ranker = b.BotRanker(Bot(index, embedder, reranker=Reranker(cross) if cross else None))
+    ranker = b.BotRanker(Bot(index, embedder, reranker=reranker))
     if args.beir:
         scores = b.beir_scores(ranker, data)
         metrics = ["nDCG@10", "nDCG@10 (leaderboard)", "recall@10", "MRR@10", "queries"]

@@ -49,6 +49,15 @@ class Reranker:
                 f"Cannot load re-ranker {name!r} from {where}: {first}. "
                 "Use a sentence-transformers CrossEncoder name or path, or unset QA_RERANKER to run without one."
             ) from err
+        config = getattr(self._model.model, "config", None)
+        architectures = getattr(config, "architectures", None) or []
+        if not any(a.endswith("ForSequenceClassification") for a in architectures):
+            # A bi-encoder loads as a cross-encoder with a random scoring head: it would shuffle the citations.
+            raise ModelError(f"Cannot use {name!r} as a re-ranker: it is not a cross-encoder (no trained scoring head). "
+                             "Name a CrossEncoder such as cross-encoder/ms-marco-MiniLM-L6-v2, or unset QA_RERANKER.")
+        labels = getattr(config, "num_labels", 1)
+        if labels != 1:
+            raise ModelError(f"Cannot use {name!r} as a re-ranker: it gives {labels} scores per passage, not one relevance score.")
 
     def scores(self, query: str, passages: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """One relevance score per passage (higher is better; the scale is the model's own)."""
@@ -57,4 +66,4 @@ class Reranker:
         with self._lock:  # the fast tokenizer is not re-entrant
             out = self._model.predict([(query, p) for p in passages], batch_size=batch_size,
                                       show_progress_bar=False, convert_to_numpy=True)
-        return np.asarray(out, dtype=np.float32).reshape(len(passages), -1)[:, -1]
+        return np.asarray(out, dtype=np.float32).reshape(len(passages))

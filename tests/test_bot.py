@@ -175,6 +175,14 @@ def test_what_does_x_mean_highlights_the_sentence_that_defines_x(shipped_bot):
     assert "Authoritativeness" in ans.citations[0].highlight
     # The embedding makes little of a bare acronym, but the corpus spells out its meaning: answer it.
     assert not ans.abstained and "Authoritativeness" in ans.text
+    # "What is it?" names no term: "It is a decentralized approach…" defines nothing.
+    assert shipped_bot.ask("What is it?").abstained and shipped_bot.ask("What are they?").abstained
+
+
+def test_a_heading_that_asks_is_a_question_but_a_when_label_is_not(shipped_bot):
+    composer = shipped_bot.composer
+    assert composer._sentence("x.md", 0, "Where China Is Catching Up — and Where America Still Leads").is_question
+    assert not composer._sentence("x.md", 100, "- When: Saturday 14 June 2025, from 10am to 4pm").is_question
 
 
 def test_a_follow_up_is_answered_near_the_earlier_answer(shipped_bot):

