@@ -87,6 +87,14 @@ class Query:
         return re.compile(r"(?<!\w)" + re.escape(m.group(1)) + r"[\"”’]?\s*(\(|,? (?:is|are|means|refers|stands)\b|, or\b|: )", re.I)
 
     @property
+    def asked(self) -> str:
+        """The search text without the earlier answer: what a model reading question and passage
+        together should see (the earlier answer would make it pick its own passage again)."""
+        if not self.previous_answer:
+            return self.text
+        return " ".join(self.text.replace(self.previous_answer, " ").split())
+
+    @property
     def is_followup(self) -> bool:
         return self.text != self.question
 

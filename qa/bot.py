@@ -152,9 +152,7 @@ class Bot:
         order = None
         if self.reranker is not None:
             chunks = [self.index.chunks[h.chunk] for h in hits]
-            # The earlier answer is left out of what the cross-encoder reads, or it would rank its own passage first.
-            asked = " ".join(query.text.replace(query.previous_answer, " ").split()) if query.previous_answer else query.text
-            order = self.reranker.scores(asked, [embed_text(c.title, c.text, self.index.settings.title_in_embedding) for c in chunks])
+            order = self.reranker.scores(query.asked, [embed_text(c.title, c.text, self.index.settings.title_in_embedding) for c in chunks])
         return self.composer.compose(query, vector, hits, k, order=order)
 
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -98,7 +97,7 @@ def _load(name: str, device: str) -> "SentenceTransformer":
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as err:
-        raise ModelError("sentence-transformers is not installed: run `make run` or `pip install -e .`.") from err
+        raise ModelError(NO_SENTENCE_TRANSFORMERS) from err
     log.info("Loading embedding model %s", name)
     try:
         from transformers.utils import logging as hf_logging
@@ -109,8 +108,5 @@ def _load(name: str, device: str) -> "SentenceTransformer":
     try:
         return SentenceTransformer(location, device=device)
     except Exception as err:  # the library raises many types for "not found"
-        where = "a local folder" if Path(location).exists() else "the Hugging Face hub (is it reachable?)"
-        raise ModelError(
-            f"Cannot load embedding model {name!r} from {where}: {str(err).splitlines()[0] if str(err) else type(err).__name__}. "
-            "Use a sentence-transformers model name or path, or unset QA_MODEL for the bundled default."
-        ) from err
+        raise cannot_load("embedding model", name, location, err,
+                          "Use a sentence-transformers model name or path, or unset QA_MODEL for the bundled default.") from err

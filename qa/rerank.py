@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .errors import ModelError
+from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +37,13 @@ class Reranker:
         try:
             from sentence_transformers import CrossEncoder
         except ImportError as err:
-            raise ModelError("sentence-transformers is not installed: run `make run` or `pip install -e .`.") from err
+            raise ModelError(NO_SENTENCE_TRANSFORMERS) from err
         log.info("Loading re-ranker %s", name)
         try:
             self._model = CrossEncoder(name, device=device)
         except Exception as err:  # the library raises many types for "not found"
-            where = "a local folder" if Path(name).exists() else "the Hugging Face hub (is it reachable?)"
-            first = str(err).splitlines()[0] if str(err) else type(err).__name__
-            raise ModelError(
-                f"Cannot load re-ranker {name!r} from {where}: {first}. "
-                "Use a sentence-transformers CrossEncoder name or path, or unset QA_RERANKER to run without one."
-            ) from err
+            raise cannot_load("re-ranker", name, name, err,
+                              "Use a sentence-transformers CrossEncoder name or path, or unset QA_RERANKER to run without one.") from err
         config = getattr(self._model.model, "config", None)
         architectures = getattr(config, "architectures", None) or []
         if not any(a.endswith("ForSequenceClassification") for a in architectures):
