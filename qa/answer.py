@@ -14,7 +14,7 @@ import numpy as np
 from .index import Index
 from .lexical import tokenize
 from .retrieval import Hit
-from .types import Answer, Citation
+from .types import Answer, Citation, Document
 
 # A follow-up leans on the previous turn when it opens with a connective or
 # points back with a pronoun; otherwise it is searched on its own, so that a
@@ -299,11 +299,11 @@ class Composer:
         citations = []
         for n, ev in enumerate(evidence, start=1):
             c = ix.chunks[ev.hit.chunk]
-            citations.append(Citation(
+            citations.append(locate(Citation(
                 number=n, source=c.source, title=c.title, passage=c.text, start=c.start, end=c.end,
                 score=round(ev.hit.score, 4), highlight=c.text[ev.start - c.start:ev.end - c.start],
                 highlight_start=ev.start - c.start,
-            ))
+            ), ix.document(c.source)))
         if not evidence or self.should_abstain(query, evidence):
             return Answer(question=query.question, text=not_found_text(len(citations)), citations=citations,
                           abstained=True, query=query.text)
@@ -383,6 +383,20 @@ class Composer:
                 parts.append(f"{cit.highlight} [{cit.number}]")
                 used.add(cit.highlight)
         return " ".join(parts)
+
+
+def locate(citation: Citation, doc: Document | None) -> Citation:
+    """Add the reader's locators: the PDF page of the highlight (and the passage's page range)
+    and the heading path above it. Both come from the same offsets, so card and API agree."""
+    if doc is None:
+        return citation
+    at = citation.start + citation.highlight_start
+    citation.kind = doc.kind
+    citation.page = doc.page_at(at)
+    if citation.page is not None:
+        citation.pages = (doc.page_at(citation.start), doc.page_at(max(citation.start, citation.end - 1)))
+    citation.section = doc.section_at(at)
+    return citation
 
 
 def not_found_text(n: int) -> str:

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
+import threading
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -14,7 +17,8 @@ from . import index as index_io
 from .answer import AnswerSettings, Composer, fold_history
 from .chunking import ChunkSettings
 from .embedding import Embedder, model_name
-from .errors import BadIndexError, QuestionError
+from .errors import BadIndexError, CorpusError, QuestionError
+from .ingest import Limits, UnreadableFile, read
 from .index import Index, IndexSettings, embed_text
 from .rerank import Reranker, reranker_name
 from .retrieval import FusionSettings, Retriever
@@ -64,13 +68,30 @@ class Bot:
     def __init__(self, index: Index, embedder: Embedder, corpus: Path | None = None, index_path: Path | None = None,
                  fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
                  reranker: Reranker | None = None) -> None:
-        self.index = index
         self.embedder = embedder
         self.reranker = reranker
         self.corpus = corpus
-        self.index_path = index_path
-        self.retriever = Retriever(index, fusion)
-        self.composer = Composer(index, answer_settings)
+        self.index_path = index_path  # None: changes live in memory only (a visitor's session)
+        self.fusion, self.answer_settings = fusion, answer_settings
+        self.files: dict[str, Path] = {}  # sources added from outside the corpus folder → where they are
+        self._write = threading.Lock()
+        self._engine = _Engine(index, Retriever(index, fusion), Composer(index, answer_settings))
+
+    @property
+    def index(self) -> Index:
+        return self._engine.index
+
+    @property
+    def retriever(self) -> Retriever:
+        return self._engine.retriever
+
+    @property
+    def composer(self) -> Composer:
+        return self._engine.composer
+
+    def _swap(self, index: Index) -> None:
+        """Serve ``index`` from now on; questions already being answered finish on the old one."""
+        self._engine = _Engine(index, Retriever(index, self.fusion), Composer(index, self.answer_settings))
 
     @classmethod
     def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
@@ -93,12 +114,16 @@ class Bot:
         index_io.recover(index_path)
         reason = "you asked for a rebuild" if rebuild else None
         loaded: Index | None = None
+        changed: str | None = None
         if reason is None:
             try:
-                reason = index_io.staleness(index_io.read_manifest(index_path), index_settings, hashes)
+                manifest = index_io.read_manifest(index_path)
+                reason = index_io.settings_changed(manifest, index_settings)
                 if reason is None:
                     loaded = index_io.load(index_path)
+                    changed = index_io.staleness(manifest, index_settings, hashes)
             except BadIndexError as err:
+                loaded = None
                 reason = str(err).rstrip(".") if (index_path / index_io.MANIFEST).exists() else f"there is no index at {index_path} yet"
         # First, so that a wrong name fails before the longer model load and any rebuild.
         rerank_with = reranker_name(reranker)
@@ -122,10 +147,132 @@ class Bot:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
             loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode, hashes)
             index_io.save(loaded, index_path)
-            if on_status is not None:  # the CLI already saw them in the log
-                for line in loaded.manifest.get("skipped", []):
-                    on_status(line)
+        elif changed:
+            _say(f"Updating the index of {corpus_path}: {changed.removeprefix('the corpus has ')}.", on_status)
+            loaded = index_io.refresh(loaded, corpus_path, embedder.encode, hashes)
+            index_io.save(loaded, index_path)
+        if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
+            for line in loaded.manifest.get("skipped", []):
+                on_status(line)
         return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings, cross)
+
+    # ------------------------------------------------------------ the collection, while running
+
+    def add(self, paths: Sequence[str | Path] | str | Path, limits: Limits | None = None,
+            on_status: Callable[[str], None] | None = None) -> list[str]:
+        """Index more files now; returns one warning per file that could not be taken.
+
+        With an index on disk, files outside the corpus folder are copied into it, and the index
+        is saved as a rebuild would save it. Without one (a visitor's session), they stay where
+        they are and are indexed under ``uploads/``.
+        """
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        say = on_status or (lambda m: _say(m, None))
+        warnings: list[str] = []
+        with self._write:
+            staged: list[tuple[Path, Path, str, bool]] = []  # (file, its root, source, made a copy)
+            for p in map(Path, paths):
+                try:
+                    staged.append(self._stage(p))
+                except UnreadableFile as err:
+                    warnings.append(str(err))
+            docs, hashes = [], {}
+            for n, (path, root, source, copied) in enumerate(staged, 1):
+                say(f"Reading {source} ({n}/{len(staged)}) …")
+                try:
+                    doc = read(path, root, limits)
+                    if root != self.corpus:
+                        doc = replace(doc, source=source)
+                    docs.append(doc)
+                    hashes[source] = index_io._sha(path)
+                    if root != self.corpus:
+                        self.files[source] = path
+                except UnreadableFile as err:
+                    warnings.append(str(err).replace(f"Skipped {path.relative_to(root).as_posix()}:", f"Skipped {source}:", 1))
+                    if copied:
+                        path.unlink(missing_ok=True)  # our copy of a file we cannot read: do not keep it
+            if docs:
+                say(f"Embedding {len(docs)} document{'s' if len(docs) > 1 else ''} …")
+                known = dict(self.index.hashes, **hashes)
+                updated = index_io.update(self.index, docs, set(), self.embedder.encode, known,
+                                          skipped=self.index.manifest.get("skipped", []))
+                self._persist(updated)
+                say(f"Added {', '.join(d.source for d in docs)}.")
+        return warnings
+
+    def remove(self, source: str) -> None:
+        """Drop one document. A file of the corpus folder is moved to ``.qa-removed/`` inside it
+        (nothing is deleted; moving it back and reloading restores it)."""
+        with self._write:
+            if self.index.document(source) is None:
+                raise CorpusError(f"No document {source!r} in the index; the sources are listed by `qa sources`.")
+            if len(self.index.docs) == 1:
+                raise CorpusError(f"{source} is the only document left; add another before removing it.")
+            updated = index_io.update(self.index, [], {source}, self.embedder.encode, self.index.hashes,
+                                      skipped=self.index.manifest.get("skipped", []))
+            where = self.files.pop(source, None)
+            if where is None and self.corpus is not None and self.index_path is not None:
+                path = self.corpus / source
+                if path.exists():
+                    parked = self.corpus / ".qa-removed" / source
+                    parked.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(path, parked)
+            elif where is not None and self.index_path is None:
+                where.unlink(missing_ok=True)
+            self._persist(updated)
+
+    def _stage(self, path: Path) -> tuple[Path, Path, str, bool]:
+        """Where a file to add will live, and its source name."""
+        if not path.is_file():
+            raise UnreadableFile(path.name, "is not a file that exists", "check the path")
+        if self.index_path is None or self.corpus is None:
+            source = "uploads/" + path.name
+            return path, path.parent, source, False
+        corpus = self.corpus.resolve()
+        real = path.resolve()
+        if real.is_relative_to(corpus):
+            return real, corpus, real.relative_to(corpus).as_posix(), False
+        target = corpus / path.name
+        n = 2
+        while target.exists() and index_io._sha(target) != index_io._sha(real):
+            target = corpus / f"{path.stem} ({n}){path.suffix}"
+            n += 1
+        copied = not target.exists()
+        if copied:
+            shutil.copyfile(real, target)
+        return target, corpus, target.relative_to(corpus).as_posix(), copied
+
+    def _persist(self, updated: Index) -> None:
+        index_io.note_skipped(updated, {**updated.hashes, **updated.manifest.get("skipped_files", {})})
+        if self.index_path is not None:
+            index_io.save(updated, self.index_path)
+        self._swap(updated)
+
+    def text(self, source: str) -> str:
+        """The text a source was indexed as (for a PDF, HTML or DOCX: the extracted text citations point into)."""
+        doc = self.index.document(source)
+        if doc is None:
+            raise CorpusError(f"No document {source!r} in the index.")
+        return doc.text
+
+    def file_path(self, source: str) -> Path | None:
+        """The original file of an indexed source, or None: only files of this collection, never another path."""
+        if self.index.document(source) is None:
+            return None
+        if source in self.files:
+            return self.files[source]
+        if self.corpus is None:
+            return None
+        root = self.corpus.resolve()
+        path = (root / source).resolve()
+        return path if path.is_relative_to(root) and path.is_file() else None
+
+    def session(self) -> "Bot":
+        """A bot over the same collection whose additions stay in memory and with it alone."""
+        twin = Bot(self.index, self.embedder, self.corpus, None, self.fusion, self.answer_settings, self.reranker)
+        twin._engine = self._engine  # the same search structures until the first upload
+        return twin
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:
         """Answer from the corpus. ``history`` is the chat so far, as ``{"role", "content"}`` messages."""
@@ -139,6 +286,7 @@ class Bot:
 
         ``collapse=False`` keeps near-duplicate passages (a benchmark judges each document).
         """
+        engine = self._engine  # one consistent index for the whole answer, even if files are added meanwhile
         query = fold_history(question, history)
         if query.is_followup:
             # Half the earlier turn folded in, half what is asked now: the context says what
@@ -148,12 +296,21 @@ class Bot:
             vector /= np.linalg.norm(vector)
         else:
             vector = self.embedder.encode([query.text])[0]
-        hits = self.retriever.search(vector, query.tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)
+        hits = engine.retriever.search(vector, query.tokens, max(k, engine.composer.settings.rerank_depth), collapse=collapse)
         order = None
         if self.reranker is not None:
-            chunks = [self.index.chunks[h.chunk] for h in hits]
-            order = self.reranker.scores(query.asked, [embed_text(c.title, c.text, self.index.settings.title_in_embedding) for c in chunks])
-        return self.composer.compose(query, vector, hits, k, order=order)
+            chunks = [engine.index.chunks[h.chunk] for h in hits]
+            order = self.reranker.scores(query.asked, [embed_text(c.title, c.text, engine.index.settings.title_in_embedding) for c in chunks])
+        return engine.composer.compose(query, vector, hits, k, order=order)
+
+
+@dataclass(frozen=True)
+class _Engine:
+    """What one answer reads: swapped whole when documents are added or removed."""
+
+    index: Index
+    retriever: Retriever
+    composer: Composer
 
 
 def check_question(question: object) -> str:

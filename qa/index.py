@@ -1,12 +1,18 @@
-"""Build, save (atomically), load and check the freshness of the persisted index.
+"""Build, update, save (atomically), load and check the freshness of the persisted index.
 
 On disk (one folder):
     manifest.json    what was indexed and how; a checksum of every other file
-    chunks.jsonl     one chunk record per line (source, title, start, end, text, group)
+    documents.jsonl  one document per line: source, kind, title, extracted text, page starts, headings
+    chunks.jsonl     one chunk record per line (source, title, start, end, text, group, BM25 terms)
     sentences.npy    int32 rows (document number, start, end, first chunk, last chunk)
     chunks.faiss     chunk vectors, inner product on normalised vectors
     sentences.faiss  sentence vectors, for highlighting and sentence-level evidence
     bm25/            the bm25s lexical index of the chunks
+
+An index is a row of per-document *segments* (a document's chunks, sentences and vectors).
+A rebuild after a change keeps the segments of unchanged files and embeds only the new or
+changed ones: a document's vectors depend only on its text and the settings, which the
+manifest keys by content hash and model.
 """
 from __future__ import annotations
 
@@ -18,21 +24,22 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .chunking import ChunkSettings, chunk_documents, sentence_spans
-from .documents import corpus_files, load_documents
+from .chunking import ChunkSettings, chunk_document, make_splitter, sentence_spans
+from .documents import corpus_files, load_documents, unsupported_warning
 from .errors import BadIndexError
-from .lexical import TOKENIZER_VERSION, Lexical
-from .types import Chunk, Document
+from .ingest import READERS_VERSION
+from .lexical import TOKENIZER_VERSION, Lexical, tokenize
+from .types import Chunk, Document, Heading
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 # Two chunks are near-duplicates when this share of their word 5-grams is shared
 # (containment of the smaller). 0.6 catches re-published copies whose chunk
@@ -50,7 +57,7 @@ class IndexSettings:
 
     def to_dict(self) -> dict:
         return {"model": self.model, "chunking": asdict(self.chunking), "title_in_embedding": self.title_in_embedding,
-                "tokenizer": TOKENIZER_VERSION}
+                "tokenizer": TOKENIZER_VERSION, "readers": READERS_VERSION}
 
 
 @dataclass
@@ -58,7 +65,7 @@ class Index:
     """Everything retrieval needs, in memory."""
 
     settings: IndexSettings
-    documents: list[str]  # sources, by document number
+    docs: list[Document]  # by document number, sorted by source
     chunks: list[Chunk]
     groups: np.ndarray  # near-duplicate group of each chunk (the lowest chunk id in the group)
     chunk_vectors: np.ndarray  # (n_chunks, dim) float32, normalised
@@ -67,14 +74,28 @@ class Index:
     chunk_sentences: list[np.ndarray]  # sentence ids inside each chunk
     lexical: Lexical
     manifest: dict
+    terms: list[list[str]] = field(default_factory=list)  # BM25 tokens of each chunk, kept for updates
+    _by_source: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @property
+    def documents(self) -> list[str]:
+        return [d.source for d in self.docs]
+
+    def document(self, source: str) -> Document | None:
+        if len(self._by_source) != len(self.docs):
+            self._by_source = {d.source: i for i, d in enumerate(self.docs)}
+        i = self._by_source.get(source)
+        return self.docs[i] if i is not None else None
+
+    @property
+    def hashes(self) -> dict[str, str]:
+        return dict(self.manifest.get("corpus_files", {}))
 
 # ---------------------------------------------------------------- hashing
 
-def file_hashes(corpus: Path) -> dict[str, str]:
-    out = {}
-    for path in corpus_files(corpus):
-        out[path.relative_to(corpus).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
+def file_hashes(corpus: Path, others: list[Path] | None = None) -> dict[str, str]:
+    """sha256 of every indexable file, by source; ``others`` collects files of unsupported types."""
+    return {path.relative_to(corpus).as_posix(): _sha(path) for path in corpus_files(corpus, others)}
 
 
 def _sha(path: Path) -> str:
@@ -85,7 +106,28 @@ def _sha(path: Path) -> str:
     return h.hexdigest()
 
 
-# ---------------------------------------------------------------- building
+def text_hash(doc: Document) -> str:
+    """For documents that come with no file (benchmarks, tests)."""
+    return hashlib.sha256(f"{doc.title}\n{doc.text}".encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- segments: one document's share of the index
+
+@dataclass
+class Segment:
+    doc: Document
+    sha: str
+    chunks: list[Chunk]
+    terms: list[list[str]]
+    sentences: np.ndarray  # (n, 4) int32: start, end, first and last chunk, local to this segment
+    chunk_vectors: np.ndarray
+    sentence_vectors: np.ndarray
+
+    def renamed(self, doc: Document, sha: str) -> "Segment":
+        """The same text under another name (a moved or re-added file): no new embedding needed."""
+        chunks = [replace(c, source=doc.source, title=doc.title) for c in self.chunks]
+        return replace(self, doc=doc, sha=sha, chunks=chunks)
+
 
 def embed_text(chunk_title: str, text: str, with_title: bool) -> str:
     """What the model sees for a chunk: the title gives a passage its topic."""
@@ -94,54 +136,135 @@ def embed_text(chunk_title: str, text: str, with_title: bool) -> str:
     return text
 
 
+def lexical_text(c: Chunk, with_title: bool) -> str:
+    return f"{c.title}\n{c.text}" if with_title else c.text
+
+
+def make_segments(docs: list[Document], settings: IndexSettings, encode: Callable[..., np.ndarray],
+                  hashes: dict[str, str] | None = None) -> list[Segment]:
+    """Chunk and embed ``docs``: two encoder calls in all (passages, then sentences), however many documents."""
+    splitter = make_splitter(settings.chunking)
+    per_doc = []
+    for d in docs:
+        chunks = chunk_document(d, settings.chunking, splitter)
+        starts, ends = [c.start for c in chunks], [c.end for c in chunks]  # both ascend
+        rows = []
+        for s, e in sentence_spans(d.text):
+            first, last = bisect.bisect_right(ends, s), bisect.bisect_left(starts, e) - 1
+            if first <= last:
+                rows.append((s, e, first, last))
+        per_doc.append((chunks, np.asarray(rows, dtype=np.int32).reshape(-1, 4)))
+    texts = [embed_text(c.title, c.text, settings.title_in_embedding) for chunks, _ in per_doc for c in chunks]
+    sent_texts = [d.text[r[0]:r[1]] for d, (_, rows) in zip(docs, per_doc) for r in rows]
+    chunk_vectors = encode(texts, progress=True, desc="Embedding passages")
+    sentence_vectors = encode(sent_texts, progress=True, desc="Embedding sentences")
+    segments, ci, si = [], 0, 0
+    for d, (chunks, rows) in zip(docs, per_doc):
+        segments.append(Segment(
+            doc=d, sha=(hashes or {}).get(d.source) or text_hash(d), chunks=chunks,
+            terms=[tokenize(lexical_text(c, settings.title_in_embedding)) for c in chunks], sentences=rows,
+            chunk_vectors=chunk_vectors[ci:ci + len(chunks)], sentence_vectors=sentence_vectors[si:si + len(rows)]))
+        ci, si = ci + len(chunks), si + len(rows)
+    return segments
+
+
+def segments_of(index: Index) -> list[Segment]:
+    """The index cut back into its documents' segments (views, no copies)."""
+    out = []
+    doc_col = index.sentences[:, 0] if len(index.sentences) else np.zeros(0, dtype=np.int32)
+    sent_bounds = np.searchsorted(doc_col, np.arange(len(index.docs) + 1))  # sentences are grouped by document
+    ci = 0
+    hashes = index.hashes
+    for di, d in enumerate(index.docs):
+        c0 = ci
+        while ci < len(index.chunks) and index.chunks[ci].source == d.source:
+            ci += 1
+        s0, s1 = int(sent_bounds[di]), int(sent_bounds[di + 1])
+        rows = index.sentences[s0:s1, 1:5].astype(np.int32) - np.array([0, 0, c0, c0], dtype=np.int32)
+        out.append(Segment(doc=d, sha=hashes.get(d.source) or text_hash(d), chunks=index.chunks[c0:ci],
+                           terms=index.terms[c0:ci], sentences=rows, chunk_vectors=index.chunk_vectors[c0:ci],
+                           sentence_vectors=index.sentence_vectors[s0:s1]))
+    return out
+
+
+def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, skipped: list[str] | None = None,
+             started: float | None = None, embedded: int = 0) -> Index:
+    """One index from segments, in source order (so an update gives what a rebuild would)."""
+    segments = sorted(segments, key=lambda s: s.doc.source)
+    chunks = [c for s in segments for c in s.chunks]
+    terms = [t for s in segments for t in s.terms]
+    rows, ci = [], 0
+    for di, s in enumerate(segments):
+        if len(s.sentences):
+            r = s.sentences.astype(np.int32)
+            rows.append(np.column_stack([np.full(len(r), di, dtype=np.int32), r[:, 0], r[:, 1], r[:, 2] + ci, r[:, 3] + ci]))
+        ci += len(s.chunks)
+    sentences = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, 5), dtype=np.int32)
+
+    def stack(arrays):
+        arrays = [a for a in arrays if len(a)]
+        return np.ascontiguousarray(np.concatenate(arrays), dtype=np.float32) if arrays else np.zeros((0, dimension), np.float32)
+
+    chunk_vectors = stack([s.chunk_vectors for s in segments])
+    sentence_vectors = stack([s.sentence_vectors for s in segments])
+    chunk_sentences: list[list[int]] = [[] for _ in chunks]
+    for sid, (_, _, _, first, last) in enumerate(sentences):
+        for c in range(first, last + 1):
+            chunk_sentences[c].append(sid)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "settings": settings.to_dict(),
+        "dimension": int(dimension),
+        "corpus_files": {s.doc.source: s.sha for s in segments},
+        "skipped": list(skipped or []),
+        "counts": {"documents": len(segments), "chunks": len(chunks), "sentences": len(sentences)},
+        "embedded_documents": embedded,
+        "build_seconds": round(time.perf_counter() - started, 3) if started else None,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return Index(
+        settings=settings, docs=[s.doc for s in segments], chunks=chunks, groups=near_duplicate_groups(chunks),
+        chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
+        chunk_sentences=[np.asarray(s, dtype=np.int32) for s in chunk_sentences],
+        lexical=Lexical.from_tokens(terms), manifest=manifest, terms=terms,
+    )
+
+
 def build(docs: list[Document], settings: IndexSettings, encode: Callable[..., np.ndarray], skipped: list[str] | None = None,
           hashes: dict[str, str] | None = None) -> Index:
     """Chunk, embed and index ``docs``. ``encode(texts, progress=, desc=)`` returns normalised vectors."""
     t0 = time.perf_counter()
-    chunks = chunk_documents(docs, settings.chunking)
-    doc_no = {d.source: i for i, d in enumerate(docs)}
+    segments = make_segments(docs, settings, encode, hashes)
+    dim = next((s.chunk_vectors.shape[1] for s in segments if len(s.chunk_vectors)), 0)
+    if not dim:
+        dim = int(encode(["x"]).shape[1])
+    return assemble(segments, settings, dim, skipped, t0, embedded=len(docs))
 
-    rows = []
-    chunk_sentences: list[list[int]] = [[] for _ in chunks]
-    by_doc: dict[int, list[int]] = {}
-    for ci, c in enumerate(chunks):
-        by_doc.setdefault(doc_no[c.source], []).append(ci)
-    for di, d in enumerate(docs):
-        cids = by_doc.get(di, [])  # in document order: starts and ends both ascend
-        starts, ends = [chunks[ci].start for ci in cids], [chunks[ci].end for ci in cids]
-        for s, e in sentence_spans(d.text):
-            inside = cids[bisect.bisect_right(ends, s):bisect.bisect_left(starts, e)]
-            if not inside:
-                continue
-            sid = len(rows)
-            rows.append((di, s, e, inside[0], inside[-1]))
-            for ci in inside:
-                chunk_sentences[ci].append(sid)
-    sentences = np.asarray(rows, dtype=np.int32).reshape(-1, 5)
 
-    texts = [embed_text(c.title, c.text, settings.title_in_embedding) for c in chunks]
-    sent_texts = [docs[r[0]].text[r[1]:r[2]] for r in rows]
-    chunk_vectors = encode(texts, progress=True, desc="Embedding passages")
-    sentence_vectors = encode(sent_texts, progress=True, desc="Embedding sentences")
-    lexical = Lexical.build([f"{c.title}\n{c.text}" if settings.title_in_embedding else c.text for c in chunks])
-    groups = near_duplicate_groups(chunks)
+def update(index: Index, docs: list[Document], remove: set[str] | frozenset[str], encode: Callable[..., np.ndarray],
+           hashes: dict[str, str] | None = None, skipped: list[str] | None = None) -> Index:
+    """``index`` with ``remove`` dropped and ``docs`` added or replaced; only text never seen
+    before is embedded (a renamed or restored file reuses the vectors its content already has)."""
+    t0 = time.perf_counter()
+    hashes = hashes or {}
+    new_sources = {d.source for d in docs}
+    old = segments_of(index)
+    by_sha = {s.sha: s for s in old}
+    keep = [s for s in old if s.doc.source not in remove and s.doc.source not in new_sources]
+    fresh, reused = [], []
+    for d in docs:
+        sha = hashes.get(d.source) or text_hash(d)
+        prior = by_sha.get(sha)
+        if prior is not None and prior.doc.text == d.text and prior.doc.title == d.title:
+            reused.append(prior.renamed(d, sha))
+        else:
+            fresh.append(d)
+    made = make_segments(fresh, index.settings, encode, hashes) if fresh else []
+    dim = index.manifest.get("dimension") or next((s.chunk_vectors.shape[1] for s in made if len(s.chunk_vectors)), 0)
+    return assemble(keep + reused + made, index.settings, dim, skipped, t0, embedded=len(fresh))
 
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "settings": settings.to_dict(),
-        "dimension": int(chunk_vectors.shape[1]) if len(chunks) else 0,
-        "corpus_files": hashes or {},
-        "skipped": skipped or [],
-        "counts": {"documents": len(docs), "chunks": len(chunks), "sentences": len(rows)},
-        "build_seconds": round(time.perf_counter() - t0, 3),
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    return Index(
-        settings=settings, documents=[d.source for d in docs], chunks=chunks, groups=groups,
-        chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
-        chunk_sentences=[np.asarray(s, dtype=np.int32) for s in chunk_sentences], lexical=lexical, manifest=manifest,
-    )
 
+# ---------------------------------------------------------------- near-duplicates
 
 def _shingles(text: str, n: int = 5) -> set[int]:
     words = text.lower().split()
@@ -196,10 +319,15 @@ def save(index: Index, folder: str | Path) -> None:
         raise BadIndexError(f"Cannot write the index beside {target} ({err.strerror}): "
                             "pass a writable folder with --index (or QA_INDEX).") from err
     try:
+        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
+            for d in index.docs:
+                f.write(json.dumps({"source": d.source, "kind": d.kind, "title": d.title, "pages": list(d.pages),
+                                    "headings": [[h.start, h.level, h.text] for h in d.headings], "text": d.text},
+                                   ensure_ascii=False) + "\n")
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for c, g in zip(index.chunks, index.groups):
+            for c, g, t in zip(index.chunks, index.groups, index.terms or [[]] * len(index.chunks)):
                 f.write(json.dumps({"source": c.source, "title": c.title, "start": c.start, "end": c.end,
-                                    "text": c.text, "group": int(g)}, ensure_ascii=False) + "\n")
+                                    "text": c.text, "group": int(g), "terms": " ".join(t)}, ensure_ascii=False) + "\n")
         np.save(tmp / "sentences.npy", index.sentences)
         for name, vecs in (("chunks.faiss", index.chunk_vectors), ("sentences.faiss", index.sentence_vectors)):
             flat = faiss.IndexFlatIP(vecs.shape[1] if vecs.size else index.manifest["dimension"] or 1)
@@ -207,7 +335,7 @@ def save(index: Index, folder: str | Path) -> None:
                 flat.add(vecs)
             faiss.write_index(flat, str(tmp / name))
         index.lexical.save(tmp / "bm25")
-        manifest = dict(index.manifest, documents=index.documents)
+        manifest = dict(index.manifest)
         manifest["checksums"] = {p.relative_to(tmp).as_posix(): _sha(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1, ensure_ascii=False)
@@ -280,28 +408,37 @@ def load(folder: str | Path, verify: bool = True) -> Index:
     try:
         s = manifest["settings"]
         settings = IndexSettings(model=s["model"], chunking=ChunkSettings(**s["chunking"]), title_in_embedding=s["title_in_embedding"])
-        chunks, groups = [], []
+        docs = []
+        with open(folder / "documents.jsonl", encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                docs.append(Document(source=r["source"], title=r["title"], text=r["text"], kind=r["kind"],
+                                     pages=tuple(r["pages"]), headings=tuple(Heading(*h) for h in r["headings"])))
+        chunks, groups, terms = [], [], []
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
             for line in f:
                 r = json.loads(line)
                 chunks.append(Chunk(source=r["source"], title=r["title"], text=r["text"], start=r["start"], end=r["end"]))
                 groups.append(r["group"])
+                terms.append(r["terms"].split())
         sentences = np.load(folder / "sentences.npy", allow_pickle=False).astype(np.int32).reshape(-1, 5)
         chunk_vectors = _vectors(faiss.read_index(str(folder / "chunks.faiss")))
         sentence_vectors = _vectors(faiss.read_index(str(folder / "sentences.faiss")))
         lexical = Lexical.load(folder / "bm25")
     except Exception as err:  # any parse failure means the same thing to the user
         raise BadIndexError(f"The index at {folder} cannot be read ({type(err).__name__}: {err}).") from err
-    if len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences) or lexical.num_docs != len(chunks):
+    if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences) or lexical.num_docs != len(chunks)
+            or set(manifest.get("corpus_files", {})) != {d.source for d in docs}):
         raise BadIndexError(f"The index at {folder} is inconsistent (its files disagree on the number of passages).")
     chunk_sentences: list[list[int]] = [[] for _ in chunks]
     for sid, (_, _, _, first, last) in enumerate(sentences):
         for ci in range(first, last + 1):
             chunk_sentences[ci].append(sid)
     return Index(
-        settings=settings, documents=manifest.get("documents", []), chunks=chunks, groups=np.asarray(groups, dtype=np.int32),
+        settings=settings, docs=docs, chunks=chunks, groups=np.asarray(groups, dtype=np.int32),
         chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
         chunk_sentences=[np.asarray(s, dtype=np.int32) for s in chunk_sentences], lexical=lexical, manifest=manifest,
+        terms=terms,
     )
 
 
@@ -313,16 +450,10 @@ def _vectors(flat) -> np.ndarray:
 
 def staleness(manifest: dict, settings: IndexSettings, hashes: dict[str, str]) -> str | None:
     """Why an index no longer matches the corpus and settings, or None when it does."""
-    built = manifest.get("settings", {})
-    if built.get("model") != settings.model:
-        return f"it was built with model {built.get('model')!r}, not {settings.model!r}"
-    if built != settings.to_dict():
-        changed = sorted(k for k in set(built) | set(settings.to_dict()) if built.get(k) != settings.to_dict().get(k))
-        return f"it was built with other settings ({', '.join(changed)})"
-    old = manifest.get("corpus_files", {})
-    added = sorted(set(hashes) - set(old))
-    removed = sorted(set(old) - set(hashes))
-    changed = sorted(k for k in set(old) & set(hashes) if old[k] != hashes[k])
+    reason = settings_changed(manifest, settings)
+    if reason:
+        return reason
+    added, removed, changed = changes(manifest, hashes)
     parts = []
     for label, names in (("new", added), ("removed", removed), ("changed", changed)):
         if names:
@@ -330,8 +461,61 @@ def staleness(manifest: dict, settings: IndexSettings, hashes: dict[str, str]) -
     return "the corpus has " + "; ".join(parts) if parts else None
 
 
+def settings_changed(manifest: dict, settings: IndexSettings) -> str | None:
+    """Why the index must be rebuilt from scratch (other model or settings), or None."""
+    built = manifest.get("settings", {})
+    if built.get("model") != settings.model:
+        return f"it was built with model {built.get('model')!r}, not {settings.model!r}"
+    if built != settings.to_dict():
+        changed = sorted(k for k in set(built) | set(settings.to_dict()) if built.get(k) != settings.to_dict().get(k))
+        return f"it was built with other settings ({', '.join(changed)})"
+    return None
+
+
+def changes(manifest: dict, hashes: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """Files added, removed and changed since the index was built (skipped files count as indexed)."""
+    old = dict(manifest.get("corpus_files", {}))
+    old.update(manifest.get("skipped_files", {}))
+    added = sorted(set(hashes) - set(old))
+    removed = sorted(set(old) - set(hashes))
+    changed = sorted(k for k in set(old) & set(hashes) if old[k] != hashes[k])
+    return added, removed, changed
+
+
 def build_from_folder(corpus: str | Path, settings: IndexSettings, encode: Callable[..., np.ndarray],
                       hashes: dict[str, str] | None = None) -> Index:
     """``hashes``: the corpus's file hashes when the caller has just computed them (saves a second read)."""
+    others: list[Path] = []
+    hashes = hashes if hashes is not None else file_hashes(Path(corpus), others)
     docs, skipped = load_documents(corpus)
-    return build(docs, settings, encode, skipped=skipped, hashes=hashes if hashes is not None else file_hashes(Path(corpus)))
+    index = build(docs, settings, encode, skipped=skipped, hashes=hashes)
+    note_skipped(index, hashes)
+    return index
+
+
+def refresh(index: Index, corpus: str | Path, encode: Callable[..., np.ndarray], hashes: dict[str, str]) -> Index:
+    """Bring ``index`` up to date with the folder: read and embed only new or changed files."""
+    added, removed, changed = changes(index.manifest, hashes)
+    others: list[Path] = []
+    corpus_files(Path(corpus), others)
+    docs, warnings = load_documents(corpus, only=set(added) | set(changed))
+    unchanged_skips = [w for s, w in index.manifest.get("skipped_lines", {}).items()
+                       if s in hashes and s not in added and s not in changed]
+    line = unsupported_warning(others)
+    skipped = unchanged_skips + [w for w in warnings if w != line] + ([line] if line else [])
+    updated = update(index, docs, set(removed) | set(changed), encode, hashes, skipped)
+    note_skipped(updated, hashes)
+    return updated
+
+
+def note_skipped(index: Index, hashes: dict[str, str]) -> None:
+    """Remember which files were skipped (and why) under their hashes, so an unchanged unreadable
+    file is not read again on every start, and its warning is still reported."""
+    indexed = {d.source for d in index.docs}
+    lines = {}
+    for w in index.manifest.get("skipped", []):
+        for source in hashes:
+            if source not in indexed and w.startswith(f"Skipped {source}:"):
+                lines[source] = w
+    index.manifest["skipped_files"] = {s: hashes[s] for s in lines}
+    index.manifest["skipped_lines"] = lines

@@ -70,12 +70,17 @@ class Lexical:
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
+        return cls.from_tokens([tokenize(t) for t in texts])
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]]) -> "Lexical":
+        """From already tokenized chunks: an update re-tokenizes only the chunks it adds."""
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs each build at DEBUG
 
         bm25 = bm25s.BM25()
-        bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
+        bm25.index([t or [""] for t in tokens] or [[""]], show_progress=False)
         return cls(bm25)
 
     def save(self, folder: Path) -> None:

@@ -5,15 +5,46 @@ chunk and citation ``text == document.text[start:end]`` holds exactly.
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
 @dataclass(frozen=True)
+class Heading:
+    start: int  # offset of the heading line in ``Document.text``
+    level: int  # 1 for a title or h1, 2 for h2 …
+    text: str
+
+
+@dataclass(frozen=True)
 class Document:
+    """One file's text as indexed. For a converted file (PDF, HTML, DOCX) ``text`` is the extracted
+    text the index stores, and every offset points into it."""
+
     source: str  # path relative to the corpus folder, with forward slashes
     title: str
     text: str
+    kind: str = "text"  # text, markdown, pdf, html, docx
+    pages: tuple[int, ...] = ()  # PDF: offset where each page starts (page n starts at pages[n - 1])
+    headings: tuple[Heading, ...] = ()  # in text order
+
+    def page_at(self, offset: int) -> int | None:
+        """1-based PDF page holding ``offset``; None for other formats."""
+        if not self.pages:
+            return None
+        return max(1, bisect.bisect_right(self.pages, offset))
+
+    def section_at(self, offset: int) -> str:
+        """The heading path above ``offset``: "Chapter 2 › Costs", "" when there is none."""
+        path: list[Heading] = []
+        for h in self.headings:
+            if h.start > offset:
+                break
+            while path and path[-1].level >= h.level:
+                path.pop()
+            path.append(h)
+        return " › ".join(h.text for h in path if h.text != self.title or h.level > 1)
 
 
 @dataclass(frozen=True)
@@ -36,6 +67,10 @@ class Citation:
     score: float
     highlight: str
     highlight_start: int = 0  # offset of ``highlight`` inside ``passage``
+    page: int | None = None  # PDF: 1-based page of the highlighted sentence
+    pages: tuple[int, int] | None = None  # PDF: first and last page the passage covers
+    section: str = ""  # heading path of the highlighted sentence (HTML, DOCX, Markdown, PDF headings)
+    kind: str = "text"  # format of the source file
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,88 @@
+"""Readers: one file of any supported format → ``Document(text, title, pages, headings)``.
+
+A format is detected from the file's first bytes as well as its name, so a PDF saved as
+``report.txt`` is read as a PDF, and a binary file renamed ``.txt`` is refused with a reason.
+Each reader lives in its own module and imports its library only when a file of its kind
+arrives. Extraction libraries were chosen by measurement: see ``bench/extraction.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..types import Document
+from .base import Limits, UnreadableFile, assemble
+
+__all__ = ["Limits", "UnreadableFile", "SUFFIXES", "detect", "read", "assemble"]
+
+# Names we look for in a folder; anything else is reported as skipped, never silently dropped.
+SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
+            ".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".docx": "docx"}
+KIND_NAMES = {"text": "text", "markdown": "Markdown", "pdf": "PDF", "html": "HTML", "docx": "Word (DOCX)"}
+# Bumped when a reader changes what it extracts: indexes built by other readers are re-read.
+READERS_VERSION = 1
+
+
+def detect(name: str, head: bytes) -> str:
+    """The kind of a file from its first bytes, then its name. Raises ``UnreadableFile`` when
+    the content contradicts the name or is of no supported kind."""
+    suffix = Path(name).suffix.lower()
+    by_name = SUFFIXES.get(suffix)
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"%PDF-" in head[:1024]:
+        return "pdf"
+    if head.startswith(b"PK\x03\x04"):
+        if by_name in (None, "docx"):
+            return "docx"  # the reader checks it really is a Word document
+        raise UnreadableFile(name, f"is a zip archive, not {KIND_NAMES[by_name]}", "unzip it and add the documents inside")
+    if head.startswith((b"\xd0\xcf\x11\xe0", b"{\\rtf")):
+        raise UnreadableFile(name, "is an old Word (.doc) or RTF file", "save it as .docx or PDF and add that")
+    if by_name == "pdf":
+        raise UnreadableFile(name, "is named .pdf but is not a PDF", "check that the download finished, or export it to PDF again")
+    if by_name == "docx":
+        raise UnreadableFile(name, "is named .docx but is not a Word document", "save it again as .docx from Word or LibreOffice")
+    if b"\x00" in head:
+        raise UnreadableFile(name, "is a binary file, not text", "add the document itself (PDF, HTML, DOCX, Markdown or text)")
+    if by_name == "html" or stripped.startswith((b"<!doctype html", b"<html")):
+        return "html"
+    if by_name is not None:
+        return by_name
+    raise UnreadableFile(name, f"has a type qa does not read ({suffix or 'no extension'})",
+                         "add PDF, HTML, DOCX, Markdown or text files")
+
+
+def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
+    """Read one file. ``source`` is its path relative to ``root``. Raises ``UnreadableFile``."""
+    limits = limits or Limits()
+    source = path.relative_to(root).as_posix()
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise UnreadableFile(source, "is empty (0 bytes)", "check that it was saved or downloaded completely")
+        if size > limits.max_file_bytes:
+            raise UnreadableFile(source, f"is {size / 1e6:,.1f} MB, over the {limits.max_file_bytes / 1e6:,.0f} MB limit per file",
+                                 "split it, or raise the limit with QA_MAX_FILE_MB")
+        data = path.read_bytes()
+    except OSError as err:
+        raise UnreadableFile(source, f"cannot be read ({err.strerror})", "check that it exists and its permissions") from err
+    kind = detect(source, data[:4096])
+    if kind == "pdf":
+        from .pdf import read_pdf as reader
+    elif kind == "html":
+        from .html import read_html as reader
+    elif kind == "docx":
+        from .docx import read_docx as reader
+    elif kind == "markdown":
+        from .text import read_markdown as reader
+    else:
+        from .text import read_text as reader
+    try:
+        doc = reader(data, source, limits)
+    except UnreadableFile:
+        raise
+    except Exception as err:  # noqa: BLE001 - a library's own error for a damaged file
+        first = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise UnreadableFile(source, f"cannot be read as {KIND_NAMES[kind]} ({first})",
+                             "open it in its usual program and save a fresh copy") from err
+    if not doc.text.strip():
+        raise UnreadableFile(source, "has no text", "add a file with text in it")
+    return doc

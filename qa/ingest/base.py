@@ -1,0 +1,62 @@
+"""What every reader shares: the error it raises, the limits it honours, and how it lays out text."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from ..errors import QAError
+from ..types import Document, Heading
+
+
+class UnreadableFile(QAError):
+    """One file that cannot be indexed: says which, what is wrong and what to do."""
+
+    def __init__(self, source: str, problem: str, fix: str) -> None:
+        self.source, self.problem, self.fix = source, problem, fix
+        super().__init__(f"Skipped {source}: it {problem}; {fix}.")
+
+
+def _mb_env(name: str, default: float) -> int:
+    try:
+        return int(float(os.environ.get(name, default)) * 1_000_000)
+    except ValueError:
+        return int(default * 1_000_000)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-file limits (bytes). Defaults from ``QA_MAX_FILE_MB`` (50)."""
+
+    max_file_bytes: int = field(default_factory=lambda: _mb_env("QA_MAX_FILE_MB", 50))
+    # A DOCX is a zip: refuse one that would inflate past this, or inflates suspiciously well (a zip bomb).
+    max_unzipped_bytes: int = 200_000_000
+    max_zip_ratio: int = 100
+
+
+def assemble(source: str, kind: str, blocks: list[tuple[str, int]], title: str, pages: list[int] | None = None) -> Document:
+    """Lay out extracted blocks as the document's text: one block per paragraph, blank lines between.
+
+    ``blocks`` are (text, heading level) with level 0 for body text. ``pages`` (PDF) gives, for
+    each page, the index of its first block; it becomes the text offset where the page starts.
+    """
+    parts: list[str] = []
+    headings: list[Heading] = []
+    starts: list[int] = []
+    pos = 0
+    for text, level in blocks:
+        text = text.strip()
+        if not text:
+            starts.append(pos)
+            continue
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        starts.append(pos)
+        if level:
+            headings.append(Heading(pos, level, " ".join(text.split())))
+        parts.append(text)
+        pos += len(text)
+    page_starts: tuple[int, ...] = ()
+    if pages is not None:
+        page_starts = tuple(starts[b] if b < len(starts) else pos for b in pages)
+    return Document(source=source, title=title, text="".join(parts), kind=kind, pages=page_starts, headings=tuple(headings))

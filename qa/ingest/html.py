@@ -1,0 +1,72 @@
+"""Web pages: the main text only (trafilatura drops menus, cookie banners, scripts and footers)."""
+from __future__ import annotations
+
+from ..types import Document
+from .base import Limits, UnreadableFile, assemble
+from .titles import clean_title
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _page_title(page: str) -> str:
+    """<h1> if the page has one, else <title> without its " | Site" tail."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(page)
+    except Exception:  # noqa: BLE001 - a page lxml cannot parse still has a text
+        return ""
+    for h1 in tree.iter("h1"):
+        text = " ".join(h1.text_content().split())
+        if text:
+            return text
+    found = tree.find(".//title")
+    return clean_title(found.text_content()) if found is not None else ""
+
+
+def _blocks(xml: str) -> list[tuple[str, int]]:
+    """trafilatura's XML → (text, heading level) blocks in reading order."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode("utf-8"))
+    main = root.find("main")
+    blocks: list[tuple[str, int]] = []
+    for el in (main if main is not None else root):
+        tag = el.tag
+        if tag == "head":
+            rend = el.get("rend", "h2")
+            level = int(rend[1]) if len(rend) == 2 and rend[1].isdigit() else 2
+            blocks.append((" ".join("".join(el.itertext()).split()), level))
+        elif tag == "list":
+            items = ["• " + " ".join("".join(i.itertext()).split()) for i in el.iter("item")]
+            blocks.append(("\n".join(i for i in items if i.strip("• ")), 0))
+        elif tag == "table":
+            rows = [" | ".join(" ".join("".join(c.itertext()).split()) for c in row.iter("cell")) for row in el.iter("row")]
+            blocks.append(("\n".join(r for r in rows if r.strip(" |")), 0))
+        else:
+            blocks.append((" ".join("".join(el.itertext()).split()), 0))
+    return blocks
+
+
+def read_html(data: bytes, source: str, limits: Limits | None = None) -> Document:
+    import trafilatura
+
+    page = _decode(data)
+    options = dict(output_format="xml", include_tables=True, include_comments=False, include_formatting=False,
+                   include_links=False, include_images=False, deduplicate=False)
+    xml = trafilatura.extract(page, **options) or trafilatura.extract(page, favor_recall=True, **options)
+    if not xml:
+        raise UnreadableFile(source, "has no main text that qa could find (only menus, scripts or an empty page)",
+                             "save the page again once it has loaded, or copy its text into a .txt file")
+    blocks = _blocks(xml)
+    title = _page_title(page) or next((t for t, level in blocks if level), "") or source.rsplit("/", 1)[-1]
+    if not any(level and text == title for text, level in blocks[:1]):
+        blocks.insert(0, (title, 1))  # the headline opens the text, so it is searchable and shown
+    return assemble(source, "html", blocks, title[:200])

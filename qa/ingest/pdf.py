@@ -1,0 +1,87 @@
+"""PDF text layer with pypdfium2 (Apache-2.0/BSD-3; PyMuPDF is AGPL and not an option).
+
+PDFium gives one line of text per printed line. Lines are joined back into paragraphs, so
+that a sentence is a sentence for the highlighter, and the offset where each page starts is kept
+for ``Citation.page``.
+"""
+from __future__ import annotations
+
+import re
+import statistics
+
+from ..types import Document
+from .base import Limits, UnreadableFile, assemble
+from .titles import clean_title, looks_like_title
+
+_BULLET = re.compile(r"^\s*(?:[•▪◦●■\-–*]|\d{1,2}[.)]|[a-z][.)])\s")
+_SOFT_HYPHEN = "\u00ad\ufffe\x02"  # how PDFium reports a hyphen the layout inserted
+
+
+def _paragraphs(page_text: str) -> list[str]:
+    """A page's lines joined into paragraphs: a line shorter than the page's usual width, or a
+    bullet on the next line, ends one."""
+    lines = [ln.strip() for ln in page_text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    full = [len(ln) for ln in lines if ln]
+    if not full:
+        return []
+    width = statistics.quantiles(full, n=10)[7] if len(full) >= 4 else max(full)  # the 80th percentile
+    paras: list[str] = []
+    current = ""
+    for i, line in enumerate(lines):
+        if not line:
+            if current:
+                paras.append(current)
+                current = ""
+            continue
+        if current:
+            if current[-1] in _SOFT_HYPHEN:
+                current = current[:-1] + line
+            elif current.endswith("-") and line[:1].islower():
+                current += line  # "well-\nknown": keep the hyphen, drop the break
+            else:
+                current += " " + line
+        else:
+            current = line
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if len(line) < 0.7 * width or not nxt or _BULLET.match(nxt):
+            paras.append(current)
+            current = ""
+    if current:
+        paras.append(current)
+    return [p.replace("\ufffe", "").replace("\x02", "").replace("\u00ad", "") for p in paras]
+
+
+def read_pdf(data: bytes, source: str, limits: Limits | None = None) -> Document:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as err:
+        if "password" in str(err).lower():
+            raise UnreadableFile(source, "is password-protected", "save a copy without a password and add that") from err
+        raise UnreadableFile(source, f"is a damaged PDF ({err})", "open it in a PDF viewer and save or print it to a new PDF") from err
+    try:
+        blocks: list[tuple[str, int]] = []
+        page_first_block: list[int] = []
+        for page in pdf:
+            textpage = page.get_textpage()
+            text = textpage.get_text_range()
+            textpage.close()
+            page.close()
+            page_first_block.append(len(blocks))
+            blocks.extend((p, 0) for p in _paragraphs(text))
+        meta = pdf.get_metadata_dict()
+    finally:
+        pdf.close()
+    chars = sum(len(t) for t, _ in blocks)
+    if chars < 20 * max(1, len(page_first_block)) and chars < 200:
+        raise UnreadableFile(source, f"has no text layer ({len(page_first_block)} page(s) of images: a scan?)",
+                             "run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and add the result")
+    title = clean_title(meta.get("Title"))
+    if not looks_like_title(title):
+        title = next((t for t, _ in blocks[:8] if looks_like_title(t)), "") or source.rsplit("/", 1)[-1]
+    for i, (text, _) in enumerate(blocks[:8]):  # the title line as printed is the document's top heading
+        if " ".join(text.split()) == title:
+            blocks[i] = (text, 1)
+            break
+    return assemble(source, "pdf", blocks, title[:200], pages=page_first_block)
