@@ -57,6 +57,8 @@ class LabeledReport:
     abstained: int = 0
     followups: int = 0
     followups_right: int = 0
+    paged: int = 0  # hits on a question whose answer is on a known PDF page …
+    page_right: int = 0  # … whose citation shows that page
     failures: list[str] = field(default_factory=list)
 
     def metrics(self) -> dict[str, float]:
@@ -69,6 +71,7 @@ class LabeledReport:
             "abstention rate (unanswerable)": self.abstained / max(1, self.unanswerable),
             "false abstention rate (answerable)": self.false_abstentions / a,
             "follow-ups right": self.followups_right / max(1, self.followups),
+            **({"page locator right (PDF hits)": self.page_right / self.paged} if self.paged else {}),
         }
 
     def table(self) -> str:
@@ -108,6 +111,16 @@ def evaluate_labeled(bot, items: list[dict], k: int = 5) -> LabeledReport:
         hl = bool(ans.citations) and contains(ans.citations[0].highlight, item["answer"])
         r.highlight += hl
         r.false_abstentions += ans.abstained
+        if rank is not None and "page" in item:
+            # The card's page is the highlight's; where the highlight is another sentence, the
+            # reader looks for the answer in the passage, so its page range must hold the page.
+            c = ans.citations[rank - 1]
+            r.paged += 1
+            good = c.page == item["page"] if contains(c.highlight, item["answer"]) else (
+                c.pages is not None and c.pages[0] <= item["page"] <= c.pages[1])
+            r.page_right += good
+            if not good:
+                r.failures.append(f"{item.get('id')}: page {c.page} (passage {c.pages}) shown, answer on page {item['page']}")
         if rank != 1 or not hl or ans.abstained:
             top = ans.citations[0].highlight[:90] if ans.citations else ""
             r.failures.append(f"{item.get('id')}: rank={rank} highlight={'ok' if hl else 'miss'}{' ABSTAINED' if ans.abstained else ''} "

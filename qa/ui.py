@@ -11,7 +11,9 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 from .errors import QAError
 from .types import Answer, Citation
@@ -24,6 +26,8 @@ EXAMPLES = [
     "What is the Big Fund?",
     "Why does energy matter in the AI race?",
 ]
+FILE_ROUTE = "/qa/file"  # the original of a cited document: corpus files and the visitor's own uploads only
+UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
 FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was logged; please try again."
 
 CSS = """
@@ -35,6 +39,7 @@ CSS = """
 .qa-card-head b { opacity: 1; }
 .qa-passage { font-size: .9rem; line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
 .qa-passage mark { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 3px; }
+.qa-where { font-weight: 600; }
 .qa-ref { font-weight: 600; text-decoration: none; }
 .qa-more summary, .qa-notfound + details summary { cursor: pointer; margin-top: .5rem; font-size: .9rem; opacity: .85; }
 #qa-status { font-size: .9rem; opacity: .8; }
@@ -43,11 +48,37 @@ CSS = """
 
 # ---------------------------------------------------------------- rendering
 
-def _card(c: Citation, uid: str) -> str:
+def locator(c: Citation) -> str:
+    """"p. 3" (or "p. 3, passage pp. 3–4") and the section: where a reader finds the sentence."""
+    parts = []
+    if c.page is not None:
+        where = f"p. {c.page}"
+        if c.pages and c.pages[0] != c.pages[1]:
+            where += f" (passage pp. {c.pages[0]}–{c.pages[1]})"
+        parts.append(where)
+    if c.section:
+        parts.append(f"§ {c.section}")
+    return " · ".join(parts)
+
+
+def file_link(c: Citation, library: str | None = None) -> str:
+    """The app's link to the original file, at the cited page for a PDF (relative: works under any root path)."""
+    url = f"{FILE_ROUTE.lstrip('/')}/{quote(c.source)}"
+    if library:
+        url += f"?library={quote(library)}"
+    return url + (f"#page={c.page}" if c.page else "")
+
+
+def card(c: Citation, uid: str, library: str | None = None, links: bool = True) -> str:
     p, a, b = c.passage, c.highlight_start, c.highlight_start + len(c.highlight)
     body = f"{html.escape(p[:a])}<mark>{html.escape(p[a:b])}</mark>{html.escape(p[b:])}"
-    head = (f"<b>[{c.number}] {html.escape(c.title)}</b> · <code>{html.escape(c.source)}</code> · "
-            f"characters {c.start:,}–{c.end:,} · score {c.score:.2f}")
+    where = locator(c)
+    source = html.escape(c.source)
+    if links:
+        source = f'<a class="qa-open" href="{html.escape(file_link(c, library))}" target="_blank" rel="noopener">{source}</a>'
+    head = (f"<b>[{c.number}] {html.escape(c.title)}</b> · <code>{source}</code> · "
+            + (f'<span class="qa-where">{html.escape(where)}</span> · ' if where else "")
+            + f"characters {c.start:,}–{c.end:,} · score {c.score:.2f}")
     return f'<div class="qa-card" id="{uid}-{c.number}"><div class="qa-card-head">{head}</div><div class="qa-passage">{body}</div></div>'
 
 
@@ -59,8 +90,14 @@ def render_text(answer: Answer, uid: str) -> str:
     return text
 
 
-def render_answer(answer: Answer, uid: str = "qa") -> str:
-    """HTML for one chat reply: the answer, then numbered source cards (collapsed when not found)."""
+def render_answer(answer: Answer, uid: str = "qa", library: str | None = None, links: bool = True) -> str:
+    """HTML for one chat reply: the answer, then numbered source cards (collapsed when not found).
+
+    ``library``: the visitor's upload token, so links to their own files reach them (and only them).
+    """
+    def _card(c: Citation, uid: str) -> str:
+        return card(c, uid, library, links)
+
     if answer.abstained:
         cards = "".join(_card(c, uid) for c in answer.citations)
         return (f'<div class="qa-notfound"><b>Not found in the corpus.</b> None of the documents answers this question.</div>'
@@ -122,17 +159,89 @@ class BotHolder:
 
 # ---------------------------------------------------------------- event handlers
 
-def chat_reply(holder: BotHolder, message: str, history: list[dict]) -> Iterator[list[dict]]:
-    """Yields the growing chat: the user turn, a searching note, the streamed answer, then the cards."""
+def _message_parts(message: Any) -> tuple[str, list[str]]:
+    """The text and attached file paths of a chat message (a string, or the multimodal box's dict)."""
+    if isinstance(message, dict):
+        files = []
+        for f in message.get("files") or []:
+            path = f.get("path") if isinstance(f, dict) else getattr(f, "path", f)
+            if isinstance(path, str):
+                files.append(path)
+        text = message.get("text")
+        return (text if isinstance(text, str) else "").strip(), files
+    return (message if isinstance(message, str) else "").strip(), []
+
+
+def _bot_for(holder: "BotHolder", libraries, token: str | None):
+    lib = libraries.get(token) if libraries is not None else None
+    return lib.bot if lib is not None else holder.bot
+
+
+def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=None,
+               visitor: dict | None = None) -> Iterator[list[dict]]:
+    """Yields the growing chat: attachments indexed (with a progress line), the user turn, a
+    searching note, the streamed answer, then the cards.
+
+    ``visitor`` is this browser session's state: ``{"library": token}`` once it has uploaded files.
+    """
     from .bot import check_question
 
-    message = (message or "").strip()
-    if not message:
+    visitor = visitor if visitor is not None else {}
+    text, files = _message_parts(message)
+    if not text and not files:
         yield history
         return
-    history = list(history or []) + [{"role": "user", "content": message}]
+    history = list(history or [])
+    if files:
+        names = ", ".join(Path(f).name for f in files)
+        history.append({"role": "user", "content": f"📎 {html.escape(names)}"})
+        if libraries is None:
+            yield history + [{"role": "assistant", "content": "This chat does not take uploads."}]
+            return
+        if not holder.ready:
+            yield history + [{"role": "assistant", "content": "Loading the model, one moment…"}]
+            holder.wait()
+        if holder.bot is None:
+            yield history + [{"role": "assistant", "content": holder.error or FRIENDLY_ERROR}]
+            return
+        progress: list[str] = []
+        done = threading.Event()
+        result: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                result["out"] = libraries.add(visitor.get("library"), holder.bot, files, on_status=progress.append)
+            except Exception as err:  # noqa: BLE001 - shown as one line below
+                log.exception("Indexing uploads failed")
+                result["error"] = err
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="qa-upload", daemon=True).start()
+        shown = None
+        while not done.wait(0.25):
+            line = progress[-1] if progress else f"Receiving {len(files)} file{'s' if len(files) > 1 else ''} …"
+            if line != shown:
+                shown = line
+                yield history + [{"role": "assistant", "content": f"⏳ {html.escape(line)}"}]
+        if "error" in result:
+            history.append({"role": "assistant", "content": "Sorry, indexing the files failed; nothing you had added before was lost. Please try again."})
+            yield history
+            return
+        lib, added, warnings = result["out"]
+        visitor["library"] = lib.token
+        lines = []
+        if added:
+            lines.append(f"Added {', '.join(html.escape(a.removeprefix('uploads/')) for a in added)}: ask away. "
+                         "Only you can see your files; they are deleted when you leave.")
+        lines += [html.escape(w) for w in warnings]
+        history.append({"role": "assistant", "content": "<br>".join(lines) or "Nothing was added."})
+        yield history
+        if not text:
+            return
+    history.append({"role": "user", "content": text})
     try:
-        check_question(message)
+        check_question(text)
     except QAError as err:
         yield history + [{"role": "assistant", "content": str(err)}]
         return
@@ -143,13 +252,14 @@ def chat_reply(holder: BotHolder, message: str, history: list[dict]) -> Iterator
         yield history + [{"role": "assistant", "content": holder.error or FRIENDLY_ERROR}]
         return
     yield history + [{"role": "assistant", "content": "Searching the documents…"}]
+    bot = _bot_for(holder, libraries, visitor.get("library"))
     try:
-        answer = holder.bot.ask(message, history=history[:-1])
+        answer = bot.ask(text, history=history[:-1])
     except QAError as err:
         yield history + [{"role": "assistant", "content": str(err)}]
         return
     except Exception:  # noqa: BLE001
-        log.exception("Answering %r failed", message)
+        log.exception("Answering %r failed", text)
         yield history + [{"role": "assistant", "content": FRIENDLY_ERROR}]
         return
     uid = f"qa{len(history)}"
@@ -159,10 +269,18 @@ def chat_reply(holder: BotHolder, message: str, history: list[dict]) -> Iterator
         for i in range(step, len(words), step):  # stream the answer sentence, then the evidence
             yield history + [{"role": "assistant", "content": html.escape(" ".join(words[:i])) + " …"}]
             time.sleep(0.02)
-    yield history + [{"role": "assistant", "content": render_answer(answer, uid)}]
+    yield history + [{"role": "assistant", "content": render_answer(answer, uid, visitor.get("library"),
+                                                                     links=libraries is not None)}]
 
 
-def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None, k: int = 5) -> dict:
+def _gr_error(err: Exception):
+    import gradio as gr
+
+    return gr.Error(str(err), print_exception=False)
+
+
+def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None, k: int = 5,
+            library: str = "", libraries=None) -> dict:
     import gradio as gr
 
     holder.wait()
@@ -170,44 +288,110 @@ def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None,
         raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
     if isinstance(k, float) and k.is_integer():  # JSON clients may send 5.0
         k = int(k)
+    bot = holder.bot
+    if library:
+        lib = libraries.get(library) if libraries is not None else None
+        if lib is None:
+            raise gr.Error("Unknown or expired library: upload the files again with /upload.", print_exception=False)
+        bot = lib.bot
     try:
-        return holder.bot.ask(question, history=history or None, k=k).to_dict()
+        return bot.ask(question, history=history or None, k=k).to_dict()
     except QAError as err:
-        raise gr.Error(str(err), print_exception=False) from None
+        raise _gr_error(err) from None
     except Exception:  # noqa: BLE001
         log.exception("API ask failed")
         raise gr.Error(FRIENDLY_ERROR) from None
 
 
-# ---------------------------------------------------------------- the app
-
-def build_app(holder: BotHolder | None = None, **load_kwargs: Any):
+def api_upload(holder: BotHolder, libraries, files: list | None, library: str = "") -> dict:
+    """Index files into a private library; ask about them with ``/ask`` and the returned ``library``."""
     import gradio as gr
 
-    holder = holder or BotHolder(**load_kwargs)
+    paths = [f if isinstance(f, str) else getattr(f, "path", None) or (f.get("path") if isinstance(f, dict) else None)
+             for f in (files or [])]
+    paths = [p for p in paths if p]
+    if not paths:
+        raise gr.Error("No files received: pass one or more files (PDF, HTML, DOCX, Markdown or text).", print_exception=False)
+    holder.wait()
+    if holder.bot is None:
+        raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
+    if library and libraries.get(library) is None:
+        raise gr.Error("Unknown or expired library: upload without one to start a new library.", print_exception=False)
+    try:
+        lib, added, warnings = libraries.add(library or None, holder.bot, paths)
+    except QAError as err:
+        raise _gr_error(err) from None
+    except Exception:  # noqa: BLE001
+        log.exception("API upload failed")
+        raise gr.Error(FRIENDLY_ERROR) from None
+    return {"library": lib.token, "added": added, "warnings": warnings, "documents": lib.uploads}
 
-    with gr.Blocks(title="qa · ask the documents", fill_height=True) as demo:
-        gr.Markdown("## Ask the documents\nAnswers are quoted from the corpus; every sentence cites its source, "
-                    "with the answering sentence highlighted.")
+
+# ---------------------------------------------------------------- the original files, for the cards' links
+
+def serve_file(holder: BotHolder, libraries, source: str, library: str = ""):
+    """A cited document's original, or 404: only sources of the collection (or of the visitor's
+    own library, by its token) are served, and only from inside their folder; ``..``, absolute
+    paths and links out of the folder are refused by resolving and checking containment."""
+    from fastapi import HTTPException
+    from fastapi.responses import FileResponse
+
+    bot = holder.bot
+    if library:
+        lib = libraries.get(library) if libraries is not None else None
+        bot = lib.bot if lib is not None else None
+    path = bot.file_path(source) if bot is not None and isinstance(source, str) else None
+    if path is None:
+        raise HTTPException(status_code=404, detail="No such document in this collection.")
+    kind = bot.index.document(source).kind
+    media = {"pdf": "application/pdf", "html": "text/plain; charset=utf-8", "docx":
+             "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}.get(kind, "text/plain; charset=utf-8")
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+    if kind != "pdf":  # a page saved from the web is shown as its source text, never run here
+        headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    disposition = "attachment" if kind == "docx" else "inline"
+    return FileResponse(path, media_type=media, headers=headers, content_disposition_type=disposition,
+                        filename=Path(source).name)
+
+
+# ---------------------------------------------------------------- the app
+
+def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: Any):
+    import gradio as gr
+
+    from .sessions import Libraries
+
+    holder = holder or BotHolder(**load_kwargs)
+    libraries = libraries if libraries is not None else Libraries()
+
+    with gr.Blocks(title="qa · ask the documents", fill_height=True, delete_cache=(600, int(libraries.limits.ttl))) as demo:
+        gr.Markdown("## Ask the documents\nAnswers are quoted from the documents; every sentence cites its source, "
+                    "with the answering sentence highlighted. Attach your own PDF, HTML, DOCX, Markdown or text files "
+                    "with 📎 or by dropping them here: only you can see them.")
         status = gr.Markdown(holder.status, elem_id="qa-status")
         chatbot = gr.Chatbot(elem_id="qa-chat", show_label=False, height="62vh", sanitize_html=True,
                              placeholder="Ask a question about the documents, or pick an example below.")
         with gr.Row(equal_height=True):
-            box = gr.Textbox(placeholder="Ask a question…", show_label=False, scale=8, elem_id="qa-input", autofocus=True,
-                             max_lines=4, submit_btn=False)
+            box = gr.MultimodalTextbox(placeholder="Ask a question, or attach documents…", show_label=False, scale=8,
+                                       elem_id="qa-input", autofocus=True, max_lines=4, submit_btn=False,
+                                       file_count="multiple", file_types=UPLOAD_TYPES, sources=["upload"])
             send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="qa-send")
             clear = gr.Button("Clear", variant="secondary", scale=1, min_width=70, elem_id="qa-clear")
         if holder.shipped_corpus:  # the examples are about the shipped articles
             gr.Examples(EXAMPLES, inputs=box, label="Examples")
+        # This browser session's library token; its files are deleted when the session ends.
+        visitor = gr.State({}, time_to_live=libraries.limits.ttl,
+                           delete_callback=lambda v: libraries.drop((v or {}).get("library")))
 
-        def reply(message, history):
-            for h in chat_reply(holder, message, history):
-                yield h, ""
+        def reply(message, history, state):
+            state = dict(state or {})
+            for h in chat_reply(holder, message, history, libraries, state):
+                yield h, None, state
 
-        # One queue for the chat and the API: at most four questions are answered at a time.
-        gr.on([box.submit, send.click], reply, [box, chatbot], [chatbot, box], api_visibility="private",
+        # One queue for the chat and the API: at most four requests are served at a time.
+        gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor], api_visibility="private",
               concurrency_limit=4, concurrency_id="qa")
-        clear.click(lambda: ([], ""), None, [chatbot, box], api_visibility="private")
+        clear.click(lambda: ([], None), None, [chatbot, box], api_visibility="private")
 
         timer = gr.Timer(0.5)
 
@@ -217,21 +401,52 @@ def build_app(holder: BotHolder | None = None, **load_kwargs: Any):
         timer.tick(poll, None, [status, timer], api_visibility="private", show_progress="hidden")
         demo.load(poll, None, [status, timer], api_visibility="private", show_progress="hidden")
 
-        def ask(question: str, history: list[dict] | None = None, k: int = 5) -> dict:
-            """Answer a question from the corpus; returns the Answer as JSON (text, abstained, citations)."""
-            return api_ask(holder, question, history, k)
+        def ask(question: str, history: list[dict] | None = None, k: int = 5, library: str = "") -> dict:
+            """Answer a question from the documents (and, with ``library``, the files uploaded to it);
+            returns the Answer as JSON (text, abstained, citations with page and section)."""
+            return api_ask(holder, question, history, k, library, libraries)
 
         gr.api(ask, api_name="ask", concurrency_limit=4, concurrency_id="qa")
+
+        # /upload: files in, a private library token out. Components hidden: this is for API clients.
+        up_files = gr.File(file_count="multiple", visible=False)
+        up_library = gr.Textbox(visible=False)
+        up_result = gr.JSON(visible=False)
+        up_button = gr.Button(visible=False)
+        up_button.click(lambda files, library: api_upload(holder, libraries, files, library or ""),
+                        [up_files, up_library], up_result, api_name="upload", concurrency_limit=4, concurrency_id="qa")
     demo.holder = holder
+    demo.libraries = libraries
     return demo
 
 
-def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any) -> None:
+def make_server(demo, max_file_mb: float | None = None):
+    """The FastAPI app: the chat at /, the cited files at FILE_ROUTE."""
     import gradio as gr
+    from fastapi import FastAPI, Query
+
+    app = FastAPI()
+
+    @app.get(FILE_ROUTE + "/{source:path}")
+    def original(source: str, library: str = Query(default="")):
+        return serve_file(demo.holder, demo.libraries, source, library)
+
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    limit = demo.libraries.limits.files.max_file_bytes if max_file_mb is None else int(max_file_mb * 1e6)
+    return gr.mount_gradio_app(app, demo, path="", css=CSS, theme=gr.themes.Soft(), show_error=False,
+                               max_file_size=limit)
+
+
+def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any) -> None:
+    import uvicorn
 
     on_space = bool(os.environ.get("SPACE_ID"))
     host = host or os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
     port = int(port or os.environ.get("GRADIO_SERVER_PORT") or 7860)
     demo = build_app(**load_kwargs)
-    demo.queue(default_concurrency_limit=4, max_size=64)
-    demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(), show_error=False)
+    app = make_server(demo)
+    log.info("Serving the chat on http://%s:%d/", host, port)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        demo.libraries.close()

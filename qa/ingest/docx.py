@@ -72,6 +72,6 @@ def read_docx(data: bytes, source: str, limits: Limits | None = None) -> Documen
     title = clean_title(document.core_properties.title)
     if not title:
         title = next((t for t, level in blocks if level), "") or next((t for t, _ in blocks), source.rsplit("/", 1)[-1])
-    if not any(level and " ".join(text.split()) == title for text, level in blocks[:3]):
+    if not any(level for _, level in blocks[:2]):
         blocks.insert(0, (title, 1))  # the title opens the text, as it opens the document
     return assemble(source, "docx", blocks, title[:200])

@@ -14,6 +14,7 @@ from .base import Limits, UnreadableFile, assemble
 from .titles import clean_title, looks_like_title
 
 _BULLET = re.compile(r"^\s*(?:[•▪◦●■\-–*]|\d{1,2}[.)]|[a-z][.)])\s")
+_DIGITS = re.compile(r"\d+")
 _SOFT_HYPHEN = "\u00ad\ufffe\x02"  # how PDFium reports a hyphen the layout inserted
 
 
@@ -51,6 +52,19 @@ def _paragraphs(page_text: str) -> list[str]:
     return [p.replace("\ufffe", "").replace("\x02", "").replace("\u00ad", "") for p in paras]
 
 
+def _running_lines(pages: list[str]) -> set[str]:
+    """Headers and footers: lines near a page's top or bottom that recur (numbers aside) on
+    most pages. They are layout, not text, and would otherwise interrupt sentences."""
+    if len(pages) < 2:
+        return set()
+    counts: dict[str, int] = {}
+    for text in pages:
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        for key in {_DIGITS.sub("#", ln) for ln in lines[:2] + lines[-2:]}:
+            counts[key] = counts.get(key, 0) + 1
+    return {k for k, n in counts.items() if n >= max(2, 0.6 * len(pages))}
+
+
 def read_pdf(data: bytes, source: str, limits: Limits | None = None) -> Document:
     import pypdfium2 as pdfium
 
@@ -61,18 +75,23 @@ def read_pdf(data: bytes, source: str, limits: Limits | None = None) -> Document
             raise UnreadableFile(source, "is password-protected", "save a copy without a password and add that") from err
         raise UnreadableFile(source, f"is a damaged PDF ({err})", "open it in a PDF viewer and save or print it to a new PDF") from err
     try:
-        blocks: list[tuple[str, int]] = []
-        page_first_block: list[int] = []
+        texts = []
         for page in pdf:
             textpage = page.get_textpage()
-            text = textpage.get_text_range()
+            texts.append(textpage.get_text_range())
             textpage.close()
             page.close()
-            page_first_block.append(len(blocks))
-            blocks.extend((p, 0) for p in _paragraphs(text))
         meta = pdf.get_metadata_dict()
     finally:
         pdf.close()
+    running = _running_lines(texts)
+    blocks: list[tuple[str, int]] = []
+    page_first_block: list[int] = []
+    for text in texts:
+        lines = text.replace("\r\n", "\n").split("\n")
+        kept = "\n".join(ln for ln in lines if _DIGITS.sub("#", ln.strip()) not in running)
+        page_first_block.append(len(blocks))
+        blocks.extend((p, 0) for p in _paragraphs(kept))
     chars = sum(len(t) for t, _ in blocks)
     if chars < 20 * max(1, len(page_first_block)) and chars < 200:
         raise UnreadableFile(source, f"has no text layer ({len(page_first_block)} page(s) of images: a scan?)",

@@ -10,14 +10,17 @@ _BYLINE = re.compile(r"^\s*(?:by\s|posted\b|updated\b|published\b|\d{4}-\d{2}-\d
 _HEADING_MARKS = re.compile(r"^\s{0,3}#{1,6}\s+|\s+#+\s*$")
 
 
+def is_navigation(line: str) -> bool:
+    """A crumb, a menu, a byline or a truncated teaser: what a scraped page puts above its headline."""
+    if _NAV_START.search(line) or _BYLINE.search(line) or _CRUMB.search(line):
+        return True
+    return line.rstrip().endswith(("...", "…")) or len(_GLUED.findall(line)) >= 2
+
+
 def looks_like_title(line: str) -> bool:
     words = line.split()
-    if not 2 <= len(words) <= 25 or len(line) > 200:
+    if not 1 <= len(words) <= 25 or len(line) > 200 or is_navigation(line):
         return False
-    if _NAV_START.search(line) or _BYLINE.search(line) or len(_CRUMB.findall(line)) >= 1:
-        return False
-    if line.rstrip().endswith(("...", "…")) or len(_GLUED.findall(line)) >= 2:
-        return False  # truncated, or menu words glued together
     letters = sum(ch.isalpha() for ch in line)
     return letters >= 0.6 * len(line.replace(" ", ""))
 
