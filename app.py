@@ -8,7 +8,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="Serve the qa chat.")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1; GRADIO_SERVER_NAME; 0.0.0.0 on a Space)")
     p.add_argument("--port", type=int, help="port (default 7860; GRADIO_SERVER_PORT)")
-    p.add_argument("--corpus", help="folder of .txt/.md documents (default corpus/)")
+    p.add_argument("--corpus", help="folder of documents: PDF, HTML, DOCX, Markdown, text (default corpus/)")
     p.add_argument("--index", help="index folder (default index/)")
     p.add_argument("--model", help="sentence-transformers model name or path (default bundled all-MiniLM-L6-v2; QA_MODEL)")
     p.add_argument("--reranker", help="optional cross-encoder that re-orders the top passages (default none; QA_RERANKER)")

@@ -15,7 +15,7 @@ EXIT_BAD_INPUT = 2
 
 
 def _common(p: argparse.ArgumentParser, rerank: bool = True) -> None:
-    p.add_argument("--corpus", help="folder of .txt/.md documents (default: corpus/, or QA_CORPUS)")
+    p.add_argument("--corpus", help="folder of documents: PDF, HTML, DOCX, Markdown, text (default: corpus/, or QA_CORPUS)")
     p.add_argument("--index", help="index folder (default: index/ for the shipped corpus, else CORPUS/.qa-index)")
     p.add_argument("--model", help="sentence-transformers model name or path (default: bundled all-MiniLM-L6-v2, or QA_MODEL)")
     if rerank:  # building an index never needs one
@@ -30,6 +30,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("corpus_dir", nargs="?", metavar="CORPUS", help="corpus folder (default: corpus/)")
     _common(p, rerank=False)
     p.add_argument("--rebuild", action="store_true", help="rebuild even when the index is up to date")
+
+    p = sub.add_parser("add", help="add files to the corpus and index them now (copied into the corpus folder)")
+    p.add_argument("files", nargs="+", metavar="FILE", help="PDF, HTML, DOCX, Markdown or text files")
+    _common(p, rerank=False)
+
+    p = sub.add_parser("remove", help="drop documents from the index (their files move to CORPUS/.qa-removed/)")
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="as `qa sources` lists them")
+    _common(p, rerank=False)
+
+    p = sub.add_parser("sources", help="list the indexed documents with their format and title")
+    _common(p, rerank=False)
 
     p = sub.add_parser("ask", help="ask one question")
     p.add_argument("question")
@@ -58,8 +69,47 @@ def _bot(args, corpus=None, rebuild=False):
 def cmd_index(args) -> int:
     bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild)
     c = bot.index.manifest.get("counts", {})
-    print(f"Index ready at {bot.index_path}: {c.get('documents')} documents, {c.get('chunks')} passages, "
-          f"{c.get('sentences')} sentences, model {bot.index.settings.model}.")
+    kinds: dict[str, int] = {}
+    for d in bot.index.docs:
+        kinds[d.kind] = kinds.get(d.kind, 0) + 1
+    print(f"Index ready at {bot.index_path}: {c.get('documents')} documents ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
+          f"{c.get('chunks')} passages, {c.get('sentences')} sentences, model {bot.index.settings.model}.")
+    skipped = bot.index.manifest.get("skipped", [])
+    if skipped:
+        print(f"{len(skipped)} warning{'s' if len(skipped) > 1 else ''}: " + " ".join(skipped))
+    return 0
+
+
+def cmd_add(args) -> int:
+    from pathlib import Path
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:  # before the model loads
+        raise QAError(f"No such file: {', '.join(missing)}. Check the path.")
+    bot = _bot(args)
+    before = set(bot.index.documents)
+    warnings = bot.add(args.files)
+    for w in warnings:
+        print(f"qa: {w}", file=sys.stderr)
+    added = sorted(set(bot.index.documents) - before)
+    print(f"Added {len(added)} document{'s' if len(added) != 1 else ''} to {bot.corpus}"
+          + (f": {', '.join(added)}" if added else "") + f"; the index at {bot.index_path} now holds {len(bot.index.docs)}.")
+    return EXIT_ERROR if warnings and not added else 0
+
+
+def cmd_remove(args) -> int:
+    bot = _bot(args)
+    for source in args.sources:
+        bot.remove(source)
+        print(f"Removed {source} (its file is in {bot.corpus / '.qa-removed'}).")
+    return 0
+
+
+def cmd_sources(args) -> int:
+    bot = _bot(args)
+    for d in bot.index.docs:
+        pages = f", {len(d.pages)} pages" if d.pages else ""
+        print(f"{d.source}\t{d.kind}{pages}\t{d.title}")
     return 0
 
 
@@ -76,7 +126,8 @@ def cmd_ask(args) -> int:
     print(answer.text)
     print()
     for c in answer.citations:
-        print(f"[{c.number}] {c.title} — {c.source}, characters {c.start}–{c.end} (score {c.score:.3f})")
+        where = "".join(f", {part}" for part in (f"p. {c.page}" if c.page else "", f"§ {c.section}" if c.section else "") if part)
+        print(f"[{c.number}] {c.title} — {c.source}{where}, characters {c.start}–{c.end} (score {c.score:.3f})")
         print(textwrap.indent(textwrap.fill(c.highlight, 100), "    » "))
     return 0
 
@@ -129,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     try:
-        return {"index": cmd_index, "ask": cmd_ask, "eval": cmd_eval}[args.command](args)
+        commands = {"index": cmd_index, "add": cmd_add, "remove": cmd_remove, "sources": cmd_sources, "ask": cmd_ask, "eval": cmd_eval}
+        return commands[args.command](args)
     except QuestionError as err:
         print(f"qa: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -29,7 +29,8 @@ def test_citation_offsets_point_into_source(shipped_bot):
             source = (ROOT / "corpus" / c.source).read_text(encoding="utf-8")
             assert source[c.start:c.end] == c.passage
             assert c.highlight and c.passage[c.highlight_start:c.highlight_start + len(c.highlight)] == c.highlight
-            assert c.title == source.strip().splitlines()[0].strip()
+            assert c.title == shipped_bot.index.document(c.source).title and c.title in source.splitlines()
+            assert c.page is None and c.pages is None and c.kind == "text"  # text files have no pages
 
 
 def test_answer_text_is_made_of_cited_highlights(shipped_bot):

@@ -45,9 +45,11 @@ def test_fresh_index_is_reused_and_stale_index_rebuilt_with_reason(tiny_corpus, 
     (tiny_corpus / "baking.txt").write_text(BAKING + "\nRest the dough overnight in the fridge.\n", encoding="utf-8")
     said.clear()
     bot = _load(tiny_corpus, ix, said)
-    reasons = [s for s in said if "Building" in s]
+    reasons = [s for s in said if "Updating" in s]
     assert len(reasons) == 1 and "1 changed file (baking.txt)" in reasons[0]
+    assert not any("Building" in s for s in said)
     assert any("overnight" in c.text for c in bot.index.chunks)
+    assert bot.index.manifest["embedded_documents"] == 1  # only the changed file was embedded
 
     (tiny_corpus / "new.txt").write_text("Volcanoes erupt when magma rises.", encoding="utf-8")
     said.clear()

@@ -30,6 +30,30 @@ def check_zip(data: bytes, source: str, limits: Limits) -> None:
                              "add the document as PDF or text instead")
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _body_elements(body):
+    """Paragraphs and tables in reading order, including those inside content controls (w:sdt),
+    which python-docx's own iteration skips."""
+    for el in body.iterchildren():
+        if el.tag == f"{_W}sdt":
+            content = el.find(f"{_W}sdtContent")
+            if content is not None:
+                yield from _body_elements(content)
+        elif el.tag in (f"{_W}p", f"{_W}tbl"):
+            yield el
+
+
+def _paragraph_text(p) -> str:
+    """All text runs of a paragraph: tracked insertions, hyperlinks and content controls included
+    (``Paragraph.text`` drops insertions); deleted text is ``w:delText`` and stays out."""
+    out = []
+    for el in p.iter(f"{_W}t", f"{_W}tab", f"{_W}br"):
+        out.append(el.text or "" if el.tag == f"{_W}t" else (" " if el.tag == f"{_W}tab" else "\n"))
+    return "".join(out)
+
+
 def read_docx(data: bytes, source: str, limits: Limits | None = None) -> Document:
     import docx
     from docx.table import Table
@@ -38,11 +62,11 @@ def read_docx(data: bytes, source: str, limits: Limits | None = None) -> Documen
     check_zip(data, source, limits or Limits())
     document = docx.Document(io.BytesIO(data))
     blocks: list[tuple[str, int]] = []
-    for el in document.element.body.iterchildren():
+    for el in _body_elements(document.element.body):
         tag = el.tag.rsplit("}", 1)[-1]
         if tag == "p":
             para = Paragraph(el, document)
-            text = para.text.strip()
+            text = _paragraph_text(el).strip()
             if not text:
                 continue
             style = (para.style.name if para.style is not None else "") or ""
@@ -51,7 +75,7 @@ def read_docx(data: bytes, source: str, limits: Limits | None = None) -> Documen
                 blocks.append((text, 1))
             elif m:
                 blocks.append((text, int(m.group(1))))
-            elif "list" in style.lower() or el.find(".//{*}numPr") is not None:
+            elif "list" in style.lower() or el.find(f"{_W}pPr/{_W}numPr") is not None:
                 if blocks and blocks[-1][1] == 0 and blocks[-1][0].startswith("• "):
                     blocks[-1] = (blocks[-1][0] + "\n• " + text, 0)  # one list, one block
                 else:
@@ -63,7 +87,7 @@ def read_docx(data: bytes, source: str, limits: Limits | None = None) -> Documen
             for row in Table(el, document).rows:
                 cells: list[str] = []
                 for cell in row.cells:
-                    t = " ".join(cell.text.split())
+                    t = " ".join(" ".join(_paragraph_text(p) for p in cell._tc.iter(f"{_W}p")).split())
                     if t and (not cells or cells[-1] != t):  # merged cells repeat their text
                         cells.append(t)
                 if cells:

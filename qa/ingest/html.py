@@ -37,21 +37,33 @@ def _blocks(xml: str) -> list[tuple[str, int]]:
 
     root = etree.fromstring(xml.encode("utf-8"))
     main = root.find("main")
+    main = main if main is not None else root
     blocks: list[tuple[str, int]] = []
-    for el in (main if main is not None else root):
+
+    def text_of(el) -> str:
+        return " ".join("".join(el.itertext()).split())
+
+    def loose(text: str | None) -> None:
+        # Text not wrapped in <p> lands in the main element's text or a block's tail.
+        if text and text.strip():
+            blocks.append((" ".join(text.split()), 0))
+
+    loose(main.text)
+    for el in main:
         tag = el.tag
         if tag == "head":
             rend = el.get("rend", "h2")
             level = int(rend[1]) if len(rend) == 2 and rend[1].isdigit() else 2
-            blocks.append((" ".join("".join(el.itertext()).split()), level))
+            blocks.append((text_of(el), level))
         elif tag == "list":
-            items = ["• " + " ".join("".join(i.itertext()).split()) for i in el.iter("item")]
+            items = ["• " + text_of(i) for i in el.iter("item")]
             blocks.append(("\n".join(i for i in items if i.strip("• ")), 0))
         elif tag == "table":
-            rows = [" | ".join(" ".join("".join(c.itertext()).split()) for c in row.iter("cell")) for row in el.iter("row")]
+            rows = [" | ".join(text_of(c) for c in row.iter("cell")) for row in el.iter("row")]
             blocks.append(("\n".join(r for r in rows if r.strip(" |")), 0))
         else:
-            blocks.append((" ".join("".join(el.itertext()).split()), 0))
+            blocks.append((text_of(el), 0))
+        loose(el.tail)
     return blocks
 
 
