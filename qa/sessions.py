@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .ingest import Limits, UnreadableFile
+from .ingest.base import size_text
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,27 @@ class Libraries:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
         self._libraries: dict[str, Library] = {}
+        self._sessions: dict[str, str] = {}  # the web server's session id → library token
         self._lock = threading.Lock()
+        self._closed = threading.Event()
+        # Expired libraries are deleted even if nobody comes back to trigger it.
+        threading.Thread(target=self._sweeper, name="qa-library-sweeper", daemon=True).start()
+
+    def _sweeper(self) -> None:
+        while not self._closed.wait(max(0.2, min(60.0, self.limits.ttl / 2))):
+            self.sweep()
+
+    def bind(self, session: str | None, token: str) -> None:
+        """Remember which browser session owns a library, so that it can go when the session ends."""
+        if session:
+            with self._lock:
+                self._sessions[session] = token
+
+    def end_session(self, session: str | None) -> None:
+        """The visitor left (closed the tab): their files are deleted now."""
+        with self._lock:
+            token = self._sessions.pop(session, None) if session else None
+        self.drop(token)
 
     def get(self, token: str | None) -> Library | None:
         """The library of ``token``, or None (unknown, or expired: then it is deleted now)."""
@@ -120,10 +141,10 @@ class Libraries:
                         raise UnreadableFile(name, f"would pass the limit of {self.limits.max_files} files per visitor",
                                              "remove a file or start a new chat")
                     if size > self.limits.files.max_file_bytes:
-                        raise UnreadableFile(name, f"is {size / 1e6:,.1f} MB, over the {self.limits.files.max_file_bytes / 1e6:,.0f} MB limit per file",
+                        raise UnreadableFile(name, f"is {size_text(size)}, over the {size_text(self.limits.files.max_file_bytes)} limit per file",
                                              "split it into smaller files")
                     if lib.bytes + size > self.limits.max_bytes:
-                        raise UnreadableFile(name, f"would pass the limit of {self.limits.max_bytes / 1e6:,.0f} MB per visitor",
+                        raise UnreadableFile(name, f"would pass the limit of {size_text(self.limits.max_bytes)} per visitor",
                                              "remove a file or start a new chat")
                     dest = lib.folder / name
                     n = 2
@@ -169,6 +190,7 @@ class Libraries:
             self.drop(t)
 
     def close(self) -> None:
+        self._closed.set()
         for t in list(self._libraries):
             self.drop(t)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
+import gradio as gr  # this module is the Gradio face; `import qa` never imports it
+
 from .errors import QAError
 from .types import Answer, Citation
 
@@ -146,6 +148,19 @@ class BotHolder:
         finally:
             self._ready.set()
 
+    @classmethod
+    def of(cls, bot) -> "BotHolder":
+        """A holder for a bot already loaded (tests, embedding the chat in another app)."""
+        holder = cls.__new__(cls)
+        holder.bot, holder.error, holder._kwargs = bot, None, {}
+        holder.status = f"Ready · {len(bot.index.docs)} documents"
+        holder._ready = threading.Event()
+        holder._ready.set()
+        from .bot import is_shipped_corpus
+
+        holder.shipped_corpus = bot.corpus is not None and is_shipped_corpus(bot.corpus)
+        return holder
+
     def _set_status(self, message: str) -> None:
         self.status = message
 
@@ -274,14 +289,12 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
 
 
 def _gr_error(err: Exception):
-    import gradio as gr
 
     return gr.Error(str(err), print_exception=False)
 
 
 def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None, k: int = 5,
             library: str = "", libraries=None) -> dict:
-    import gradio as gr
 
     holder.wait()
     if holder.bot is None:
@@ -305,7 +318,6 @@ def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None,
 
 def api_upload(holder: BotHolder, libraries, files: list | None, library: str = "") -> dict:
     """Index files into a private library; ask about them with ``/ask`` and the returned ``library``."""
-    import gradio as gr
 
     paths = [f if isinstance(f, str) else getattr(f, "path", None) or (f.get("path") if isinstance(f, dict) else None)
              for f in (files or [])]
@@ -357,7 +369,6 @@ def serve_file(holder: BotHolder, libraries, source: str, library: str = ""):
 # ---------------------------------------------------------------- the app
 
 def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: Any):
-    import gradio as gr
 
     from .sessions import Libraries
 
@@ -383,10 +394,17 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
         visitor = gr.State({}, time_to_live=libraries.limits.ttl,
                            delete_callback=lambda v: libraries.drop((v or {}).get("library")))
 
-        def reply(message, history, state):
+        def reply(message, history, state, request: gr.Request):
             state = dict(state or {})
             for h in chat_reply(holder, message, history, libraries, state):
+                if state.get("library"):
+                    libraries.bind(getattr(request, "session_hash", None), state["library"])
                 yield h, None, state
+
+        def leave(request: gr.Request):
+            libraries.end_session(getattr(request, "session_hash", None))
+
+        demo.unload(leave)
 
         # One queue for the chat and the API: at most four requests are served at a time.
         gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor], api_visibility="private",
@@ -422,7 +440,6 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
 
 def make_server(demo, max_file_mb: float | None = None):
     """The FastAPI app: the chat at /, the cited files at FILE_ROUTE."""
-    import gradio as gr
     from fastapi import FastAPI, Query
 
     app = FastAPI()

@@ -69,3 +69,70 @@ def test_app_starts_from_the_committed_index_without_re_embedding(client, app_ur
     client.predict(question="What is the Big Fund?", api_name="/ask")
     log = app_url[1].read_text()
     assert "Building the index" not in log and "Embedding passages" not in log
+
+
+# ---------------------------------------------------------------- uploads through the API
+
+def _upload(client, path, library=""):
+    from gradio_client import handle_file
+
+    return client.predict(files=[handle_file(str(path))], library=library, api_name="/upload")
+
+
+def test_upload_then_ask_cites_the_uploaded_pdf_with_its_page(client, tmp_path):
+    from .writers import write_pdf
+
+    pdf = write_pdf(tmp_path / "seals.pdf", [["The board met in March to plan the survey."],
+                                             ["The harbour seal survey counted 212 grey seals on the sandbanks."]], title="Seal Survey")
+    up = _upload(client, pdf)
+    assert up["added"] == ["uploads/seals.pdf"] and up["warnings"] == [] and len(up["library"]) >= 40
+    ans = client.predict(question="How many grey seals did the survey count?", library=up["library"], api_name="/ask")
+    c = ans["citations"][0]
+    assert c["source"] == "uploads/seals.pdf" and c["page"] == 2 and "212" in c["highlight"] and c["kind"] == "pdf"
+
+
+def test_bad_uploads_get_one_line_each_and_an_unknown_library_is_refused(client, tmp_path):
+    from gradio_client import handle_file
+
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "fake.pdf").write_text("not a pdf")
+    (tmp_path / "good.md").write_text("# Note\n\nThe ferry leaves at 7:15.\n")
+    up = client.predict(files=[handle_file(str(tmp_path / n)) for n in ("empty.txt", "fake.pdf", "good.md")],
+                        library="", api_name="/upload")
+    assert up["added"] == ["uploads/good.md"] and len(up["warnings"]) == 2
+    assert all(w.startswith("Skipped ") and "\n" not in w for w in up["warnings"])
+    with pytest.raises(Exception, match="Unknown or expired library"):
+        client.predict(question="When does the ferry leave?", library="not-a-token", api_name="/ask")
+
+
+def test_two_concurrent_visitors_never_see_each_others_files(app_url, tmp_path):
+    from gradio_client import Client
+
+    docs = {
+        "a": ("ferry.md", "# Ferries\n\nThe winter ferry to Skye leaves at 7:15 from the north pier.\n",
+              "When does the winter ferry to Skye leave?"),
+        "b": ("bees.md", "# Beekeeping\n\nA healthy hive holds about 40,000 worker bees in midsummer.\n",
+              "How many worker bees does a healthy hive hold in midsummer?"),
+    }
+
+    def visitor(key):
+        name, text, question = docs[key]
+        other_q = docs["b" if key == "a" else "a"][2]
+        c = Client(app_url[0], verbose=False)
+        (tmp_path / key).mkdir()
+        (tmp_path / key / name).write_text(text)
+        lib = _upload(c, tmp_path / key / name)["library"]
+        out = []
+        for _ in range(3):  # interleaved with the other visitor's questions
+            mine = c.predict(question=question, library=lib, api_name="/ask")
+            theirs = c.predict(question=other_q, library=lib, api_name="/ask")
+            out.append((mine, theirs))
+        return name, out
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(visitor, ["a", "b"]))
+    for name, rounds in results:
+        other = "bees.md" if name == "ferry.md" else "ferry.md"
+        for mine, theirs in rounds:
+            assert mine["citations"][0]["source"] == f"uploads/{name}"
+            assert all(c["source"] != f"uploads/{other}" for c in mine["citations"] + theirs["citations"])

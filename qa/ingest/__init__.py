@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..types import Document
-from .base import Limits, UnreadableFile, assemble
+from .base import Limits, UnreadableFile, assemble, size_text
 
 __all__ = ["Limits", "UnreadableFile", "SUFFIXES", "detect", "read", "assemble"]
 
@@ -59,7 +59,7 @@ def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
         if size == 0:
             raise UnreadableFile(source, "is empty (0 bytes)", "check that it was saved or downloaded completely")
         if size > limits.max_file_bytes:
-            raise UnreadableFile(source, f"is {size / 1e6:,.1f} MB, over the {limits.max_file_bytes / 1e6:,.0f} MB limit per file",
+            raise UnreadableFile(source, f"is {size_text(size)}, over the {size_text(limits.max_file_bytes)} limit per file",
                                  "split it, or raise the limit with QA_MAX_FILE_MB")
         data = path.read_bytes()
     except OSError as err:

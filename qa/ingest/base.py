@@ -16,6 +16,11 @@ class UnreadableFile(QAError):
         super().__init__(f"Skipped {source}: it {problem}; {fix}.")
 
 
+def size_text(n: float) -> str:
+    """Bytes for people: "48 KB", "3.2 MB"."""
+    return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3)):,} KB"
+
+
 def _mb_env(name: str, default: float) -> int:
     try:
         return int(float(os.environ.get(name, default)) * 1_000_000)

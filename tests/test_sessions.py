@@ -1,0 +1,97 @@
+"""Visitors' uploads: private to their library, limited, and deleted when the session ends."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from qa.sessions import Libraries, UploadLimits, safe_name
+from qa.ingest import Limits
+
+from .writers import write_pdf
+
+FERRY = "# Ferries\n\nThe winter ferry to Skye leaves at 7:15 from the north pier.\n"
+
+
+def _upload(tmp_path, name: str, content: str | bytes) -> str:
+    """A file as the web server hands it over: in its own temporary folder."""
+    folder = tmp_path / f"gradio-{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    p = folder / name
+    p.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return str(p)
+
+
+def test_a_visitors_files_are_searched_in_their_library_only(shipped_bot, tmp_path):
+    libs = Libraries(root=tmp_path / "libs")
+    a, added, warnings = libs.add(None, shipped_bot, [_upload(tmp_path, "ferry.md", FERRY)])
+    assert added == ["uploads/ferry.md"] and warnings == []
+    b, _, _ = libs.add(None, shipped_bot, [_upload(tmp_path, "tides.md", "# Tides\n\nSpring tides come twice a month.\n")])
+    q = "When does the winter ferry to Skye leave?"
+    assert a.bot.ask(q).citations[0].source == "uploads/ferry.md"
+    for other in (b.bot, shipped_bot):  # another visitor, and the shared bot, never see it
+        assert all(not c.source.startswith("uploads/ferry") for c in other.ask(q).citations)
+    assert "uploads/ferry.md" not in shipped_bot.index.documents and len(shipped_bot.index.docs) == 5
+    assert a.bot.file_path("uploads/ferry.md").read_text() == FERRY and b.bot.file_path("uploads/ferry.md") is None
+    libs.close()
+
+
+def test_uploaded_temp_copies_are_deleted_and_ending_the_session_deletes_the_library(shipped_bot, tmp_path):
+    libs = Libraries(root=tmp_path / "libs")
+    upload = _upload(tmp_path, "ferry.md", FERRY)
+    lib, _, _ = libs.add(None, shipped_bot, [upload])
+    libs.bind("session-1", lib.token)
+    assert not (tmp_path / upload).exists()
+    assert any(lib.folder.iterdir())
+    libs.end_session("session-1")
+    assert not lib.folder.exists() and libs.get(lib.token) is None
+    libs.close()
+
+
+def test_libraries_expire_after_their_time_to_live(shipped_bot, tmp_path):
+    libs = Libraries(UploadLimits(ttl=0.5), root=tmp_path / "libs")
+    lib, _, _ = libs.add(None, shipped_bot, [_upload(tmp_path, "ferry.md", FERRY)])
+    deadline = time.time() + 10
+    while lib.folder.exists() and time.time() < deadline:  # the sweeper runs on its own
+        time.sleep(0.1)
+    assert not lib.folder.exists() and libs.get(lib.token) is None
+    libs.close()
+
+
+def test_file_count_and_size_limits_hold(shipped_bot, tmp_path):
+    libs = Libraries(UploadLimits(max_files=3, max_bytes=3000, files=Limits(max_file_bytes=2000)), root=tmp_path / "libs")
+    big = _upload(tmp_path, "big.txt", "Big file.\n" + "x" * 2500)
+    lib, added, warnings = libs.add(None, shipped_bot, [big, _upload(tmp_path, "a.md", FERRY)])
+    assert added == ["uploads/a.md"] and len(warnings) == 1 and "big.txt" in warnings[0] and "limit per file" in warnings[0]
+    _, added, warnings = libs.add(lib.token, shipped_bot, [_upload(tmp_path, "b.md", "# B\n\n" + "Tides. " * 270),
+                                                           _upload(tmp_path, "c.md", "# C\n\n" + "Winds. " * 270)])
+    assert added == ["uploads/b.md"] and len(warnings) == 1 and "c.md" in warnings[0] and "3 KB per visitor" in warnings[0]
+    _, added, warnings = libs.add(lib.token, shipped_bot, [_upload(tmp_path, "d.md", "# D\n\nA note.\n"),
+                                                           _upload(tmp_path, "e.md", "# E\n\nA note.\n")])
+    assert added == ["uploads/d.md"] and len(warnings) == 1 and "e.md" in warnings[0] and "limit of 3 files" in warnings[0]
+    assert len(list(lib.folder.iterdir())) == 3  # what was refused is not kept
+    libs.close()
+
+
+@pytest.mark.parametrize("name, safe", [
+    ("../../etc/passwd", "passwd"), ("..\\..\\boot.ini", "boot.ini"), ("/abs/path/report.pdf", "report.pdf"),
+    ("rapport\u202eFDP.exe", "rapport_FDP.exe"), ("..", "upload"), ("naïve résumé.pdf", "naïve résumé.pdf"),
+    ("报告 2026.pdf", "报告 2026.pdf"), ("a\x00b.txt", "a_b.txt"),
+])
+def test_upload_names_are_only_names(name, safe):
+    assert safe_name(name) == safe
+
+
+def test_odd_names_and_a_pdf_arrive_in_the_library(shipped_bot, tmp_path):
+    libs = Libraries(root=tmp_path / "libs")
+    pdf = write_pdf(tmp_path / "src.pdf", [["The harbour seal survey counted 212 seals."], ["The survey is repeated each spring."]],
+                    title="Seal Survey")
+    upload = _upload(tmp_path, "x.pdf", pdf.read_bytes())
+    renamed = tmp_path / "évaluation ../seals.pdf"
+    lib, added, warnings = libs.add(None, shipped_bot, [upload])
+    assert added == ["uploads/x.pdf"] and not warnings
+    c = lib.bot.ask("How many seals did the harbour survey count?").citations[0]
+    assert c.source == "uploads/x.pdf" and c.page == 1 and "212" in c.highlight
+    assert all(p.parent == lib.folder for p in lib.folder.iterdir())
+    assert not renamed.exists()
+    libs.close()
