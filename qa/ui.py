@@ -232,8 +232,9 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
             finally:
                 done.set()
 
+        shown = f"Indexing {len(files)} file{'s' if len(files) > 1 else ''} …"
+        yield history + [{"role": "assistant", "content": f"⏳ {html.escape(shown)}"}]
         threading.Thread(target=work, name="qa-upload", daemon=True).start()
-        shown = None
         while not done.wait(0.25):
             line = progress[-1] if progress else f"Receiving {len(files)} file{'s' if len(files) > 1 else ''} …"
             if line != shown:
@@ -378,7 +379,7 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
     with gr.Blocks(title="qa · ask the documents", fill_height=True, delete_cache=(600, int(libraries.limits.ttl))) as demo:
         gr.Markdown("## Ask the documents\nAnswers are quoted from the documents; every sentence cites its source, "
                     "with the answering sentence highlighted. Attach your own PDF, HTML, DOCX, Markdown or text files "
-                    "with 📎 or by dropping them here: only you can see them.")
+                    "with the paperclip or by dropping them here: only you can see them.")
         status = gr.Markdown(holder.status, elem_id="qa-status")
         chatbot = gr.Chatbot(elem_id="qa-chat", show_label=False, height="62vh", sanitize_html=True,
                              placeholder="Ask a question about the documents, or pick an example below.")

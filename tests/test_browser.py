@@ -112,3 +112,48 @@ def test_empty_message_adds_nothing_and_clear_empties_the_chat(browser, app_url)
     page.locator("#qa-clear").click()
     page.wait_for_function("!document.querySelector('#qa-chat .qa-card')", timeout=10_000)
     page.close()
+
+
+SEALS = [["The board met in March to plan the survey of the estuary."],
+         ["The harbour seal survey counted 212 grey seals on the sandbanks at low tide."]]
+SEAL_QUESTION = "How many grey seals did the survey count?"
+
+
+def test_pdf_attached_in_the_chat_is_indexed_and_cited_with_its_page(browser, app_url, tmp_path):
+    from .writers import write_pdf
+
+    pdf = write_pdf(tmp_path / "seal-survey.pdf", SEALS, title="Seal Survey 2026")
+    page = browser.new_page()
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    page.evaluate(WATCH)
+    page.locator("#qa-input input[type=file]").set_input_files(str(pdf))
+    box = page.locator("#qa-input textarea")
+    box.fill(SEAL_QUESTION)
+    page.wait_for_timeout(500)  # the attachment finishes uploading to the server
+    box.press("Enter")
+    page.wait_for_selector("#qa-chat :text('Added seal-survey.pdf')", timeout=120_000)
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    states = page.evaluate("window.__qaStates")
+    assert any("⏳" in s for s in states), states  # a progress line while it was indexed
+    card = page.locator("#qa-chat .qa-card").first
+    head = card.locator(".qa-card-head").inner_text()
+    assert "Seal Survey 2026" in head and "uploads/seal-survey.pdf" in head and "p. 2" in head
+    assert "212" in card.locator("mark").inner_text()
+    href = card.locator("a.qa-open").get_attribute("href")
+    assert "#page=2" in href and "library=" in href
+    r = page.request.get(app_url[0] + href.split("#")[0])
+    assert r.status == 200 and r.headers["content-type"] == "application/pdf"
+    page.screenshot(path=str(ARTIFACTS / "upload-pdf.png"), full_page=True)
+
+    # Another visitor, at the same time: the upload is not theirs to see.
+    other = browser.new_context().new_page()
+    other.goto(app_url[0])
+    other.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    _ask(other, SEAL_QUESTION)
+    other.wait_for_selector("#qa-chat .qa-answer, #qa-chat .qa-notfound", timeout=60_000)
+    assert "seal-survey" not in other.locator("#qa-chat").inner_text()
+    assert other.request.get(app_url[0] + href.split("#")[0].split("?")[0]).status == 404
+    other.close()
+    page.close()
+
