@@ -22,7 +22,7 @@ from .types import Answer, Citation, Document
 _CONNECTIVE = re.compile(r"^\s*(and|but|also|so|what about|how about|then|or)\b", re.I)
 # Questions whose answer is a quantity, a date or a rate: the answering sentence has a number in it.
 _NUMERIC_QUESTION = re.compile(
-    r"\b(how (many|much|long|far|old)|(what|which) (percent|percentage|share|proportion|year|date|month)"
+    r"\b(how (many|much|long|far|old|tall|high|deep|wide|heavy|often)|(what|which) (percent|percentage|share|proportion|year|date|month)"
     r"|when|by how much|what (is|was|are|were) (the |its |their |\w+'s |\w+’s )?(total|number|amount|size|cost|price|budget|revenue|value))\b", re.I)
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
@@ -194,7 +194,14 @@ def coverage(tokens: set[str], idf: dict[str, float], focus: list[str]) -> float
     total = sum(idf.get(t, 0.0) for t in focus)
     if total <= 0:
         return 0.0
-    return sum(idf.get(t, 0.0) for t in focus if t in tokens) / total
+    return sum(idf.get(t, 0.0) for t in focus if t in tokens or _same_root(t, tokens)) / total
+
+
+def _same_root(term: str, tokens: set[str]) -> bool:
+    """"coastal" and "coast", "navigational" and "navig": the stemmer keeps some derived forms apart."""
+    if len(term) < 5:
+        return False
+    return any(len(u) >= 5 and (term.startswith(u) or u.startswith(term)) for u in tokens)
 
 
 @dataclass

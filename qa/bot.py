@@ -110,7 +110,8 @@ class Bot:
         name = model_name(model)
         index_settings = IndexSettings(model=name, chunking=chunking or ChunkSettings(), title_in_embedding=title_in_embedding)
 
-        hashes = index_io.file_hashes(corpus_path)  # also checks the corpus exists and has files
+        others: list[Path] = []
+        hashes = index_io.file_hashes(corpus_path, others)  # also checks the corpus exists and has files
         index_io.recover(index_path)
         reason = "you asked for a rebuild" if rebuild else None
         loaded: Index | None = None
@@ -149,7 +150,7 @@ class Bot:
             index_io.save(loaded, index_path)
         elif changed:
             _say(f"Updating the index of {corpus_path}: {changed.removeprefix('the corpus has ')}.", on_status)
-            loaded = index_io.refresh(loaded, corpus_path, embedder.encode, hashes)
+            loaded = index_io.refresh(loaded, corpus_path, embedder.encode, hashes, others)
             index_io.save(loaded, index_path)
         if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
             for line in loaded.manifest.get("skipped", []):

@@ -6,6 +6,7 @@ becomes one warning line naming it and what to do; it never fails the rest of th
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -19,29 +20,33 @@ log = logging.getLogger(__name__)
 FORMATS = "PDF, HTML, DOCX, Markdown or text"
 
 
-def _visible(path: Path, root: Path) -> bool:
-    """Hidden files and folders (``.qa-index``, ``.git``, ``.DS_Store``) are never documents."""
-    return not any(part.startswith(".") for part in path.relative_to(root).parts)
-
-
 def corpus_files(folder: str | Path, others: list[Path] | None = None) -> list[Path]:
-    """The indexable files under ``folder``, recursively, in a stable order.
+    """The indexable files under ``folder``, recursively, in a stable order (by relative path).
 
-    Files with no extension are kept (their content decides); ``others`` collects the rest.
+    Hidden files and folders (``.qa-index``, ``.git``, ``.DS_Store``) are never documents. Files
+    with no extension are kept (their content decides); ``others`` collects the rest.
     """
     root = Path(folder)
     if not root.exists():
         raise CorpusError(f"Corpus folder {root} does not exist: create it and put your documents ({FORMATS}) in it.")
     if not root.is_dir():
         raise CorpusError(f"Corpus path {root} is not a folder: pass the folder that holds your documents.")
+    found: list[tuple[str, str]] = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        rel = os.path.relpath(dirpath, root)
+        for name in filenames:
+            if not name.startswith("."):
+                found.append((name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"), os.path.join(dirpath, name)))
     files = []
-    for p in sorted(root.rglob("*")):
-        if not p.is_file() or not _visible(p, root):
+    for rel, full in sorted(found):
+        suffix = os.path.splitext(rel)[1].lower()
+        if not os.path.isfile(full):
             continue
-        if p.suffix.lower() in SUFFIXES or not p.suffix:
-            files.append(p)
+        if suffix in SUFFIXES or not suffix:
+            files.append(Path(full))
         elif others is not None:
-            others.append(p)
+            others.append(Path(full))
     if not files:
         raise CorpusError(f"Corpus folder {root} has no documents qa can read ({FORMATS}): add some, then try again.")
     return files
@@ -71,9 +76,11 @@ def load_documents(folder: str | Path, limits: Limits | None = None, only: set[s
     docs: list[Document] = []
     warnings: list[str] = []
     others: list[Path] = []
-    for path in corpus_files(root, others):
-        if only is not None and path.relative_to(root).as_posix() not in only:
-            continue
+    if only is not None:  # the caller has just listed the folder: read these, no second walk
+        paths = [root / source for source in sorted(only) if (root / source).is_file()]
+    else:
+        paths = corpus_files(root, others)
+    for path in paths:
         try:
             docs.append(read(path, root, limits))
         except UnreadableFile as err:
