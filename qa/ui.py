@@ -192,6 +192,17 @@ def _bot_for(holder: "BotHolder", libraries, token: str | None):
     return lib.bot if lib is not None else holder.bot
 
 
+def _wait_for_bot(holder: "BotHolder", history: list[dict]) -> Iterator[list[dict]]:
+    """Says so while the model loads; returns whether there is a bot (else the reason was shown)."""
+    if not holder.ready:
+        yield history + [{"role": "assistant", "content": "Loading the model, one moment…"}]
+        holder.wait()
+    if holder.bot is None:
+        yield history + [{"role": "assistant", "content": holder.error or FRIENDLY_ERROR}]
+        return False
+    return True
+
+
 def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=None,
                visitor: dict | None = None) -> Iterator[list[dict]]:
     """Yields the growing chat: attachments indexed (with a progress line), the user turn, a
@@ -213,11 +224,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         if libraries is None:
             yield history + [{"role": "assistant", "content": "This chat does not take uploads."}]
             return
-        if not holder.ready:
-            yield history + [{"role": "assistant", "content": "Loading the model, one moment…"}]
-            holder.wait()
-        if holder.bot is None:
-            yield history + [{"role": "assistant", "content": holder.error or FRIENDLY_ERROR}]
+        if not (yield from _wait_for_bot(holder, history)):
             return
         progress: list[str] = []
         done = threading.Event()
@@ -261,11 +268,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
     except QAError as err:
         yield history + [{"role": "assistant", "content": str(err)}]
         return
-    if not holder.ready:
-        yield history + [{"role": "assistant", "content": "Loading the model, one moment…"}]
-        holder.wait()
-    if holder.bot is None:
-        yield history + [{"role": "assistant", "content": holder.error or FRIENDLY_ERROR}]
+    if not (yield from _wait_for_bot(holder, history)):
         return
     yield history + [{"role": "assistant", "content": "Searching the documents…"}]
     bot = _bot_for(holder, libraries, visitor.get("library"))
