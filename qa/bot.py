@@ -178,27 +178,34 @@ class Bot:
                     staged.append(self._stage(p))
                 except UnreadableFile as err:
                     warnings.append(str(err))
-            docs, hashes = [], {}
+            docs, hashes, outside, copies = [], {}, {}, []
             for n, (path, root, source, copied) in enumerate(staged, 1):
                 say(f"Reading {source} ({n}/{len(staged)}) …")
+                if copied:
+                    copies.append(path)
                 try:
                     doc = read(path, root, limits)
                     if root != self.corpus:
                         doc = replace(doc, source=source)
+                        outside[source] = path
                     docs.append(doc)
                     hashes[source] = index_io._sha(path)
-                    if root != self.corpus:
-                        self.files[source] = path
                 except UnreadableFile as err:
                     warnings.append(str(err).replace(f"Skipped {path.relative_to(root).as_posix()}:", f"Skipped {source}:", 1))
                     if copied:
                         path.unlink(missing_ok=True)  # our copy of a file we cannot read: do not keep it
             if docs:
                 say(f"Embedding {len(docs)} document{'s' if len(docs) > 1 else ''} …")
-                known = dict(self.index.hashes, **hashes)
-                updated = index_io.update(self.index, docs, set(), self.embedder.encode, known,
-                                          skipped=self.index.manifest.get("skipped", []))
-                self._persist(updated)
+                try:
+                    known = dict(self.index.hashes, **hashes)
+                    updated = index_io.update(self.index, docs, set(), self.embedder.encode, known,
+                                              skipped=self.index.manifest.get("skipped", []))
+                    self._persist(updated)
+                except BaseException:
+                    for path in copies:  # nothing was added: do not leave our copies in the corpus
+                        path.unlink(missing_ok=True)
+                    raise
+                self.files.update(outside)  # only once the index holds them
                 say(f"Added {', '.join(d.source for d in docs)}.")
         return warnings
 
@@ -217,6 +224,10 @@ class Bot:
                 path = self.corpus / source
                 if path.exists():
                     parked = self.corpus / ".qa-removed" / source
+                    n = 2
+                    while parked.exists():  # an earlier removal of the same name stays too
+                        parked = parked.with_name(f"{Path(source).stem} ({n}){Path(source).suffix}")
+                        n += 1
                     parked.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(path, parked)
             elif where is not None and self.index_path is None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from .chunking import ChunkSettings, chunk_document, make_splitter, sentence_spans
 from .documents import corpus_files, load_documents, unsupported_warning
-from .errors import BadIndexError
+from .errors import BadIndexError, CorpusError
 from .ingest import READERS_VERSION
 from .lexical import TOKENIZER_VERSION, Lexical, tokenize
 from .types import Chunk, Document, Heading
@@ -97,7 +97,13 @@ class Index:
 def file_hashes(corpus: Path, others: list[Path] | None = None) -> dict[str, str]:
     """sha256 of every indexable file, by source; ``others`` collects files of unsupported types."""
     root = str(Path(corpus)) + os.sep
-    return {str(path)[len(root):].replace(os.sep, "/"): _sha(path) for path in corpus_files(corpus, others)}
+    out = {}
+    for path in corpus_files(corpus, others):
+        try:
+            out[str(path)[len(root):].replace(os.sep, "/")] = _sha(path)
+        except OSError as err:  # the reader will say so, for this file alone
+            out[str(path)[len(root):].replace(os.sep, "/")] = f"unreadable:{err.errno}"
+    return out
 
 
 def _sha(path: Path) -> str:
@@ -544,18 +550,25 @@ def refresh(index: Index, corpus: str | Path, encode: Callable[..., np.ndarray],
     line = unsupported_warning(others)
     skipped = unchanged_skips + [w for w in warnings if w != line] + ([line] if line else [])
     updated = update(index, docs, set(removed) | set(changed), encode, hashes, skipped)
+    if not updated.docs:
+        raise CorpusError(f"No readable documents in {corpus} any more: every file was skipped (see the warnings above).")
     note_skipped(updated, hashes)
     return updated
 
 
 def note_skipped(index: Index, hashes: dict[str, str]) -> None:
     """Remember which files were skipped (and why) under their hashes, so an unchanged unreadable
-    file is not read again on every start, and its warning is still reported."""
+    file is not read again on every start, and its warning is still reported. Lines about files
+    that are now indexed, or gone, are dropped."""
     indexed = {d.source for d in index.docs}
-    lines = {}
+    kept, lines = [], {}
     for w in index.manifest.get("skipped", []):
-        for source in hashes:
-            if source not in indexed and w.startswith(f"Skipped {source}:"):
-                lines[source] = w
+        source = w[len("Skipped "):w.find(": it ")] if w.startswith("Skipped ") and ": it " in w else None
+        if source is None:
+            kept.append(w)  # a summary line (files of unsupported types)
+        elif source in hashes and source not in indexed:
+            kept.append(w)
+            lines[source] = w
+    index.manifest["skipped"] = kept
     index.manifest["skipped_files"] = {s: hashes[s] for s in lines}
     index.manifest["skipped_lines"] = lines

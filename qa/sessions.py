@@ -20,10 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .errors import QAError
 from .ingest import Limits, UnreadableFile
 from .ingest.base import size_text
 
 log = logging.getLogger(__name__)
+
+
+class UploadRefused(QAError):
+    """The server cannot take more uploads now."""
 
 
 def _env_number(name: str, default: float) -> float:
@@ -42,6 +47,9 @@ class UploadLimits:
     max_bytes: int = field(default_factory=lambda: int(_env_number("QA_MAX_SESSION_MB", 100) * 1_000_000))
     ttl: float = field(default_factory=lambda: _env_number("QA_SESSION_TTL", 3600))
     files: Limits = field(default_factory=Limits)
+    # For the whole server: each library holds its own copy of the shared index.
+    max_libraries: int = field(default_factory=lambda: int(_env_number("QA_MAX_LIBRARIES", 100)))
+    max_total_bytes: int = field(default_factory=lambda: int(_env_number("QA_MAX_UPLOADS_MB", 2000) * 1_000_000))
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -114,6 +122,10 @@ class Libraries:
         return lib
 
     def create(self, base) -> Library:
+        self.sweep()
+        if len(self._libraries) >= self.limits.max_libraries:
+            raise UploadRefused(f"This server already holds {len(self._libraries)} visitors' files, its limit; "
+                                "try again later, or run qa on your own machine.")
         token = secrets.token_urlsafe(32)
         folder = self.root / secrets.token_hex(8)
         folder.mkdir(mode=0o700)
@@ -129,7 +141,12 @@ class Libraries:
         Returns (library, sources added, one warning per file refused). The uploaded copies
         (``paths``, in the web server's temporary folder) are deleted either way.
         """
-        lib = self.get(token) or self.create(base)
+        lib = self.get(token)
+        if lib is None:
+            if token:
+                raise UploadRefused("Your earlier files have expired or were deleted when the page disconnected; "
+                                    "attach them again.")
+            lib = self.create(base)
         warnings: list[str] = []
         staged: list[Path] = []
         with lib.lock:
@@ -143,6 +160,8 @@ class Libraries:
                     if size > self.limits.files.max_file_bytes:
                         raise UnreadableFile(name, f"is {size_text(size)}, over the {size_text(self.limits.files.max_file_bytes)} limit per file",
                                              "split it into smaller files")
+                    if self.total_bytes() + size > self.limits.max_total_bytes:
+                        raise UnreadableFile(name, "would pass this server's limit for all visitors' files", "try again later")
                     if lib.bytes + size > self.limits.max_bytes:
                         raise UnreadableFile(name, f"would pass the limit of {size_text(self.limits.max_bytes)} per visitor",
                                              "remove a file or start a new chat")
@@ -162,14 +181,20 @@ class Libraries:
                 finally:
                     _unlink_upload(p)
             before = set(lib.bot.files)
-            refused = lib.bot.add(staged, limits=self.limits.files, on_status=on_status) if staged else []
-            for dest in staged:
-                if f"uploads/{dest.name}" not in lib.bot.files and dest.exists():
-                    lib.bytes -= dest.stat().st_size
-                    dest.unlink()
+            try:
+                refused = lib.bot.add(staged, limits=self.limits.files, on_status=on_status) if staged else []
+            finally:
+                for dest in staged:  # what the library did not take is not kept, nor counted
+                    if f"uploads/{dest.name}" not in lib.bot.files and dest.exists():
+                        lib.bytes -= dest.stat().st_size
+                        dest.unlink()
             warnings += refused
             added = sorted(set(lib.bot.files) - before)
         return lib, added, warnings
+
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(lib.bytes for lib in self._libraries.values())
 
     def drop(self, token: str | None) -> None:
         """Forget a library and delete its files (its session ended)."""
@@ -178,7 +203,8 @@ class Libraries:
         with self._lock:
             lib = self._libraries.pop(token, None)
         if lib is not None:
-            shutil.rmtree(lib.folder, ignore_errors=True)
+            with lib.lock:  # not in the middle of adding files to it
+                shutil.rmtree(lib.folder, ignore_errors=True)
             log.info("Deleted a visitor's library (%d files).", len(lib.bot.files))
 
     def sweep(self) -> None:

@@ -30,6 +30,7 @@ EXAMPLES = [
 ]
 FILE_ROUTE = "/qa/file"  # the original of a cited document: corpus files and the visitor's own uploads only
 UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
+ATTACHED = "📎 "  # opens the chat turn that lists a message's attachments
 FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was logged; please try again."
 
 CSS = """
@@ -187,6 +188,23 @@ def _message_parts(message: Any) -> tuple[str, list[str]]:
     return (message if isinstance(message, str) else "").strip(), []
 
 
+def conversation(history: list[dict]) -> list[dict]:
+    """The chat without its upload turns ("📎 report.pdf" and the receipt): a follow-up is about
+    the last question, not the last attachment."""
+    out: list[dict] = []
+    skip_reply = False
+    for m in history:
+        content = m.get("content") if isinstance(m, dict) else None
+        if isinstance(content, str) and m.get("role") == "user" and content.startswith(ATTACHED):
+            skip_reply = True
+            continue
+        if skip_reply and m.get("role") == "assistant":
+            continue
+        skip_reply = False
+        out.append(m)
+    return out
+
+
 def _bot_for(holder: "BotHolder", libraries, token: str | None):
     lib = libraries.get(token) if libraries is not None else None
     return lib.bot if lib is not None else holder.bot
@@ -220,7 +238,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
     history = list(history or [])
     if files:
         names = ", ".join(Path(f).name for f in files)
-        history.append({"role": "user", "content": f"📎 {html.escape(names)}"})
+        history.append({"role": "user", "content": f"{ATTACHED}{html.escape(names)}"})
         if libraries is None:
             yield history + [{"role": "assistant", "content": "This chat does not take uploads."}]
             return
@@ -233,6 +251,8 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         def work() -> None:
             try:
                 result["out"] = libraries.add(visitor.get("library"), holder.bot, files, on_status=progress.append)
+            except QAError as err:
+                result["refused"] = str(err)
             except Exception as err:  # noqa: BLE001 - shown as one line below
                 log.exception("Indexing uploads failed")
                 result["error"] = err
@@ -247,6 +267,11 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
             if line != shown:
                 shown = line
                 yield history + [{"role": "assistant", "content": f"⏳ {html.escape(line)}"}]
+        if "refused" in result:
+            visitor.pop("library", None)  # expired: the next attachment starts a new library
+            history.append({"role": "assistant", "content": html.escape(result["refused"])})
+            yield history
+            return
         if "error" in result:
             history.append({"role": "assistant", "content": "Sorry, indexing the files failed; nothing you had added before was lost. Please try again."})
             yield history
@@ -270,10 +295,14 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         return
     if not (yield from _wait_for_bot(holder, history)):
         return
-    yield history + [{"role": "assistant", "content": "Searching the documents…"}]
     bot = _bot_for(holder, libraries, visitor.get("library"))
+    if visitor.get("library") and bot is holder.bot:
+        visitor.pop("library", None)
+        history.append({"role": "assistant", "content": "Your uploaded files have expired or were deleted when the page "
+                        "disconnected; this answer comes from the shared documents only. Attach them again to ask about them."})
+    yield history + [{"role": "assistant", "content": "Searching the documents…"}]
     try:
-        answer = bot.ask(text, history=history[:-1])
+        answer = bot.ask(text, history=conversation(history[:-1]))
     except QAError as err:
         yield history + [{"role": "assistant", "content": str(err)}]
         return
@@ -320,6 +349,17 @@ def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None,
         raise gr.Error(FRIENDLY_ERROR) from None
 
 
+def api_document(holder: BotHolder, source: str, library: str = "", libraries=None) -> dict:
+    holder.wait()
+    bot = _bot_for(holder, libraries, library) if library else holder.bot
+    if bot is None or (library and bot is holder.bot):
+        raise gr.Error(holder.error or "Unknown or expired library: upload the files again with /upload.", print_exception=False)
+    doc = bot.index.document(source) if isinstance(source, str) else None
+    if doc is None:
+        raise gr.Error(f"No document {source!r} in this collection: use a citation's source.", print_exception=False)
+    return {"source": doc.source, "title": doc.title, "kind": doc.kind, "text": doc.text, "pages": list(doc.pages)}
+
+
 def api_upload(holder: BotHolder, libraries, files: list | None, library: str = "") -> dict:
     """Index files into a private library; ask about them with ``/ask`` and the returned ``library``."""
 
@@ -362,7 +402,7 @@ def serve_file(holder: BotHolder, libraries, source: str, library: str = ""):
     kind = bot.index.document(source).kind
     media = {"pdf": "application/pdf", "html": "text/plain; charset=utf-8", "docx":
              "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}.get(kind, "text/plain; charset=utf-8")
-    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"}
     if kind != "pdf":  # a page saved from the web is shown as its source text, never run here
         headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     disposition = "attachment" if kind == "docx" else "inline"
@@ -429,6 +469,13 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
             return api_ask(holder, question, history, k, library, libraries)
 
         gr.api(ask, api_name="ask", concurrency_limit=4, concurrency_id="qa")
+
+        def document(source: str, library: str = "") -> dict:
+            """One indexed document as the index holds it: for a PDF, HTML or DOCX file the extracted text
+            that citations' start/end point into, with its title, format and PDF page offsets."""
+            return api_document(holder, source, library, libraries)
+
+        gr.api(document, api_name="document", concurrency_limit=4, concurrency_id="qa")
 
         # /upload: files in, a private library token out. Components hidden: this is for API clients.
         up_files = gr.File(file_count="multiple", visible=False)

@@ -89,6 +89,10 @@ def test_upload_then_ask_cites_the_uploaded_pdf_with_its_page(client, tmp_path):
     ans = client.predict(question="How many grey seals did the survey count?", library=up["library"], api_name="/ask")
     c = ans["citations"][0]
     assert c["source"] == "uploads/seals.pdf" and c["page"] == 2 and "212" in c["highlight"] and c["kind"] == "pdf"
+    doc = client.predict(source="uploads/seals.pdf", library=up["library"], api_name="/document")
+    assert doc["text"][c["start"]:c["end"]] == c["passage"] and doc["kind"] == "pdf" and len(doc["pages"]) == 2
+    with pytest.raises(Exception, match="No document"):
+        client.predict(source="uploads/seals.pdf", library="", api_name="/document")  # not without the token
 
 
 def test_bad_uploads_get_one_line_each_and_an_unknown_library_is_refused(client, tmp_path):

@@ -154,3 +154,57 @@ def test_a_bad_file_added_later_loses_nothing_already_indexed(mixed, tmp_path, e
     assert all(w.startswith("Skipped ") and "\n" not in w for w in warnings)
     assert not any((mixed / name).exists() for name in EXPECTED)  # refused copies are not left in the corpus
     assert bot.ask("When does the winter ferry leave?").citations[0].source == "ferry.md"
+
+
+def test_numbers_alone_on_a_line_survive_page_number_footers(tmp_path):
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "table.pdf"
+    c = canvas.Canvas(str(path))
+    for page in range(1, 4):
+        c.drawString(72, 800, "Harbour Board annual figures")
+        y = 760
+        for line in ("Year", "Units", f"{2020 + page}", f"{240000 + page * 1000}", "The figures were audited in spring."):
+            c.drawString(72, y, line)
+            y -= 20
+        c.drawString(300, 40, f"Page {page}")
+        c.showPage()
+    c.save()
+    doc = read(path, tmp_path)
+    assert "Page 1" not in doc.text and "Harbour Board annual figures" not in doc.text  # running header and footer
+    for page in range(1, 4):
+        assert f"{2020 + page}" in doc.text and f"{240000 + page * 1000}" in doc.text
+
+
+@pytest.mark.parametrize("name, data, kind", [
+    ("notes.md", b"# Notes\n\nA PDF file begins with the header %PDF-1.7 and a version.\n", "markdown"),
+    ("README", b"Read me first.\n\nThis folder holds the harbour minutes.\n", "text"),
+    ("page.xhtml", b'<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html><html xmlns="http://www.w3.org/1999/xhtml">'
+                   b"<head><title>Tide Tables</title></head><body><article><h1>Tide Tables for Skye</h1>"
+                   b"<p>High water at Portree is at 6:40 on Monday, and the range is 4.1 metres.</p></article></body></html>", "html"),
+    ("sjis.html", '<html><head><meta charset="shift_jis"><title>港</title></head><body><article><h1>港の案内</h1>'
+                  '<p>フェリーは毎朝七時に北の桟橋から出航します。冬の間も運航しています。</p></article></body></html>'.encode("shift_jis"), "html"),
+])
+def test_detection_and_decoding_edge_cases(tmp_path, name, data, kind):
+    (tmp_path / name).write_bytes(data)
+    doc = read(tmp_path / name, tmp_path)
+    assert doc.kind == kind
+    if name == "page.xhtml":
+        assert doc.title == "Tide Tables for Skye" and "4.1 metres" in doc.text
+    if name == "sjis.html":
+        assert "フェリーは毎朝七時" in doc.text
+
+
+def test_utf16_text_says_how_to_fix_it(tmp_path):
+    (tmp_path / "old.txt").write_bytes("Notes in UTF-16".encode("utf-16"))
+    with pytest.raises(UnreadableFile, match="UTF-16.*UTF-8"):
+        read(tmp_path / "old.txt", tmp_path)
+
+
+def test_a_fixed_file_loses_its_warning_after_add(tmp_path, embedder):
+    corpus = write_corpus(tmp_path / "c", {"a.md": "# A\n\nThe ferry leaves at 7:15.\n", "b.txt": bytes(range(256)) * 8})
+    bot = build_bot(corpus, tmp_path / "ix", embedder)
+    assert any(w.startswith("Skipped b.txt:") for w in bot.index.manifest["skipped"])
+    (corpus / "b.txt").write_text("Bees\n\nA hive holds 40,000 bees.\n", encoding="utf-8")
+    assert bot.add([corpus / "b.txt"]) == []
+    assert not any("b.txt" in w for w in bot.index.manifest["skipped"])

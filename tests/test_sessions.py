@@ -95,3 +95,26 @@ def test_odd_names_and_a_pdf_arrive_in_the_library(shipped_bot, tmp_path):
     assert all(p.parent == lib.folder for p in lib.folder.iterdir())
     assert not renamed.exists()
     libs.close()
+
+
+def test_an_expired_library_is_said_and_the_server_wide_cap_holds(shipped_bot, tmp_path):
+    from qa.sessions import UploadRefused
+
+    libs = Libraries(UploadLimits(max_libraries=1), root=tmp_path / "libs")
+    lib, _, _ = libs.add(None, shipped_bot, [_upload(tmp_path, "ferry.md", FERRY)])
+    with pytest.raises(UploadRefused, match="limit"):
+        libs.add(None, shipped_bot, [_upload(tmp_path, "more.md", FERRY)])
+    libs.drop(lib.token)
+    with pytest.raises(UploadRefused, match="expired"):
+        libs.add(lib.token, shipped_bot, [_upload(tmp_path, "again.md", FERRY)])
+    libs.close()
+
+
+def test_upload_turns_are_not_folded_into_follow_ups():
+    from qa.ui import ATTACHED, conversation
+
+    chat = [{"role": "user", "content": "How long is the ridge walk?"},
+            {"role": "assistant", "content": "It is 14 km long. [1]"},
+            {"role": "user", "content": ATTACHED + "trail.pdf"},
+            {"role": "assistant", "content": "Added trail.pdf: ask away."}]
+    assert conversation(chat) == chat[:2]

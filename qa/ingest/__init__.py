@@ -28,7 +28,8 @@ def detect(name: str, head: bytes) -> str:
     suffix = Path(name).suffix.lower()
     by_name = SUFFIXES.get(suffix)
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if b"%PDF-" in head[:1024]:
+    # A PDF starts with its header (some writers put a little junk first: allowed where the name says PDF).
+    if stripped.startswith(b"%pdf-") or (by_name in ("pdf", None) and b"%PDF-" in head[:1024]):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         if by_name in (None, "docx"):
@@ -40,12 +41,17 @@ def detect(name: str, head: bytes) -> str:
         raise UnreadableFile(name, "is named .pdf but is not a PDF", "check that the download finished, or export it to PDF again")
     if by_name == "docx":
         raise UnreadableFile(name, "is named .docx but is not a Word document", "save it again as .docx from Word or LibreOffice")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnreadableFile(name, "is UTF-16 text", "re-save it as UTF-8 (most editors offer it under Save As → Encoding)")
     if b"\x00" in head:
         raise UnreadableFile(name, "is a binary file, not text", "add the document itself (PDF, HTML, DOCX, Markdown or text)")
-    if by_name == "html" or stripped.startswith((b"<!doctype html", b"<html")):
+    if by_name == "html" or (by_name != "markdown" and stripped.startswith((b"<!doctype html", b"<html", b"<?xml"))
+                             and b"<html" in stripped[:2048]):
         return "html"
     if by_name is not None:
         return by_name
+    if not suffix:
+        return "text"  # README, NOTES: the text reader refuses it if it is not text after all
     raise UnreadableFile(name, f"has a type qa does not read ({suffix or 'no extension'})",
                          "add PDF, HTML, DOCX, Markdown or text files")
 
@@ -60,7 +66,7 @@ def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
             raise UnreadableFile(source, "is empty (0 bytes)", "check that it was saved or downloaded completely")
         if size > limits.max_file_bytes:
             raise UnreadableFile(source, f"is {size_text(size)}, over the {size_text(limits.max_file_bytes)} limit per file",
-                                 "split it, or raise the limit with QA_MAX_FILE_MB")
+                                 "split it, or raise the limit with QA_MAX_FILE_MB and run `qa index --rebuild`")
         data = path.read_bytes()
     except OSError as err:
         raise UnreadableFile(source, f"cannot be read ({err.strerror})", "check that it exists and its permissions") from err

@@ -1,18 +1,18 @@
 """Web pages: the main text only (trafilatura drops menus, cookie banners, scripts and footers)."""
 from __future__ import annotations
 
+import re
+
 from ..types import Document
 from .base import Limits, UnreadableFile, assemble
 from .titles import clean_title
 
 
 def _decode(data: bytes) -> str:
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    """By the page's BOM, declared charset or a guess (trafilatura's own decoder), not UTF-8 only."""
+    from trafilatura.utils import decode_file
+
+    return decode_file(data)
 
 
 def _page_title(page: str) -> str:
@@ -20,7 +20,8 @@ def _page_title(page: str) -> str:
     import lxml.html
 
     try:
-        tree = lxml.html.fromstring(page)
+        # lxml refuses a str that carries an XML encoding declaration (XHTML): drop it, the text is decoded.
+        tree = lxml.html.fromstring(re.sub(r"^\s*<\?xml[^>]*\?>", "", page))
     except Exception:  # noqa: BLE001 - a page lxml cannot parse still has a text
         return ""
     for h1 in tree.iter("h1"):

@@ -15,6 +15,8 @@ from .titles import clean_title, looks_like_title
 
 _BULLET = re.compile(r"^\s*(?:[•▪◦●■\-–*]|\d{1,2}[.)]|[a-z][.)])\s")
 _DIGITS = re.compile(r"\d+")
+# Titles that writing software puts in the metadata, not the author: "Microsoft Word - report.docx", "Untitled".
+_GENERATED_TITLE = re.compile(r"^(microsoft \w+ - |untitled\b|document\d*$)|\.(docx?|pdf|odt|rtf|txt|indd)$", re.I)
 _SOFT_HYPHEN = "\u00ad\ufffe\x02"  # how PDFium reports a hyphen the layout inserted
 
 
@@ -89,15 +91,16 @@ def read_pdf(data: bytes, source: str, limits: Limits | None = None) -> Document
     page_first_block: list[int] = []
     for text in texts:
         lines = text.replace("\r\n", "\n").split("\n")
-        kept = "\n".join(ln for ln in lines if _DIGITS.sub("#", ln.strip()) not in running)
+        filled = [i for i, ln in enumerate(lines) if ln.strip()]
+        edges = set(filled[:2] + filled[-2:])  # running lines are only ever at a page's top or bottom
+        kept = "\n".join(ln for i, ln in enumerate(lines) if i not in edges or _DIGITS.sub("#", ln.strip()) not in running)
         page_first_block.append(len(blocks))
         blocks.extend((p, 0) for p in _paragraphs(kept))
-    chars = sum(len(t) for t, _ in blocks)
-    if chars < 20 * max(1, len(page_first_block)) and chars < 200:
-        raise UnreadableFile(source, f"has no text layer ({len(page_first_block)} page(s) of images: a scan?)",
+    if sum(len(t.strip()) for t in texts) < 5 * max(1, len(texts)):  # a few stray characters a page at most
+        raise UnreadableFile(source, f"has no text layer ({len(texts)} page(s) of images: a scan?)",
                              "run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) and add the result")
     title = clean_title(meta.get("Title"))
-    if not looks_like_title(title):
+    if not looks_like_title(title) or _GENERATED_TITLE.search(title):
         title = next((t for t, _ in blocks[:8] if looks_like_title(t)), "") or source.rsplit("/", 1)[-1]
     for i, (text, _) in enumerate(blocks[:8]):  # the title line as printed is the document's top heading
         if " ".join(text.split()) == title:
