@@ -127,7 +127,8 @@ def cmd_ask(args) -> int:
     print()
     for c in answer.citations:
         where = "".join(f", {part}" for part in (f"p. {c.page}" if c.page else "", f"§ {c.section}" if c.section else "") if part)
-        print(f"[{c.number}] {c.title} — {c.source}{where}, characters {c.start}–{c.end} (score {c.score:.3f})")
+        also = f"; also in {', '.join(c.also_in)}" if c.also_in else ""
+        print(f"[{c.number}] {c.title} — {c.source}{where}, characters {c.start}–{c.end} (score {c.score:.3f}){also}")
         print(textwrap.indent(textwrap.fill(c.highlight, 100), "    » "))
     return 0
 

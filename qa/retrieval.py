@@ -1,7 +1,7 @@
 """Hybrid search: dense passages + dense sentences + BM25, fused, near-duplicates collapsed."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -16,6 +16,9 @@ class FusionSettings:
     sentence: float = 0.20  # cosine of the passage's best sentence
     lexical: float = 0.30  # BM25, divided by the best BM25 score of the query
     depth: int = 50  # candidates taken from each of the three lists
+    # BM25 is divided by max(the query's best score, this): a query whose best lexical match is far
+    # weaker than this collection's typical one gets a proportionally weaker lexical vote (0: off).
+    lexical_reference: float = 0.0
 
 
 @dataclass
@@ -26,6 +29,7 @@ class Hit:
     sentence: float
     lexical: float
     best_sentence: int  # sentence id with the highest cosine inside the chunk
+    duplicates: list[int] = field(default_factory=list)  # near-duplicate chunks of other documents, collapsed into this one
 
 
 class Retriever:
@@ -86,23 +90,30 @@ class Retriever:
         qv = q[0]
         passage = ix.chunk_vectors[cand] @ qv
         sentence, best = self._best_sentences(cand, qv, passage)
-        top = float(bm25.max()) if bm25.size else 0.0
+        top = max(float(bm25.max()) if bm25.size else 0.0, f.lexical_reference)
         lexical = bm25[cand] / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
         fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
 
         # One citation per piece of evidence: a near-duplicate passage (same group)
         # or an overlapping neighbour whose best sentence is already cited adds nothing.
+        # A copy in another document is not dropped: it is listed with the passage it repeats.
         hits: list[Hit] = []
-        seen_groups: set[int] = set()
+        by_group: dict[int, Hit] = {}
         seen_sentences: set[int] = set()
         for n in np.argsort(-fused, kind="stable"):
             ci = int(cand[n])
             group = int(ix.groups[ci])
-            if collapse and (group in seen_groups or (best[n] >= 0 and int(best[n]) in seen_sentences)):
+            if collapse and group in by_group:
+                first = by_group[group]
+                if ix.chunks[first.chunk].source != ix.chunks[ci].source:
+                    first.duplicates.append(ci)
                 continue
-            seen_groups.add(group)
-            seen_sentences.add(int(best[n]))
-            hits.append(Hit(ci, float(fused[n]), float(passage[n]), float(sentence[n]), float(lexical[n]), int(best[n])))
+            if collapse and best[n] >= 0 and int(best[n]) in seen_sentences:
+                continue
             if len(hits) == k:
                 break
+            hit = Hit(ci, float(fused[n]), float(passage[n]), float(sentence[n]), float(lexical[n]), int(best[n]))
+            by_group[group] = hit
+            seen_sentences.add(int(best[n]))
+            hits.append(hit)
         return hits

@@ -71,6 +71,7 @@ class Citation:
     pages: tuple[int, int] | None = None  # PDF: first and last page the passage covers
     section: str = ""  # heading path of the highlighted sentence (HTML, DOCX, Markdown, PDF headings)
     kind: str = "text"  # format of the source file
+    also_in: list[str] = field(default_factory=list)  # other documents holding a near-copy of this passage, best first
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

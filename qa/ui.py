@@ -81,7 +81,8 @@ def card(c: Citation, uid: str, library: str | None = None, links: bool = True) 
         source = f'<a class="qa-open" href="{html.escape(file_link(c, library))}" target="_blank" rel="noopener">{source}</a>'
     head = (f"<b>[{c.number}] {html.escape(c.title)}</b> · <code>{source}</code> · "
             + (f'<span class="qa-where">{html.escape(where)}</span> · ' if where else "")
-            + f"characters {c.start:,}–{c.end:,} · score {c.score:.2f}")
+            + f"characters {c.start:,}–{c.end:,} · score {c.score:.2f}"
+            + (f" · also in {html.escape(', '.join(c.also_in[:3]))}{' …' if len(c.also_in) > 3 else ''}" if c.also_in else ""))
     return f'<div class="qa-card" id="{uid}-{c.number}"><div class="qa-card-head">{head}</div><div class="qa-passage">{body}</div></div>'
 
 

@@ -46,3 +46,6 @@ def test_near_duplicate_passages_are_collapsed(tmp_path, embedder):
     with_answer = [c for c in ans.citations if "276,000" in c.passage]
     assert len(with_answer) == 1
     assert len({c.highlight for c in ans.citations}) == len(ans.citations)
+    # The copy is not lost: the citation says which other document holds it.
+    other = {"robots.md": "repost.txt", "repost.txt": "robots.md"}[with_answer[0].source]
+    assert with_answer[0].also_in == [other]
