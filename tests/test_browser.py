@@ -157,3 +157,26 @@ def test_pdf_attached_in_the_chat_is_indexed_and_cited_with_its_page(browser, ap
     other.close()
     page.close()
 
+
+
+def test_a_file_dropped_on_the_box_is_attached_and_cited(browser, app_url):
+    page = browser.new_page()
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    dropped = page.evaluate_handle("""() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(["# Bees\\n\\nA healthy hive holds about 40,000 worker bees in midsummer.\\n"], "bees.md",
+                              {type: "text/markdown"}));
+        return dt;
+    }""")
+    with page.expect_response(lambda r: "/gradio_api/upload" in r.url and r.ok, timeout=20_000):
+        for event in ("dragenter", "dragover", "drop"):
+            page.dispatch_event("#qa-input .full-container", event, {"dataTransfer": dropped})
+    page.wait_for_timeout(300)
+    box = page.locator("#qa-input textarea")
+    box.fill("How many worker bees does a healthy hive hold?")
+    box.press("Enter")
+    page.wait_for_selector("#qa-chat :text('Added bees.md')", timeout=120_000)
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    assert "uploads/bees.md" in page.locator("#qa-chat .qa-card").first.inner_text()
+    page.close()
