@@ -67,6 +67,9 @@ def _bot(args, corpus=None, rebuild=False):
 
 
 def cmd_index(args) -> int:
+    import time
+
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
@@ -75,8 +78,9 @@ def cmd_index(args) -> int:
     print(f"Index ready at {bot.index_path}: {c.get('documents')} documents ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
           f"{c.get('chunks')} passages, {c.get('sentences')} sentences, model {bot.index.settings.model}.")
     skipped = bot.index.manifest.get("skipped", [])
-    if skipped:
-        print(f"{len(skipped)} warning{'s' if len(skipped) > 1 else ''}: " + " ".join(skipped))
+    if skipped and bot.index.manifest.get("built_at", "") < started:  # read earlier: not in this run's log
+        for line in skipped:
+            print(f"qa: {line}", file=sys.stderr)
     return 0
 
 
