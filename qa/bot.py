@@ -1,6 +1,7 @@
 """``Bot``: the one class most users touch. ``Bot.load()`` then ``bot.ask(question)``."""
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -282,8 +283,8 @@ class Bot:
 
     def session(self) -> "Bot":
         """A bot over the same collection whose additions stay in memory and with it alone."""
-        twin = Bot(self.index, self.embedder, self.corpus, None, self.fusion, self.answer_settings, self.reranker)
-        twin._engine = self._engine  # the same search structures until the first upload
+        twin = copy.copy(self)  # the same search structures (no second copy of the vectors) until the first upload
+        twin.index_path, twin.files, twin._write = None, {}, threading.Lock()
         return twin
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:

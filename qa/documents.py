@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import CorpusError
 from .ingest import SUFFIXES, Limits, UnreadableFile, read
-from .ingest.titles import title_of_text
+from .ingest.titles import title_of_text as title_of  # noqa: F401 - the text reader's rule, for callers
 from .types import Document
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,6 @@ def corpus_files(folder: str | Path, others: list[Path] | None = None) -> list[P
     if not files:
         raise CorpusError(f"Corpus folder {root} has no documents qa can read ({FORMATS}): add some, then try again.")
     return files
-
-
-def title_of(text: str, fallback: str) -> str:
-    """The title of a text file: the first line that reads as a title rather than a navigation crumb."""
-    return title_of_text(text, fallback)
 
 
 def unsupported_warning(others: list[Path]) -> str | None:
