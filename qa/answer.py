@@ -60,9 +60,6 @@ class AnswerSettings:
     locality_weight: float = 0.4  # follow-ups: bonus for evidence near the earlier answer …
     locality_scale: int = 1000  # … halved every this many characters away from it
     min_new_words: int = 2  # a highlight adding fewer words than this to the question gets its neighbour
-    # A name the corpus never mentions vetoes the answer only when the highlight is not already a close
-    # match in meaning: the corpus may name the same thing otherwise ("Gulf states" / "Saudi Arabia").
-    veto_max_cosine: float = 0.65  # measured: bench/README.md, "Robustness"
 
 
 @dataclass(frozen=True)
@@ -379,8 +376,6 @@ class Composer:
             return True
         # Asked about a name the corpus never mentions (nor anything spelt nearly like it, which
         # would be a typo): whatever matched is about something else.
-        if top.cosine >= self.settings.veto_max_cosine:
-            return False
         unknown = [t for t, df in self.index.lexical.doc_freq(query.names()).items() if df == 0]
         return any(not self.index.lexical.near(t) for t in unknown)
 

@@ -231,14 +231,3 @@ def test_a_name_one_letter_off_the_corpus_is_a_typo_but_an_unknown_acronym_is_no
     assert not ans.abstained and "450,000" in ans.citations[0].highlight
     assert shipped_bot.ask("What is TSMC's role in the US-China chip rivalry?").abstained
 
-
-def test_a_name_the_corpus_lacks_does_not_veto_a_close_match(tmp_path, embedder):
-    """'Is it OK to …?' and the corpus says 'Do not …': the unknown word 'OK' must not refuse a found answer."""
-    from .conftest import build_bot, write_corpus
-
-    corpus = write_corpus(tmp_path / "c", {"grinder.md": "# Cleaning\n\nDo not use rice to clean the grinder burrs. "
-                                                          "Use a soft brush instead.\n"})
-    bot = build_bot(corpus, tmp_path / "ix", embedder)
-    ans = bot.ask("Is it OK to clean the grinder burrs with rice?")
-    assert not ans.abstained and "rice" in ans.citations[0].highlight
-    assert bot.ask("How many data centers does Freedonia have?").abstained  # an unknown name still vetoes a weak match
