@@ -76,7 +76,7 @@ class Bot:
         self.fusion, self.answer_settings = fusion, answer_settings
         self.files: dict[str, Path] = {}  # sources added from outside the corpus folder → where they are
         self._write = threading.Lock()
-        self._engine = _Engine(index, Retriever(index, fusion), Composer(index, answer_settings))
+        self._swap(index)
 
     @property
     def index(self) -> Index:
@@ -190,7 +190,7 @@ class Bot:
                         doc = replace(doc, source=source)
                         outside[source] = path
                     docs.append(doc)
-                    hashes[source] = index_io._sha(path)
+                    hashes[source] = index_io.file_sha(path)
                 except UnreadableFile as err:
                     warnings.append(str(err).replace(f"Skipped {path.relative_to(root).as_posix()}:", f"Skipped {source}:", 1))
                     if copied:
@@ -247,8 +247,9 @@ class Bot:
         if real.is_relative_to(corpus):
             return real, corpus, real.relative_to(corpus).as_posix(), False
         target = corpus / path.name
+        digest = index_io.file_sha(real)
         n = 2
-        while target.exists() and index_io._sha(target) != index_io._sha(real):
+        while target.exists() and index_io.file_sha(target) != digest:
             target = corpus / f"{path.stem} ({n}){path.suffix}"
             n += 1
         copied = not target.exists()

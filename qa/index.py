@@ -99,14 +99,15 @@ def file_hashes(corpus: Path, others: list[Path] | None = None) -> dict[str, str
     root = str(Path(corpus)) + os.sep
     out = {}
     for path in corpus_files(corpus, others):
+        source = str(path)[len(root):].replace(os.sep, "/")
         try:
-            out[str(path)[len(root):].replace(os.sep, "/")] = _sha(path)
+            out[source] = file_sha(path)
         except OSError as err:  # the reader will say so, for this file alone
-            out[str(path)[len(root):].replace(os.sep, "/")] = f"unreadable:{err.errno}"
+            out[source] = f"unreadable:{err.errno}"
     return out
 
 
-def _sha(path: Path) -> str:
+def file_sha(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -215,10 +216,6 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
 
     chunk_vectors = stack([s.chunk_vectors for s in segments])
     sentence_vectors = stack([s.sentence_vectors for s in segments])
-    chunk_sentences: list[list[int]] = [[] for _ in chunks]
-    for sid, (_, _, _, first, last) in enumerate(sentences):
-        for c in range(first, last + 1):
-            chunk_sentences[c].append(sid)
     manifest = {
         "format_version": FORMAT_VERSION,
         "settings": settings.to_dict(),
@@ -233,9 +230,18 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
     return Index(
         settings=settings, docs=[s.doc for s in segments], chunks=chunks, groups=near_duplicate_groups(chunks),
         chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
-        chunk_sentences=[np.asarray(s, dtype=np.int32) for s in chunk_sentences],
+        chunk_sentences=chunk_sentences(sentences, len(chunks)),
         lexical=Lexical.from_tokens(terms), manifest=manifest, terms=terms,
     )
+
+
+def chunk_sentences(sentences: np.ndarray, n_chunks: int) -> list[np.ndarray]:
+    """The sentence ids inside each chunk, from the sentence rows' first and last chunk."""
+    out: list[list[int]] = [[] for _ in range(n_chunks)]
+    for sid, (_, _, _, first, last) in enumerate(sentences):
+        for c in range(first, last + 1):
+            out[c].append(sid)
+    return [np.asarray(s, dtype=np.int32) for s in out]
 
 
 def build(docs: list[Document], settings: IndexSettings, encode: Callable[..., np.ndarray], skipped: list[str] | None = None,
@@ -377,7 +383,7 @@ def save(index: Index, folder: str | Path) -> None:
             faiss.write_index(flat, str(tmp / name))
         index.lexical.save(tmp / "bm25")
         manifest = dict(index.manifest)
-        manifest["checksums"] = {p.relative_to(tmp).as_posix(): _sha(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        manifest["checksums"] = {p.relative_to(tmp).as_posix(): file_sha(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1, ensure_ascii=False)
             f.flush()
@@ -444,7 +450,7 @@ def load(folder: str | Path, verify: bool = True) -> Index:
             p = folder / rel
             if not p.exists():
                 raise BadIndexError(f"The index at {folder} is missing {rel}.")
-            if _sha(p) != digest:
+            if file_sha(p) != digest:
                 raise BadIndexError(f"The index file {folder / rel} is damaged (checksum mismatch).")
     try:
         s = manifest["settings"]
@@ -471,14 +477,10 @@ def load(folder: str | Path, verify: bool = True) -> Index:
     if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences) or lexical.num_docs != len(chunks)
             or set(manifest.get("corpus_files", {})) != {d.source for d in docs}):
         raise BadIndexError(f"The index at {folder} is inconsistent (its files disagree on the number of passages).")
-    chunk_sentences: list[list[int]] = [[] for _ in chunks]
-    for sid, (_, _, _, first, last) in enumerate(sentences):
-        for ci in range(first, last + 1):
-            chunk_sentences[ci].append(sid)
     return Index(
         settings=settings, docs=docs, chunks=chunks, groups=np.asarray(groups, dtype=np.int32),
         chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
-        chunk_sentences=[np.asarray(s, dtype=np.int32) for s in chunk_sentences], lexical=lexical, manifest=manifest,
+        chunk_sentences=chunk_sentences(sentences, len(chunks)), lexical=lexical, manifest=manifest,
         terms=terms,
     )
 
@@ -526,8 +528,7 @@ def changes(manifest: dict, hashes: dict[str, str]) -> tuple[list[str], list[str
 def build_from_folder(corpus: str | Path, settings: IndexSettings, encode: Callable[..., np.ndarray],
                       hashes: dict[str, str] | None = None) -> Index:
     """``hashes``: the corpus's file hashes when the caller has just computed them (saves a second read)."""
-    others: list[Path] = []
-    hashes = hashes if hashes is not None else file_hashes(Path(corpus), others)
+    hashes = hashes if hashes is not None else file_hashes(Path(corpus))
     docs, skipped = load_documents(corpus)
     index = build(docs, settings, encode, skipped=skipped, hashes=hashes)
     note_skipped(index, hashes)
@@ -547,8 +548,8 @@ def refresh(index: Index, corpus: str | Path, encode: Callable[..., np.ndarray],
     docs, warnings = load_documents(corpus, only=set(added) | set(changed))
     unchanged_skips = [w for s, w in index.manifest.get("skipped_lines", {}).items()
                        if s in hashes and s not in added and s not in changed]
-    line = unsupported_warning(others)
-    skipped = unchanged_skips + [w for w in warnings if w != line] + ([line] if line else [])
+    line = unsupported_warning(others)  # ``load_documents(only=…)`` walks no folder, so it never adds this one
+    skipped = unchanged_skips + warnings + ([line] if line else [])
     updated = update(index, docs, set(removed) | set(changed), encode, hashes, skipped)
     if not updated.docs:
         raise CorpusError(f"No readable documents in {corpus} any more: every file was skipped (see the warnings above).")

@@ -30,6 +30,7 @@ EXAMPLES = [
 ]
 FILE_ROUTE = "/qa/file"  # the original of a cited document: corpus files and the visitor's own uploads only
 UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
+EXPIRED_LIBRARY = "Unknown or expired library: upload the files again with /upload."
 ATTACHED = "📎 "  # opens the chat turn that lists a message's attachments
 FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was logged; please try again."
 
@@ -206,9 +207,13 @@ def conversation(history: list[dict]) -> list[dict]:
     return out
 
 
-def _bot_for(holder: "BotHolder", libraries, token: str | None):
+def _library_bot(holder: "BotHolder", libraries, token: str | None):
+    """The bot that serves a request: the shared one without a library token, the visitor's with a
+    known one, None for a token that is unknown or expired (never silently the shared one)."""
+    if not token:
+        return holder.bot
     lib = libraries.get(token) if libraries is not None else None
-    return lib.bot if lib is not None else holder.bot
+    return lib.bot if lib is not None else None
 
 
 def _wait_for_bot(holder: "BotHolder", history: list[dict]) -> Iterator[list[dict]]:
@@ -296,8 +301,9 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         return
     if not (yield from _wait_for_bot(holder, history)):
         return
-    bot = _bot_for(holder, libraries, visitor.get("library"))
-    if visitor.get("library") and bot is holder.bot:
+    bot = _library_bot(holder, libraries, visitor.get("library"))
+    if bot is None:
+        bot = holder.bot
         visitor.pop("library", None)
         history.append({"role": "assistant", "content": "Your uploaded files have expired or were deleted when the page "
                         "disconnected; this answer comes from the shared documents only. Attach them again to ask about them."})
@@ -329,18 +335,14 @@ def _gr_error(err: Exception):
 
 def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None, k: int = 5,
             library: str = "", libraries=None) -> dict:
-
     holder.wait()
     if holder.bot is None:
         raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
     if isinstance(k, float) and k.is_integer():  # JSON clients may send 5.0
         k = int(k)
-    bot = holder.bot
-    if library:
-        lib = libraries.get(library) if libraries is not None else None
-        if lib is None:
-            raise gr.Error("Unknown or expired library: upload the files again with /upload.", print_exception=False)
-        bot = lib.bot
+    bot = _library_bot(holder, libraries, library)
+    if bot is None:
+        raise gr.Error(EXPIRED_LIBRARY, print_exception=False)
     try:
         return bot.ask(question, history=history or None, k=k).to_dict()
     except QAError as err:
@@ -352,9 +354,11 @@ def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None,
 
 def api_document(holder: BotHolder, source: str, library: str = "", libraries=None) -> dict:
     holder.wait()
-    bot = _bot_for(holder, libraries, library) if library else holder.bot
-    if bot is None or (library and bot is holder.bot):
-        raise gr.Error(holder.error or "Unknown or expired library: upload the files again with /upload.", print_exception=False)
+    if holder.bot is None:
+        raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
+    bot = _library_bot(holder, libraries, library)
+    if bot is None:
+        raise gr.Error(EXPIRED_LIBRARY, print_exception=False)
     doc = bot.index.document(source) if isinstance(source, str) else None
     if doc is None:
         raise gr.Error(f"No document {source!r} in this collection: use a citation's source.", print_exception=False)
@@ -372,8 +376,6 @@ def api_upload(holder: BotHolder, libraries, files: list | None, library: str = 
     holder.wait()
     if holder.bot is None:
         raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
-    if library and libraries.get(library) is None:
-        raise gr.Error("Unknown or expired library: upload without one to start a new library.", print_exception=False)
     try:
         lib, added, warnings = libraries.add(library or None, holder.bot, paths)
     except QAError as err:
@@ -393,10 +395,7 @@ def serve_file(holder: BotHolder, libraries, source: str, library: str = ""):
     from fastapi import HTTPException
     from fastapi.responses import FileResponse
 
-    bot = holder.bot
-    if library:
-        lib = libraries.get(library) if libraries is not None else None
-        bot = lib.bot if lib is not None else None
+    bot = _library_bot(holder, libraries, library)
     path = bot.file_path(source) if bot is not None and isinstance(source, str) else None
     if path is None:
         raise HTTPException(status_code=404, detail="No such document in this collection.")
@@ -414,7 +413,6 @@ def serve_file(holder: BotHolder, libraries, source: str, library: str = ""):
 # ---------------------------------------------------------------- the app
 
 def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: Any):
-
     from .sessions import Libraries
 
     holder = holder or BotHolder(**load_kwargs)
