@@ -2,6 +2,8 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/robustness.py ../shared/benchmarks [--limit N]
 
+Each collection is calibrated first, as ``Bot.load`` does when it indexes one (``qa.calibration``).
+
 Retrieval, in one run per set: the bot (``bot.ask(q, k=10)``, its citations mapped back to their
 documents in order — a citation's ``also_in`` documents, near-copies it stands for, right after it),
 dense retrieval alone (the same MiniLM, whole documents, flat FAISS) and BM25 alone (bm25s, the bot's
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import benchmarks as b  # noqa: E402
+from qa import calibration  # noqa: E402
 from qa import index as index_io  # noqa: E402
 from qa.baselines import BM25Only, DenseOnly  # noqa: E402
 from qa.bot import Bot  # noqa: E402
@@ -57,7 +60,10 @@ def squad_as_beir(squad: b.SquadSet, limit: int | None) -> b.BeirSet:
 
 def retrieval_rows(data: b.BeirSet, embedder: Embedder, name: str, cache: str) -> None:
     quiet = lambda texts, **kw: embedder.encode(texts)  # noqa: E731
-    bot = Bot(b.open_or_build(data.documents, IndexSettings(model=embedder.name), embedder.encode, cache), embedder)
+    ix = b.open_or_build(data.documents, IndexSettings(model=embedder.name), embedder.encode, cache)
+    chosen = calibration.keep_or_redo(ix, embedder.encode)  # as Bot.load does when it indexes a collection
+    print(f"\n{name}: {chosen.summary()}", flush=True)
+    bot = Bot(ix, embedder)
     systems = {"qa, through bot.ask": AskRanker(bot), "dense alone (MiniLM, flat FAISS)": DenseOnly(data.documents, quiet),
                "BM25 alone (bm25s)": BM25Only(data.documents)}
     print(f"\n#### {name}: {len(data.documents):,} documents, {len(data.qrels):,} queries\n")
@@ -74,13 +80,17 @@ def abstention_rows(embedder: Embedder, squad: b.SquadSet, limit: int | None) ->
     shipped = Bot(index_io.load(ROOT / "index"), embedder)
     mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
-    mixed = Bot(index_io.build_from_folder(mixed_dir, IndexSettings(model=embedder.name), embedder.encode), embedder)
+    mixed_ix = index_io.build_from_folder(mixed_dir, IndexSettings(model=embedder.name), embedder.encode)
+    calibration.keep_or_redo(mixed_ix, embedder.encode)
+    mixed = Bot(mixed_ix, embedder)
     for label, bot, path in [("questions.jsonl", shipped, "questions.jsonl"), ("heldout.jsonl", shipped, "heldout.jsonl"),
                              ("heldout2.jsonl", shipped, "heldout2.jsonl"), ("mixed.jsonl (mixed formats)", mixed, "mixed.jsonl")]:
         r = evaluate_labeled(bot, load_questions(ROOT / "tests" / "data" / path))
         print(f"| {label} | {r.answerable} | {r.false_abstentions} ({r.false_abstentions / max(1, r.answerable):.1%}) | "
               f"{r.unanswerable} | {r.abstained} ({r.abstained / max(1, r.unanswerable):.1%}) |", flush=True)
-    bot = Bot(b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad"), embedder)
+    ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
+    calibration.keep_or_redo(ix, embedder.encode)
+    bot = Bot(ix, embedder)
     answerable = squad.answerable[:limit] if limit else squad.answerable
     unanswerable = squad.unanswerable[:limit] if limit else squad.unanswerable
     false = sum(bot.ask(q).abstained for q, _ in answerable)

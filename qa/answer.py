@@ -5,14 +5,14 @@ from __future__ import annotations
 import html
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Sequence
 
 import numpy as np
 
 from .index import Index
-from .lexical import tokenize
+from .lexical import fold, stopwords, tokenize
 from .retrieval import Hit
 from .types import Answer, Citation, Document
 
@@ -105,7 +105,11 @@ class Query:
 
     def names(self) -> list[str]:
         """Proper names and acronyms the question is about, as index tokens."""
-        return [t for m in _NAME.finditer(self.question) for t in tokenize(m.group(1))]
+        return [t for name in self.name_spans() for t in tokenize(name)]
+
+    def name_spans(self) -> list[str]:
+        """The names as written (accents dropped): "HR", "Gulf", "Schrodinger"."""
+        return [m.group(1) for m in _NAME.finditer(fold(self.question, lower=False))]
 
 
 def message_text(content: object) -> str:
@@ -169,6 +173,35 @@ def swap_subject(before: str, question: str) -> tuple[str, str] | None:
     if len(old) != 1 or len(new) != 1:
         return None
     return before[:old[0].start()] + new[0] + before[old[0].end():], old[0].group(0)
+
+
+_ACRONYM = re.compile(r"([A-Z]{2,6}?)(I{1,3}|IV|VI{0,3}|\d{1,2})?")
+_SPELL_WORD = re.compile(r"[A-Za-z]+|\d+")
+_LINKS = {"of", "and", "the", "for", "&", "de", "on", "in"}
+
+
+def spells_out(name: str, text: str) -> bool:
+    """``text`` writes the acronym ``name`` in full: "NY" "New York", "HR" "human resources",
+    "WWII" "World War II" (a trailing numeral must match too: "WWI" is not "World War II")."""
+    m = _ACRONYM.fullmatch(name)
+    if not m:
+        return False
+    letters, numeral = m.group(1).lower(), m.group(2)
+    words = _SPELL_WORD.findall(text)
+    for i in range(len(words)):
+        j, n = i, 0
+        while j < len(words) and n < len(letters):
+            w = words[j]
+            if w[0].lower() == letters[n] and w.lower() not in stopwords():  # "her reasons" is not HR
+                n, j = n + 1, j + 1
+            elif n and w.lower() in _LINKS:
+                j += 1  # "Department of Energy" is DOE and DE
+            else:
+                break
+        if n == len(letters) and (numeral is None or (j < len(words) and words[j] == numeral)) \
+                and (numeral is not None or j >= len(words) or not _ACRONYM.fullmatch(words[j]) or words[j][0].islower()):
+            return True
+    return False
 
 
 def numbers_in(text: str) -> frozenset[str]:
@@ -241,6 +274,10 @@ class Composer:
         if not len(sids):
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage)
         focus_set = set(focus)
+        # An acronym the corpus never writes counts as present in a sentence that spells it out.
+        spelt = [(name, tokens[0]) for name in query.name_spans() if _ACRONYM.fullmatch(name)
+                 for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
+                 and not ix.lexical.doc_freq(tokens)[tokens[0]]]
         cosines = ix.sentence_vectors[sids] @ query_vector
         spans, infos = [], []
         for sid in sids:
@@ -248,6 +285,9 @@ class Composer:
             a, b = max(int(a), chunk.start), min(int(b), chunk.end)
             spans.append((a, b))
             infos.append(self._sentence(chunk.source, a, chunk.text[a - chunk.start:b - chunk.start]))
+        if spelt:
+            infos = [replace(info, terms=info.terms | {t for name, t in spelt if spells_out(name, chunk.text[a - chunk.start:b - chunk.start])})
+                     for info, (a, b) in zip(infos, spans)]
         scored = []
         for n, (cos, info) in enumerate(zip(cosines, infos)):
             cos, terms, first = float(cos), info.terms, n
@@ -375,9 +415,15 @@ class Composer:
         if top.cosine < self.settings.min_sentence or top.support < floor:
             return True
         # Asked about a name the corpus never mentions (nor anything spelt nearly like it, which
-        # would be a typo): whatever matched is about something else.
-        unknown = [t for t, df in self.index.lexical.doc_freq(query.names()).items() if df == 0]
-        return any(not self.index.lexical.near(t) for t in unknown)
+        # would be a typo): whatever matched is about something else. Unless the name is an acronym
+        # the found passage spells out ("HR": "… who looks after human resources").
+        lexical = self.index.lexical
+        passage = self.index.chunks[top.hit.chunk].text
+        for name in query.name_spans():
+            unknown = [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
+            if unknown and not spells_out(name, passage):
+                return True
+        return False
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""

@@ -102,6 +102,15 @@ def open_or_build(docs: list[Document], settings: IndexSettings, encode: Callabl
             return index_io.load(folder)
     except BadIndexError:
         pass
+    for older in sorted(cache.glob(f"{name}-*")):  # the same collection, indexed before the tokenizer changed
+        try:
+            manifest = index_io.read_manifest(older)
+            if index_io.only_tokenizer_changed(manifest, settings) and dict(manifest.get("corpus_files", {})) == hashes:
+                built = index_io.retokenized(index_io.load(older), settings)
+                index_io.save(built, folder)
+                return built
+        except BadIndexError:
+            continue
     print(f"Indexing {len(docs):,} documents of {name} (cached at {folder}) …", file=sys.stderr, flush=True)
     built = index_io.build(docs, settings, encode, hashes=hashes)
     index_io.save(built, folder)

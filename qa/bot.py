@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import calibration
 from . import index as index_io
 from .answer import AnswerSettings, Composer, fold_history
 from .chunking import ChunkSettings
@@ -55,6 +56,13 @@ def is_shipped_corpus(corpus: Path) -> bool:
     return corpus.name == "corpus" and corpus.resolve() in {(PROJECT_ROOT / "corpus").resolve(), Path("corpus").resolve()}
 
 
+def _calibrate(index: Index, embedder: Embedder, previous: dict | None, on_status: Callable[[str], None] | None) -> None:
+    """Keep or redo the collection's calibration (``qa.calibration``), saying so when it runs."""
+    chosen = calibration.keep_or_redo(index, embedder.encode, previous,
+                                      lambda: _say("Calibrating the ranking to this collection …", on_status))
+    log.info("%s", chosen.summary())
+
+
 def _say(message: str, on_status: Callable[[str], None] | None) -> None:
     log.info(message)
     if on_status is not None:
@@ -91,8 +99,10 @@ class Bot:
         return self._engine.composer
 
     def _swap(self, index: Index) -> None:
-        """Serve ``index`` from now on; questions already being answered finish on the old one."""
-        self._engine = _Engine(index, Retriever(index, self.fusion), Composer(index, self.answer_settings))
+        """Serve ``index`` from now on; questions already being answered finish on the old one.
+        Fusion weights: the caller's, else those the collection was calibrated to."""
+        fusion = self.fusion or calibration.fusion_for(index)
+        self._engine = _Engine(index, Retriever(index, fusion), Composer(index, self.answer_settings))
 
     @classmethod
     def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
@@ -120,6 +130,10 @@ class Bot:
         if reason is None:
             try:
                 manifest = index_io.read_manifest(index_path)
+                if index_io.only_tokenizer_changed(manifest, index_settings):
+                    _say("Re-reading the index's words with this version's tokenizer (vectors kept) …", on_status)
+                    index_io.save(index_io.retokenized(index_io.load(index_path), index_settings), index_path)
+                    manifest = index_io.read_manifest(index_path)
                 reason = index_io.settings_changed(manifest, index_settings)
                 if reason is None:
                     loaded = index_io.load(index_path)
@@ -145,13 +159,15 @@ class Bot:
             on_status(f"Loading embedding model {name} …")
             embedder = Embedder(name)
         log.info("Model loaded in %.1fs", time.perf_counter() - t0)
+        previous = loaded.manifest.get("calibration") if loaded is not None else None
         if loaded is None:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
             loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode, hashes)
-            index_io.save(loaded, index_path)
         elif changed:
             _say(f"Updating the index of {corpus_path}: {changed.removeprefix('the corpus has ')}.", on_status)
             loaded = index_io.refresh(loaded, corpus_path, embedder.encode, hashes, others)
+        if reason or changed or calibration.stale(previous, len(loaded.chunks)):
+            _calibrate(loaded, embedder, previous, on_status)
             index_io.save(loaded, index_path)
         if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
             for line in loaded.manifest.get("skipped", []):
@@ -259,6 +275,7 @@ class Bot:
 
     def _persist(self, updated: Index) -> None:
         index_io.note_skipped(updated, {**updated.hashes, **updated.manifest.get("skipped_files", {})})
+        _calibrate(updated, self.embedder, self.index.manifest.get("calibration"), None if self.index_path else lambda m: None)
         if self.index_path is not None:
             index_io.save(updated, self.index_path)
         self._swap(updated)

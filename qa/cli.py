@@ -8,6 +8,7 @@ import os
 import sys
 import textwrap
 
+from .calibration import Calibration
 from .errors import QAError, QuestionError
 
 EXIT_ERROR = 1
@@ -77,6 +78,9 @@ def cmd_index(args) -> int:
         kinds[d.kind] = kinds.get(d.kind, 0) + 1
     print(f"Index ready at {bot.index_path}: {c.get('documents')} documents ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
           f"{c.get('chunks')} passages, {c.get('sentences')} sentences, model {bot.index.settings.model}.")
+    chosen = Calibration.from_dict(bot.index.manifest.get("calibration"))
+    if chosen is not None:
+        print(chosen.summary())
     skipped = bot.index.manifest.get("skipped", [])
     if skipped and bot.index.manifest.get("built_at", "") < started:  # read earlier: not in this run's log
         for line in skipped:

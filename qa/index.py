@@ -515,6 +515,20 @@ def settings_changed(manifest: dict, settings: IndexSettings) -> str | None:
     return None
 
 
+def only_tokenizer_changed(manifest: dict, settings: IndexSettings) -> bool:
+    """The index differs from ``settings`` only by the tokenizer's version: its vectors still hold."""
+    built, wanted = dict(manifest.get("settings", {})), settings.to_dict()
+    return built.get("tokenizer") != wanted["tokenizer"] and {**built, "tokenizer": wanted["tokenizer"]} == wanted
+
+
+def retokenized(index: Index, settings: IndexSettings) -> Index:
+    """``index`` with its BM25 terms remade by this version's tokenizer, its vectors kept: an upgrade
+    that changed only ``tokenize`` costs seconds, not a re-embedding of the whole collection."""
+    terms = [tokenize(lexical_text(c, settings.title_in_embedding)) for c in index.chunks]
+    return replace(index, settings=settings, terms=terms, lexical=Lexical.from_tokens(terms),
+                   manifest={**index.manifest, "settings": settings.to_dict()})
+
+
 def changes(manifest: dict, hashes: dict[str, str]) -> tuple[list[str], list[str], list[str]]:
     """Files added, removed and changed since the index was built (skipped files count as indexed)."""
     old = dict(manifest.get("corpus_files", {}))

@@ -4,15 +4,35 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-TOKENIZER_VERSION = 2  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
+TOKENIZER_VERSION = 3  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
 _INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
 _SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, "eeat"
-_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_TOKEN = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")
+# Letters that Unicode does not decompose into a base letter and a mark.
+_FOLD = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ŧ": "t", "ß": "ss", "æ": "ae",
+                       "œ": "oe", "þ": "th", "’": "'", "Ł": "L", "Ø": "O", "Đ": "D", "Æ": "AE", "Œ": "OE", "Þ": "TH"})
+_MARKS = re.compile(r"[\u0300-\u036f]")
+# Chinese, Japanese and Korean are written without spaces: each character is a token.
+_CJK = re.compile(r"([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff])")
+
+
+def fold(text: str, lower: bool = True) -> str:
+    """Without accents (and lower-cased): "Schrödinger", "Kraków" and "Skłodowska" are spelt both ways.
+
+    Mojibake is repaired first (ftfy): "FamvirÂ®", UTF-8 read as Latin-1, would otherwise fold to
+    the word "famvira" and no longer match "Famvir".
+    """
+    import ftfy
+
+    text = ftfy.fix_encoding(text)
+    text = unicodedata.normalize("NFKD", text.lower() if lower else text).translate(_FOLD)
+    return unicodedata.normalize("NFC", _MARKS.sub("", text))
 
 
 _local = threading.local()
@@ -52,8 +72,10 @@ _ACRONYM = {"artificial intelligence": "ai", "united states": "us", "machine lea
 
 
 def tokenize(text: str) -> list[str]:
-    """Lower-case, fold initialisms ("U.S." → "us") and spelled-out acronyms, drop stopwords, stem."""
-    text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), text.lower())
+    """Lower-case, drop accents, fold initialisms ("U.S." → "us") and spelled-out acronyms, drop
+    stopwords, stem. Words in any alphabet are kept; Chinese, Japanese and Korean characters are one token each."""
+    text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), fold(text))
+    text = _CJK.sub(r" \1 ", text)
     text = _SPELLED.sub(lambda m: _ACRONYM[m.group(0)], text)
     text = _SPELLED_OUT.sub(lambda m: m.group(0).replace("-", ""), text)
     words = [w for w in _TOKEN.findall(text) if w not in stopwords()]

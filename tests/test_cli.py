@@ -55,6 +55,10 @@ def test_index_command_builds_a_user_corpus(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "Index ready" in out.stdout and (corpus / ".qa-index" / "manifest.json").exists()
     assert "Embedding passages" in out.stderr  # the progress bar
+    # One line about the calibration, and the same figures in the manifest.
+    line = next(x for x in out.stdout.splitlines() if x.startswith("Calibration:"))
+    stored = json.loads((corpus / ".qa-index" / "manifest.json").read_text())["calibration"]
+    assert "fewer than 300 passages" in line and stored["reason"] in line
     again = qa("ask", "Where does Darjeeling tea grow?", "--corpus", str(corpus), "--json")
     assert "Himalayas" in json.loads(again.stdout)["citations"][0]["highlight"]
 
