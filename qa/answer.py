@@ -3,7 +3,6 @@ answering sentence of each passage, decide whether to abstain, write the text.""
 from __future__ import annotations
 
 import html
-import math
 import re
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -218,8 +217,7 @@ class _SentenceInfo:
 
 
 def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
-    n = max(1, index.lexical.num_docs)
-    return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in index.lexical.doc_freq(sorted(set(tokens))).items()}
+    return index.lexical.idf(tokens)
 
 
 def coverage(tokens: set[str], idf: dict[str, float], focus: list[str]) -> float:

@@ -233,8 +233,9 @@ def _without(ix: Index, ci: int, sid: int) -> str:
 
 
 def _idf(ix: Index, tokens: list[str]) -> dict[str, float]:
-    n = max(1, ix.lexical.num_docs)
-    return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in ix.lexical.doc_freq(sorted(set(tokens))).items() if df}
+    """The IDF of the tokens some chunk has (the others score nothing in BM25)."""
+    known = set(ix.lexical.known(tokens))
+    return {t: v for t, v in ix.lexical.idf(tokens).items() if t in known}
 
 
 def _bm25(query: list[str], terms: list[str], idf: dict[str, float], avgdl: float) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import unicodedata
@@ -140,6 +141,11 @@ class Lexical:
         slack = 1 - 1 / len(token) - 0.01 if len(token) >= 6 else 1.0
         close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=min(cutoff, slack))
         return close[0] if close else None
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        """BM25's (Lucene's) IDF of each distinct token; a token no chunk has gets the highest."""
+        n = max(1, self.num_docs)
+        return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq(sorted(set(tokens))).items()}
 
     def doc_freq(self, tokens: list[str]) -> dict[str, int]:
         """How many chunks contain each token (0 when unseen)."""

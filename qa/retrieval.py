@@ -22,7 +22,6 @@ class FusionSettings:
     # Query-level: the lexical vote × (1 − c + c × the IDF share of the query's terms that its best
     # BM25 passage holds); a query whose words the collection barely has gets a weaker lexical vote.
     lexical_confidence: float = 0.0
-    normalization: str = "max"  # "max": BM25 / its best; "dbsf": each list (μ ± 3σ over its top ``depth``) to [0, 1]
 
 
 @dataclass
@@ -73,19 +72,12 @@ class Retriever:
         return sentence, best
 
     def _idf_share(self, tokens: list[str], chunk: int) -> float:
-        import math
-
+        """The share of the query's IDF mass that ``chunk`` holds."""
         ix = self.index
-        n = max(1, ix.lexical.num_docs)
-        idf = {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in ix.lexical.doc_freq(sorted(set(tokens))).items()}
+        idf = ix.lexical.idf(tokens)
         have = set(ix.terms[chunk]) if ix.terms else set()
         total = sum(idf[t] for t in tokens)
         return sum(idf[t] for t in tokens if t in have) / total if total > 0 else 0.0
-
-    @staticmethod
-    def _top(scores: np.ndarray, depth: int) -> np.ndarray:
-        depth = min(depth, len(scores))
-        return scores[np.argpartition(-scores, depth - 1)[:depth]] if depth else scores
 
     def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:
         ix, f = self.index, self.fusion
@@ -113,12 +105,7 @@ class Retriever:
         lexical = bm25[cand] / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
         if f.lexical_confidence > 0 and top > 0:
             lexical = lexical * (1 - f.lexical_confidence + f.lexical_confidence * self._idf_share(query_tokens, int(np.argmax(bm25))))
-        if f.normalization == "dbsf":
-            fused = (f.passage * _dbsf(passage, self._top(ix.chunk_vectors @ qv, depth))
-                     + f.sentence * _dbsf(sentence, self._top(sentence, depth))
-                     + f.lexical * (_dbsf(bm25[cand], bm25[top_bm25]) if len(top_bm25) else 0.0))
-        else:
-            fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
+        fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
 
         # One citation per piece of evidence: a near-duplicate passage (same group)
         # or an overlapping neighbour whose best sentence is already cited adds nothing.
@@ -144,12 +131,3 @@ class Retriever:
             hits.append(hit)
         return hits
 
-
-def _dbsf(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Distribution-Based Score Fusion's normalisation: μ − 3σ → 0, μ + 3σ → 1, over the list's top."""
-    if not len(reference):
-        return np.zeros_like(scores)
-    mu, sigma = float(reference.mean()), float(reference.std())
-    if sigma <= 1e-9:
-        return np.zeros_like(scores)  # a flat list says nothing about which passage is better
-    return np.clip((scores - (mu - 3 * sigma)) / (6 * sigma), 0.0, 1.0)
