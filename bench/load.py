@@ -1,0 +1,216 @@
+"""Many chat users at once, through the real API of a launched ``app.py``; stops by itself.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/load.py [--users 50] [--seconds 120] [--warmup 15]
+
+Starts ``python app.py`` on 127.0.0.1 (a free port), then, in one run:
+
+1. the in-process ceiling: ``bot.ask`` p50 over the question list in this process, and
+   ``cores ÷ p50`` answers per second;
+2. one user through ``gradio_client`` (``/ask``), one question at a time: p50;
+3. ``--users`` users, each with its own ``gradio_client.Client``, asking for ``--seconds``: a mix of
+   first questions and follow-ups (the previous answer as history), and one small upload per user
+   to a private library that its later questions use. Requests served, errors (by kind), p50 / p95 /
+   p99 latency, throughput, and the server's resident memory at start, after ``--warmup`` seconds of
+   load and at the end.
+
+It prints the issue's four targets as ratios within the run: no errors; p95 ≤ 10 × the single-user
+p50; answers per second ≥ 40% of the in-process ceiling; memory at the end within 10% of after warm-up.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+QUESTIONS = [
+    "How many industrial robots did China install?", "What share of the world's AI data centers are in the US?",
+    "Which Chinese labs release open-weight models?", "How fast is China adding electricity capacity?",
+    "What did US officials expect Huawei to produce?", "Why does Musk think China will lead in AI compute?",
+    "What is the state of the AI race between the US and China?", "How many AI data centers does China have?",
+    "What are the US export controls on chips?", "Who leads in frontier AI models?",
+]
+FOLLOW_UPS = ["And China's?", "What about the US?", "Why is that?", "How many exactly?"]
+UPLOAD = "# Harbour notes\n\nThe harbour of Velmora has 14 berths. Ferries to the islands leave at 7 and 19 o'clock.\n"
+UPLOAD_QUESTION = "How many berths does the harbour of Velmora have?"
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def server_pid() -> int:
+    """The ``app.py`` this process launched (a child of ours)."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = next(int(line.split()[1]) for line in status.read_text().splitlines() if line.startswith("PPid:"))
+            cmdline = (status.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, StopIteration):
+            continue
+        if ppid == os.getpid() and b"app.py" in cmdline:
+            return int(status.parent.name)
+    raise RuntimeError("cannot find the launched app.py")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def in_process_p50(n: int = 100) -> float:
+    from qa import Bot
+
+    bot = Bot.load(on_status=lambda m: None)
+    for q in QUESTIONS:
+        bot.ask(q)  # warm
+    times = []
+    for i in range(n):
+        t0 = time.perf_counter()
+        bot.ask(QUESTIONS[i % len(QUESTIONS)])
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+class User(threading.Thread):
+    def __init__(self, url: str, n: int, deadline: float, upload: Path | None, results: list, errors: Counter) -> None:
+        super().__init__(daemon=True)
+        self.url, self.n, self.deadline, self.upload = url, n, deadline, upload
+        self.results, self.errors = results, errors
+        self.rng = random.Random(n)
+
+    def run(self) -> None:
+        from gradio_client import Client, handle_file
+
+        try:
+            client = Client(self.url, verbose=False)
+        except Exception as err:  # noqa: BLE001
+            self.errors[f"connect: {type(err).__name__}"] += 1
+            return
+        library, last = "", None
+        while time.time() < self.deadline:
+            kind = "ask"
+            try:
+                t0 = time.perf_counter()
+                if self.upload is not None and not library:
+                    kind = "upload"
+                    out = client.predict(files=[handle_file(str(self.upload))], library="", api_name="/upload")
+                    library = out["library"]
+                elif library and self.rng.random() < 0.1:
+                    kind = "ask-library"
+                    out = client.predict(question=UPLOAD_QUESTION, library=library, api_name="/ask")
+                    if "14" not in out["citations"][0]["highlight"]:
+                        raise AssertionError("the upload's answer is missing")
+                elif last is not None and self.rng.random() < 0.3:
+                    kind = "follow-up"
+                    history = [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
+                    out = client.predict(question=self.rng.choice(FOLLOW_UPS), history=history, api_name="/ask")
+                else:
+                    q = self.rng.choice(QUESTIONS)
+                    out = client.predict(question=q, api_name="/ask")
+                    last = (q, out["text"])
+                self.results.append((kind, time.perf_counter() - t0, time.time()))
+            except Exception as err:  # noqa: BLE001
+                self.errors[f"{kind}: {type(err).__name__}: {str(err)[:80]}"] += 1
+                time.sleep(0.2)
+        try:
+            client.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--users", type=int, default=50)
+    p.add_argument("--seconds", type=float, default=120)
+    p.add_argument("--warmup", type=float, default=15, help="seconds of load before the 'after warm-up' memory reading")
+    p.add_argument("--single", type=int, default=30, help="sequential requests for the single-user p50")
+    p.add_argument("--no-upload", action="store_true", help="users do not upload a file")
+    a = p.parse_args()
+
+    from gradio_client import Client
+
+    from tests.conftest import served_app
+
+    cores = os.cpu_count() or 1
+    ceiling_p50 = in_process_p50()
+    ceiling = cores / ceiling_p50
+    print(f"in-process bot.ask p50 {ceiling_p50 * 1000:.1f} ms → ceiling {ceiling:.0f} answers/s on {cores} cores", flush=True)
+
+    upload = None
+    if not a.no_upload:
+        upload = Path(tempfile.mkdtemp(prefix="qa-load-")) / "harbour.md"
+        upload.write_text(UPLOAD, encoding="utf-8")
+    with served_app() as (url, log):
+        pid = server_pid()
+        one = Client(url, verbose=False)
+        for q in QUESTIONS[:3]:
+            one.predict(question=q, api_name="/ask")  # warm
+        single = []
+        for i in range(a.single):
+            t0 = time.perf_counter()
+            one.predict(question=QUESTIONS[i % len(QUESTIONS)], api_name="/ask")
+            single.append(time.perf_counter() - t0)
+        single_p50 = statistics.median(single)
+        print(f"single user through /ask: p50 {single_p50 * 1000:.0f} ms", flush=True)
+        mem_start = rss_mb(pid)
+
+        results: list = []
+        errors: Counter = Counter()
+        start = time.time()
+        deadline = start + a.seconds
+        users = [User(url, n, deadline, upload, results, errors) for n in range(a.users)]
+        for u in users:
+            u.start()
+        time.sleep(min(a.warmup, a.seconds))
+        mem_warm = rss_mb(pid)
+        for u in users:
+            u.join(timeout=a.seconds + 120)  # bounded: a user stops at the deadline, a stuck call times out
+        elapsed = time.time() - start
+        mem_end = rss_mb(pid)
+        alive = sum(u.is_alive() for u in users)
+
+    asks = [t for kind, t, _ in results if kind != "upload"]
+    served = len(results)
+    rate = len(asks) / elapsed
+    p50, p95, p99 = (pct(asks, q) for q in (50, 95, 99))
+    kinds = Counter(kind for kind, _, _ in results)
+    print(f"\n#### Load: {a.users} users for {a.seconds:.0f} s through gradio_client\n")
+    print("| requests served | of which | errors | p50 | p95 | p99 | answers / s | memory start → warm → end (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {served:,} | {', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))} | {sum(errors.values())} | "
+          f"{p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p99 * 1000:.0f} ms | {rate:.1f} | "
+          f"{mem_start:.0f} → {mem_warm:.0f} → {mem_end:.0f} |")
+    for e, n in errors.most_common(10):
+        print(f"  error ×{n}: {e}")
+    if alive:
+        print(f"  {alive} user thread(s) still waiting at the end")
+    checks = [
+        ("no errors", sum(errors.values()) == 0, f"{sum(errors.values())} errors"),
+        ("p95 ≤ 10 × single-user p50", p95 <= 10 * single_p50, f"{p95 / single_p50:.1f} ×"),
+        ("answers/s ≥ 40% of the in-process ceiling", rate >= 0.4 * ceiling, f"{rate / ceiling:.0%}"),
+        ("memory at end within 10% of after warm-up", mem_end <= 1.1 * mem_warm, f"{(mem_end / mem_warm - 1):+.1%}"),
+    ]
+    print("\n| target | met | measured |\n|---|---|---|")
+    for name, ok, value in checks:
+        print(f"| {name} | {'yes' if ok else 'NO'} | {value} |")
+    return 0 if all(ok for _, ok, _ in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
