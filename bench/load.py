@@ -9,7 +9,8 @@ Starts ``python app.py`` on 127.0.0.1 (a free port), then, in one run:
 2. one user through ``gradio_client`` (``/ask``), one question at a time: p50;
 3. ``--users`` users, each with its own ``gradio_client.Client``, asking for ``--seconds``: a mix of
    first questions and follow-ups (the previous answer as history), and one small upload per user
-   to a private library that its later questions use. Requests served, errors (by kind), p50 / p95 /
+   to a private library that its later questions use (and that must never show in anyone's answers
+   without its token). Requests served, errors (by kind), p50 / p95 /
    p99 latency, throughput, and the server's resident memory at start, after ``--warmup`` seconds of
    load and at the end.
 
@@ -66,6 +67,12 @@ def server_pid() -> int:
     raise RuntimeError("cannot find the launched app.py")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -98,11 +105,11 @@ class User(threading.Thread):
         from gradio_client import Client, handle_file
 
         try:
-            client = Client(self.url, verbose=False)
+            client = Client(self.url, verbose=False, ssl_verify=False)  # plain http on loopback: no TLS to verify
         except Exception as err:  # noqa: BLE001
             self.errors[f"connect: {type(err).__name__}"] += 1
             return
-        library, last = "", None
+        library, last, checked = "", None, False  # checked: the upload was asked about once
         while time.time() < self.deadline:
             kind = "ask"
             try:
@@ -110,12 +117,16 @@ class User(threading.Thread):
                 if self.upload is not None and not library:
                     kind = "upload"
                     out = client.predict(files=[handle_file(str(self.upload))], library="", api_name="/upload")
+                    if not out["added"]:
+                        raise AssertionError(f"upload refused: {out['warnings']}")
                     library = out["library"]
-                elif library and self.rng.random() < 0.1:
+                elif library and (not checked or self.rng.random() < 0.1):
+                    checked = True
                     kind = "ask-library"
                     out = client.predict(question=UPLOAD_QUESTION, library=library, api_name="/ask")
-                    if "14" not in out["citations"][0]["highlight"]:
-                        raise AssertionError("the upload's answer is missing")
+                    first = out["citations"][0] if out["citations"] else {}
+                    if "14" not in first.get("highlight", ""):
+                        raise AssertionError(f"the upload's answer is missing: {first.get('source')}")
                 elif last is not None and self.rng.random() < 0.3:
                     kind = "follow-up"
                     history = [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
@@ -124,6 +135,8 @@ class User(threading.Thread):
                     q = self.rng.choice(QUESTIONS)
                     out = client.predict(question=q, api_name="/ask")
                     last = (q, out["text"])
+                if kind in ("ask", "follow-up") and any(c["source"].startswith("uploads/") for c in out["citations"]):
+                    raise AssertionError("a visitor's upload appeared in a shared answer")
                 self.results.append((kind, time.perf_counter() - t0, time.time()))
             except Exception as err:  # noqa: BLE001
                 self.errors[f"{kind}: {type(err).__name__}: {str(err)[:80]}"] += 1
@@ -158,7 +171,7 @@ def main() -> int:
         upload.write_text(UPLOAD, encoding="utf-8")
     with served_app() as (url, log):
         pid = server_pid()
-        one = Client(url, verbose=False)
+        one = Client(url, verbose=False, ssl_verify=False)
         for q in QUESTIONS[:3]:
             one.predict(question=q, api_name="/ask")  # warm
         single = []
@@ -172,6 +185,7 @@ def main() -> int:
 
         results: list = []
         errors: Counter = Counter()
+        cpu_server, cpu_client = cpu_seconds(pid), cpu_seconds(os.getpid())
         start = time.time()
         deadline = start + a.seconds
         users = [User(url, n, deadline, upload, results, errors) for n in range(a.users)]
@@ -183,6 +197,7 @@ def main() -> int:
             u.join(timeout=a.seconds + 120)  # bounded: a user stops at the deadline, a stuck call times out
         elapsed = time.time() - start
         mem_end = rss_mb(pid)
+        cpu_server, cpu_client = cpu_seconds(pid) - cpu_server, cpu_seconds(os.getpid()) - cpu_client
         alive = sum(u.is_alive() for u in users)
 
     asks = [t for kind, t, _ in results if kind != "upload"]
@@ -196,6 +211,9 @@ def main() -> int:
     print(f"| {served:,} | {', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))} | {sum(errors.values())} | "
           f"{p50 * 1000:.0f} ms | {p95 * 1000:.0f} ms | {p99 * 1000:.0f} ms | {rate:.1f} | "
           f"{mem_start:.0f} → {mem_warm:.0f} → {mem_end:.0f} |")
+    print(f"\nCPU over {elapsed:.0f} s on {cores} cores: server {cpu_server:.0f} s ({cpu_server / elapsed / cores:.0%} of the machine), "
+          f"the simulated users {cpu_client:.0f} s ({cpu_client / elapsed / cores:.0%}); per answer: server "
+          f"{cpu_server / max(1, served) * 1000:.0f} ms, client {cpu_client / max(1, served) * 1000:.0f} ms")
     for e, n in errors.most_common(10):
         print(f"  error ×{n}: {e}")
     if alive:

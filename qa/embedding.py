@@ -50,8 +50,43 @@ class Embedder:
     def __init__(self, model: str | None = None, device: str = "cpu") -> None:
         self.name = model_name(model)
         self._lock = threading.Lock()
+        self._turn = threading.Condition()  # guards the question queue below
+        self._queue: list[_Pending] = []
+        self._encoding = False
+        self.max_batch = 32
         self._model = _load(self.name, device)
         self.dimension = _dimension(self._model)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for questions, one row per text, encoded together with whatever other threads ask
+        at the same moment: under load, one model pass serves many questions (it costs little more
+        than one), and alone a question goes through at once with no waiting."""
+        items = [_Pending(t) for t in texts]
+        with self._turn:
+            self._queue.extend(items)
+            while not all(i.done for i in items):
+                if self._encoding:
+                    self._turn.wait()
+                    continue
+                # Nobody is encoding: this thread takes the next batch (which may hold others' questions).
+                self._encoding = True
+                batch = self._queue[:self.max_batch]
+                del self._queue[:len(batch)]
+                self._turn.release()
+                try:
+                    vectors, error = self.encode([b.text for b in batch]), None
+                except Exception as err:  # noqa: BLE001 - each waiting caller gets it
+                    vectors, error = None, err
+                finally:
+                    self._turn.acquire()
+                for n, b in enumerate(batch):
+                    b.vector, b.error, b.done = (vectors[n] if vectors is not None else None), error, True
+                self._encoding = False
+                self._turn.notify_all()
+        for i in items:
+            if i.error is not None:
+                raise i.error
+        return np.stack([i.vector for i in items]) if items else np.zeros((0, self.dimension), dtype=np.float32)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False, desc: str = "Embedding") -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -66,6 +101,15 @@ class Embedder:
                     convert_to_numpy=True, show_progress_bar=False,
                 )
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+class _Pending:
+    """A question waiting for its vector."""
+
+    __slots__ = ("text", "vector", "error", "done")
+
+    def __init__(self, text: str) -> None:
+        self.text, self.vector, self.error, self.done = text, None, None, False
 
 
 def _encode_with_bar(model: "SentenceTransformer", texts: list[str], batch_size: int, desc: str) -> np.ndarray:

@@ -138,8 +138,10 @@ class Libraries:
             ) -> tuple[Library, list[str], list[str]]:
         """Copy uploaded files into the visitor's library and index them there.
 
-        Returns (library, sources added, one warning per file refused). The uploaded copies
-        (``paths``, in the web server's temporary folder) are deleted either way.
+        Returns (library, sources added, one warning per file refused). The web server's copies
+        (``paths``) are left to its own cache expiry: Gradio stores an upload under a hash of its
+        content, so two visitors sending the same file at once share that path, and deleting it for
+        one would lose the other's upload (``bench/load.py`` found this).
         """
         lib = self.get(token)
         if lib is None:
@@ -178,8 +180,6 @@ class Libraries:
                     warnings.append(str(err))
                 except OSError as err:
                     warnings.append(f"Skipped {name}: it could not be received ({err.strerror}); try uploading it again.")
-                finally:
-                    _unlink_upload(p)
             before = set(lib.bot.files)
             try:
                 refused = lib.bot.add(staged, limits=self.limits.files, on_status=on_status) if staged else []
@@ -223,14 +223,3 @@ class Libraries:
 
     def __len__(self) -> int:
         return len(self._libraries)
-
-
-def _unlink_upload(path: Path) -> None:
-    """The web server's own copy of an upload: gone once ours is made, so nothing lingers there."""
-    try:
-        path.unlink()
-        parent = path.parent
-        if parent.name and not any(parent.iterdir()):
-            parent.rmdir()
-    except OSError:
-        pass

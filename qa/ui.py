@@ -32,6 +32,9 @@ FILE_ROUTE = "/qa/file"  # the original of a cited document: corpus files and th
 UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
 EXPIRED_LIBRARY = "Unknown or expired library: upload the files again with /upload."
 ATTACHED = "📎 "  # opens the chat turn that lists a message's attachments
+# Requests served at once, and waiting at most (QA_CONCURRENCY, QA_QUEUE_SIZE; bench/load.py measured these).
+CONCURRENCY = int(os.environ.get("QA_CONCURRENCY") or 16)
+QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 256)
 FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was logged; please try again."
 
 CSS = """
@@ -449,9 +452,11 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
 
         demo.unload(leave)
 
-        # One queue for the chat and the API: at most four requests are served at a time.
+        # One queue for the chat and the API. Up to CONCURRENCY requests are served at a time: questions
+        # that arrive together share one pass of the model (Embedder.encode_queries), so more in flight
+        # means fewer passes, not more threads fighting over the cores.
         gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor], api_visibility="private",
-              concurrency_limit=4, concurrency_id="qa")
+              concurrency_limit=CONCURRENCY, concurrency_id="qa")
         clear.click(lambda: ([], None), None, [chatbot, box], api_visibility="private")
 
         timer = gr.Timer(0.5)
@@ -467,14 +472,14 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
             returns the Answer as JSON (text, abstained, citations with page and section)."""
             return api_ask(holder, question, history, k, library, libraries)
 
-        gr.api(ask, api_name="ask", concurrency_limit=4, concurrency_id="qa")
+        gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
 
         def document(source: str, library: str = "") -> dict:
             """One indexed document as the index holds it: for a PDF, HTML or DOCX file the extracted text
             that citations' start/end point into, with its title, format and PDF page offsets."""
             return api_document(holder, source, library, libraries)
 
-        gr.api(document, api_name="document", concurrency_limit=4, concurrency_id="qa")
+        gr.api(document, api_name="document", concurrency_limit=CONCURRENCY, concurrency_id="qa")
 
         # /upload: files in, a private library token out. Components hidden: this is for API clients.
         up_files = gr.File(file_count="multiple", visible=False)
@@ -482,7 +487,7 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
         up_result = gr.JSON(visible=False)
         up_button = gr.Button(visible=False)
         up_button.click(lambda files, library: api_upload(holder, libraries, files, library or ""),
-                        [up_files, up_library], up_result, api_name="upload", concurrency_limit=4, concurrency_id="qa")
+                        [up_files, up_library], up_result, api_name="upload", concurrency_limit=CONCURRENCY, concurrency_id="qa")
     demo.holder = holder
     demo.libraries = libraries
     return demo
@@ -498,7 +503,7 @@ def make_server(demo, max_file_mb: float | None = None):
     def original(source: str, library: str = Query(default="")):
         return serve_file(demo.holder, demo.libraries, source, library)
 
-    demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     limit = demo.libraries.limits.files.max_file_bytes if max_file_mb is None else int(max_file_mb * 1e6)
     return gr.mount_gradio_app(app, demo, path="", css=CSS, theme=gr.themes.Soft(), show_error=False,
                                max_file_size=limit)

@@ -36,12 +36,13 @@ def test_a_visitors_files_are_searched_in_their_library_only(shipped_bot, tmp_pa
     libs.close()
 
 
-def test_uploaded_temp_copies_are_deleted_and_ending_the_session_deletes_the_library(shipped_bot, tmp_path):
+def test_the_same_upload_reaches_two_visitors_and_ending_a_session_deletes_its_library(shipped_bot, tmp_path):
     libs = Libraries(root=tmp_path / "libs")
-    upload = _upload(tmp_path, "ferry.md", FERRY)
-    lib, _, _ = libs.add(None, shipped_bot, [upload])
+    upload = _upload(tmp_path, "ferry.md", FERRY)  # Gradio gives identical uploads one path
+    lib, added, _ = libs.add(None, shipped_bot, [upload])
+    other, added_too, warnings = libs.add(None, shipped_bot, [upload])
+    assert added == added_too == ["uploads/ferry.md"] and not warnings and other.token != lib.token
     libs.bind("session-1", lib.token)
-    assert not (tmp_path / upload).exists()
     assert any(lib.folder.iterdir())
     libs.end_session("session-1")
     assert not lib.folder.exists() and libs.get(lib.token) is None
