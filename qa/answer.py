@@ -111,10 +111,19 @@ class Query:
         return [m.group(1) for m in _NAME.finditer(fold(self.question, lower=False))]
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_text(text: str) -> str:
+    """Text a model can read: a lone surrogate (invalid Unicode, which the tokenizer rejects) becomes
+    U+FFFD, and control characters other than tab and newline are dropped."""
+    return _CONTROL.sub("", text.encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
+
+
 def message_text(content: object) -> str:
     """A chat message's text: a plain string, or Gradio 6's list of parts ``[{"type": "text", "text": …}]``."""
     if isinstance(content, str):
-        return content
+        return clean_text(content)
     if isinstance(content, dict):
         return content.get("text", "") if isinstance(content.get("text"), str) else ""
     if isinstance(content, (list, tuple)):
@@ -124,7 +133,7 @@ def message_text(content: object) -> str:
 
 def _last_exchange(history: list[dict] | None) -> tuple[str, str]:
     """The last user question and the assistant's reply to it (plain text; "" when none)."""
-    messages = [(m.get("role"), message_text(m.get("content"))) for m in (history or []) if isinstance(m, dict)]
+    messages = [(m.get("role"), message_text(m.get("content"))) for m in (history or [])[-50:] if isinstance(m, dict)]
     for i in range(len(messages) - 1, -1, -1):
         role, text = messages[i]
         if role == "user" and text.strip():

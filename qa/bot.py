@@ -16,7 +16,7 @@ import numpy as np
 
 from . import calibration
 from . import index as index_io
-from .answer import AnswerSettings, Composer, fold_history
+from .answer import AnswerSettings, Composer, clean_text, fold_history
 from .chunking import ChunkSettings
 from .embedding import Embedder, model_name
 from .errors import BadIndexError, CorpusError, QuestionError
@@ -308,6 +308,8 @@ class Bot:
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:
         """Answer from the corpus. ``history`` is the chat so far, as ``{"role", "content"}`` messages."""
         question = check_question(question)
+        if history is not None and not isinstance(history, (list, tuple)):
+            raise QuestionError(f"The history must be a list of chat messages ({{'role', 'content'}}), got {type(history).__name__}.")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
             raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
         return self.answer(question, history, k)
@@ -347,7 +349,7 @@ class _Engine:
 def check_question(question: object) -> str:
     if not isinstance(question, str):
         raise QuestionError(f"The question must be text, got {type(question).__name__}.")
-    q = question.strip()
+    q = clean_text(question).strip()
     if not q:
         raise QuestionError("The question is empty: type a question about the documents.")
     if len(q) > MAX_QUESTION_CHARS:

@@ -1,0 +1,107 @@
+"""Hostile and careless input: every call ends in an answer or one clear line, and serving goes on."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from qa.errors import QAError
+from qa.types import Answer
+
+QUESTION = "How many industrial robots did China install?"
+
+
+def _strings(rng: random.Random, n: int) -> list[str]:
+    """Random Unicode (any plane), control characters, bidi marks, huge and tiny strings."""
+    pools = ["\u202e\u202d\u200f\u200e\u2066\u2069", "\x00\x01\x07\x1b\x7f\r\n\t", "é漢字Ωж😀\U0010fffd\ufffe",
+             "<script>alert(1)</script>", "' OR 1=1 --", "../../etc/passwd", "%s%n{0}{{}}", "\ud800"]
+    out = ["", " ", "\n\n", "?" * 5, "a" * 1_000_000, QUESTION + "\u202e", "\x00" * 50]
+    for _ in range(n):
+        size = rng.choice([1, 5, 40, 300, 2500])
+        alphabet = rng.choice(pools)
+        if rng.random() < 0.4:
+            s = "".join(chr(rng.randrange(1, 0x10FFFF)) for _ in range(size))
+        else:
+            s = "".join(rng.choice(alphabet) for _ in range(size))
+        out.append(rng.choice(["", QUESTION + " "]) + s)
+    return out
+
+
+def _histories(rng: random.Random) -> list[object]:
+    turn = {"role": "user", "content": QUESTION}
+    return [None, [], "not a list", 5, 3.5, {"role": "user"}, [None, 7, "x"], [{"role": 1, "content": {"text": 5}}],
+            [{"role": "assistant", "content": [{"type": "text", "text": None}, 4]}], [{"content": "\ud800"}],
+            [turn, {"role": "assistant", "content": "<div class=\"qa-answer\">x" * 1000}],
+            [turn, {"role": "assistant", "content": "Answer [1]"}] * 5000]  # ten thousand turns
+
+
+KS = [0, -1, 21, 10**9, "5", 5.5, None, True, [], float("nan"), float("inf"), {"k": 1}]
+
+
+def _sendable(value: object) -> bool:
+    """What a JSON client can send at all (no lone surrogates, no NaN, a list or a dict)."""
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        return value is not None and not isinstance(value, float)
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def _ends_cleanly(call) -> str:
+    """'answer' or 'error'; anything else (a crash of another type, a traceback in the message) fails."""
+    try:
+        out = call()
+    except QAError as err:
+        message = str(err)
+        assert message and "\n" not in message.strip() and "Traceback" not in message, message[:300]
+        return "error"
+    assert isinstance(out, Answer) and isinstance(out.text, str)
+    return "answer"
+
+
+def test_bot_ask_fuzz_ends_in_an_answer_or_one_clear_line(shipped_bot):
+    rng = random.Random(9)
+    outcomes = []
+    for s in _strings(rng, 150):
+        outcomes.append(_ends_cleanly(lambda: shipped_bot.ask(s)))
+    for h in _histories(rng):
+        outcomes.append(_ends_cleanly(lambda: shipped_bot.ask(QUESTION, history=h)))
+    for k in KS:
+        assert _ends_cleanly(lambda: shipped_bot.ask(QUESTION, k=k)) == "error"
+    for q in (None, 5, b"bytes", ["list"], {"q": 1}):
+        assert _ends_cleanly(lambda: shipped_bot.ask(q)) == "error"
+    assert outcomes.count("answer") > 20 and outcomes.count("error") >= 3
+    assert "276,000" in shipped_bot.ask(QUESTION).citations[0].highlight  # still answering
+
+
+def test_ask_api_fuzz_ends_in_an_answer_or_one_clear_line_and_the_server_keeps_serving(app_url):
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    client = Client(app_url[0], verbose=False, ssl_verify=False)
+    rng = random.Random(4)
+    # JSON cannot carry a lone surrogate: the client could not send one (the in-process test covers it).
+    calls = [dict(question=s.encode("utf-8", "replace").decode("utf-8")) for s in _strings(rng, 25)]
+    calls += [dict(question=QUESTION, history=h) for h in _histories(rng) if _sendable(h)]
+    calls += [dict(question=QUESTION, k=k) for k in KS if not isinstance(k, float) or k == 5.5]
+    calls += [dict(question=QUESTION, library=rng.choice(["x", "../../", "\x00", "a" * 5000]))]
+    answered = refused = 0
+    for kwargs in calls:
+        try:
+            out = client.predict(api_name="/ask", **kwargs)
+            assert isinstance(out, dict) and "text" in out
+            answered += 1
+        except AppError as err:
+            message = str(err)
+            assert message and "Traceback" not in message and len(message.strip().splitlines()) == 1, message[:300]
+            refused += 1
+    assert answered > 5 and refused > 5
+    assert "276,000" in client.predict(question=QUESTION, api_name="/ask")["citations"][0]["highlight"]
+
+
+@pytest.mark.parametrize("history", [5, "text", 3.5])
+def test_a_history_that_is_not_a_list_is_a_clear_error(shipped_bot, history):
+    with pytest.raises(QAError, match="history"):
+        shipped_bot.ask(QUESTION, history=history)
