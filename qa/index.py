@@ -390,6 +390,13 @@ def save(index: Index, folder: str | Path) -> None:
             os.fsync(f.fileno())
         index.manifest = manifest
         _swap_in(tmp, target)
+    except (OSError, RuntimeError) as err:  # a full disk, a file-size limit; FAISS reports its write errors as RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, RuntimeError) and "write" not in str(err).lower():
+            raise
+        why = getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
+        raise BadIndexError(f"Could not save the index at {target} ({why}); the previous index is intact. "
+                            "Free some disk space (or pass another folder with --index) and run again.") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -105,3 +105,36 @@ def test_ask_api_fuzz_ends_in_an_answer_or_one_clear_line_and_the_server_keeps_s
 def test_a_history_that_is_not_a_list_is_a_clear_error(shipped_bot, history):
     with pytest.raises(QAError, match="history"):
         shipped_bot.ask(QUESTION, history=history)
+
+
+def test_a_write_that_fails_mid_save_gives_one_line_and_keeps_the_previous_index(tiny_corpus, tmp_path):
+    """`qa index` with the file-size limit set so low that writing the new index fails, as on a full disk."""
+    import json
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    from qa import index as index_io
+
+    from .conftest import ROOT
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    first = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    before = json.loads((tiny_corpus / ".qa-index" / index_io.MANIFEST).read_text())["corpus_files"]
+    (tiny_corpus / "more.md").write_text("# Ferries\n\nThe ferry to the island leaves at seven.\n", encoding="utf-8")
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4_000, 4_000))  # smaller than the index's vector files
+
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300, preexec_fn=small_files)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    line = [x for x in out.stderr.splitlines() if x.startswith("qa: ")]
+    assert len(line) == 1 and "Could not save the index" in line[0] and "previous index is intact" in line[0], out.stderr[-800:]
+    kept = index_io.load(tiny_corpus / ".qa-index")
+    assert dict(kept.manifest["corpus_files"]) == before and not list(tiny_corpus.glob(".qa-index.tmp-*"))
