@@ -104,21 +104,8 @@ def test_kill_9_during_an_update_leaves_the_previous_index_loadable(tiny_corpus,
     ix = tmp_path / "ix"
     build_bot(tiny_corpus, ix, embedder)
     before = index_io.load(ix).documents
-    # A large new file, so that the update is still embedding when it is killed.
-    long = "\n\n".join(f"Paragraph {i}. The lighthouse keeper logged {i} ships passing the reef in week {i}." for i in range(3000))
-    (tiny_corpus / "log.txt").write_text("Keeper's Log\n\n" + long, encoding="utf-8")
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus), "--index", str(ix)],
-                            env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
-    deadline = time.time() + 120
-    seen = ""
-    while time.time() < deadline:
-        seen += proc.stderr.read(1)
-        if "Embedding" in seen:
-            break
-    assert "Updating the index" in seen and "Embedding" in seen, seen[-500:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    seen = _kill_qa_index_while_embedding(tiny_corpus, ix)
+    assert "Updating the index" in seen, seen[-500:]
     index_io.recover(ix)
     assert index_io.load(ix).documents == before  # the previous index, whole
     bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=lambda m: None)  # and the next start finishes the job
@@ -127,10 +114,21 @@ def test_kill_9_during_an_update_leaves_the_previous_index_loadable(tiny_corpus,
 
 def test_kill_9_during_a_first_build_leaves_no_index_and_the_next_start_builds_it(tiny_corpus, tmp_path):
     ix = tmp_path / "ix"
+    seen = _kill_qa_index_while_embedding(tiny_corpus, ix)
+    assert "Building the index" in seen, seen[-500:]
+    index_io.recover(ix)
+    assert not (ix / index_io.MANIFEST).exists()  # nothing half-written passes for an index
+    assert not list(tmp_path.glob("ix.tmp-*"))
+    bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=lambda m: None)
+    assert "log.txt" in bot.index.documents and "robots.md" in bot.index.documents
+
+
+def _kill_qa_index_while_embedding(corpus, ix) -> str:
+    """Add a large file to ``corpus``, run `qa index`, kill -9 it while it embeds; its stderr so far."""
     long = "\n\n".join(f"Paragraph {i}. The lighthouse keeper logged {i} ships passing the reef in week {i}." for i in range(3000))
-    (tiny_corpus / "log.txt").write_text("Keeper's Log\n\n" + long, encoding="utf-8")
+    (corpus / "log.txt").write_text("Keeper's Log\n\n" + long, encoding="utf-8")
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus), "--index", str(ix)],
+    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index", str(ix)],
                             env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
     deadline = time.time() + 120
     seen = ""
@@ -138,11 +136,7 @@ def test_kill_9_during_a_first_build_leaves_no_index_and_the_next_start_builds_i
         seen += proc.stderr.read(1)
         if "Embedding" in seen:
             break
-    assert "Building the index" in seen and "Embedding" in seen, seen[-500:]
+    assert "Embedding" in seen, seen[-500:]
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
-    index_io.recover(ix)
-    assert not (ix / index_io.MANIFEST).exists()  # nothing half-written passes for an index
-    assert not list(tmp_path.glob("ix.tmp-*"))
-    bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=lambda m: None)
-    assert "log.txt" in bot.index.documents and "robots.md" in bot.index.documents
+    return seen
