@@ -104,10 +104,12 @@ class Query:
 
     def names(self) -> list[str]:
         """Proper names and acronyms the question is about, as index tokens."""
-        return [t for name in self.name_spans() for t in tokenize(name)]
+        return [t for name in self.name_spans for t in tokenize(name)]
 
+    @cached_property
     def name_spans(self) -> list[str]:
-        """The names as written (accents dropped): "HR", "Gulf", "Schrodinger"."""
+        """The names as written (accents dropped): "HR", "Gulf", "Schrodinger". Computed once per
+        question: every highlighted passage asks for them."""
         return [m.group(1) for m in _NAME.finditer(fold(self.question, lower=False))]
 
 
@@ -282,7 +284,7 @@ class Composer:
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage)
         focus_set = set(focus)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
-        spelt = [(name, tokens[0]) for name in query.name_spans() if _ACRONYM.fullmatch(name)
+        spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
                  for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
                  and not ix.lexical.doc_freq(tokens)[tokens[0]]]
         cosines = ix.sentence_vectors[sids] @ query_vector
@@ -426,7 +428,7 @@ class Composer:
         # the found passage spells out ("HR": "… who looks after human resources").
         lexical = self.index.lexical
         passage = self.index.chunks[top.hit.chunk].text
-        for name in query.name_spans():
+        for name in query.name_spans:
             unknown = [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
             if unknown and not spells_out(name, passage):
                 return True
