@@ -68,6 +68,16 @@ def locator(c: Citation) -> str:
     return " · ".join(parts)
 
 
+# HTML's, Markdown's and LaTeX's own characters, and line breaks (a blank line would end the HTML block and
+# let Markdown parse what follows), become character references: a document's text stays text.
+_INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-.!|~$:\n\r"})
+
+
+def as_text(s: str) -> str:
+    """``s`` as inert text in the chat's Markdown-and-HTML: no tag, link, image or formula can come of it."""
+    return s.translate(_INERT)
+
+
 def file_link(c: Citation, library: str | None = None) -> str:
     """The app's link to the original file, at the cited page for a PDF (relative: works under any root path)."""
     url = f"{FILE_ROUTE.lstrip('/')}/{quote(c.source)}"
@@ -78,23 +88,23 @@ def file_link(c: Citation, library: str | None = None) -> str:
 
 def card(c: Citation, uid: str, library: str | None = None, links: bool = True) -> str:
     p, a, b = c.passage, c.highlight_start, c.highlight_start + len(c.highlight)
-    body = f"{html.escape(p[:a])}<mark>{html.escape(p[a:b])}</mark>{html.escape(p[b:])}"
+    body = f"{as_text(p[:a])}<mark>{as_text(p[a:b])}</mark>{as_text(p[b:])}"
     where = locator(c)
-    source = html.escape(c.source)
+    source = as_text(c.source)
     if links:
         source = f'<a class="qa-open" href="{html.escape(file_link(c, library))}" target="_blank" rel="noopener">{source}</a>'
-    head = (f"<b>[{c.number}] {html.escape(c.title)}</b> · <code>{source}</code> · "
-            + (f'<span class="qa-where">{html.escape(where)}</span> · ' if where else "")
+    head = (f"<b>[{c.number}] {as_text(c.title)}</b> · <code>{source}</code> · "
+            + (f'<span class="qa-where">{as_text(where)}</span> · ' if where else "")
             + f"characters {c.start:,}–{c.end:,} · score {c.score:.2f}"
-            + (f" · also in {html.escape(', '.join(c.also_in[:3]))}{' …' if len(c.also_in) > 3 else ''}" if c.also_in else ""))
+            + (f" · also in {as_text(', '.join(c.also_in[:3]))}{' …' if len(c.also_in) > 3 else ''}" if c.also_in else ""))
     return f'<div class="qa-card" id="{uid}-{c.number}"><div class="qa-card-head">{head}</div><div class="qa-passage">{body}</div></div>'
 
 
 def render_text(answer: Answer, uid: str) -> str:
     """The answer sentence(s), with each [n] linking to its card."""
-    text = html.escape(answer.text)
+    text = as_text(answer.text)
     for c in answer.citations:
-        text = text.replace(f"[{c.number}]", f'<a class="qa-ref" href="#{uid}-{c.number}">[{c.number}]</a>')
+        text = text.replace(as_text(f"[{c.number}]"), f'<a class="qa-ref" href="#{uid}-{c.number}">[{c.number}]</a>')
     return text
 
 
@@ -247,7 +257,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
     history = list(history or [])
     if files:
         names = ", ".join(Path(f).name for f in files)
-        history.append({"role": "user", "content": f"{ATTACHED}{html.escape(names)}"})
+        history.append({"role": "user", "content": f"{ATTACHED}{as_text(names)}"})
         if libraries is None:
             yield history + [{"role": "assistant", "content": "This chat does not take uploads."}]
             return
@@ -269,16 +279,16 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
                 done.set()
 
         shown = f"Indexing {len(files)} file{'s' if len(files) > 1 else ''} …"
-        yield history + [{"role": "assistant", "content": f"⏳ {html.escape(shown)}"}]
+        yield history + [{"role": "assistant", "content": f"⏳ {as_text(shown)}"}]
         threading.Thread(target=work, name="qa-upload", daemon=True).start()
         while not done.wait(0.25):
             line = progress[-1] if progress else f"Receiving {len(files)} file{'s' if len(files) > 1 else ''} …"
             if line != shown:
                 shown = line
-                yield history + [{"role": "assistant", "content": f"⏳ {html.escape(line)}"}]
+                yield history + [{"role": "assistant", "content": f"⏳ {as_text(line)}"}]
         if "refused" in result:
             visitor.pop("library", None)  # expired: the next attachment starts a new library
-            history.append({"role": "assistant", "content": html.escape(result["refused"])})
+            history.append({"role": "assistant", "content": as_text(result["refused"])})
             yield history
             return
         if "error" in result:
@@ -289,9 +299,9 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         visitor["library"] = lib.token
         lines = []
         if added:
-            lines.append(f"Added {', '.join(html.escape(a.removeprefix('uploads/')) for a in added)}: ask away. "
+            lines.append(f"Added {', '.join(as_text(a.removeprefix('uploads/')) for a in added)}: ask away. "
                          "Only you can see your files; they are deleted when you leave.")
-        lines += [html.escape(w) for w in warnings]
+        lines += [as_text(w) for w in warnings]
         history.append({"role": "assistant", "content": "<br>".join(lines) or "Nothing was added."})
         yield history
         if not text:
@@ -325,7 +335,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         words = answer.text.split(" ")
         step = max(1, len(words) // 6)
         for i in range(step, len(words), step):  # stream the answer sentence, then the evidence
-            yield history + [{"role": "assistant", "content": html.escape(" ".join(words[:i])) + " …"}]
+            yield history + [{"role": "assistant", "content": as_text(" ".join(words[:i])) + " …"}]
             time.sleep(0.02)
     yield history + [{"role": "assistant", "content": render_answer(answer, uid, visitor.get("library"),
                                                                      links=libraries is not None)}]

@@ -180,3 +180,55 @@ def test_a_file_dropped_on_the_box_is_attached_and_cited(browser, app_url):
     page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
     assert "uploads/bees.md" in page.locator("#qa-chat .qa-card").first.inner_text()
     page.close()
+
+
+# Each line tries a different way to run code or fetch something from a document's own text.
+HOSTILE_DOC = """# Harbour notes
+
+The harbour master keeps the tide tables. <script>window.__pwned = 'script'; alert('script')</script> The tide rises 4 metres at spring tides.
+
+An image follows. <img src=x onerror="window.__pwned = 'img'"> The ferry fee is 12 euros per car.
+
+A [tide office link](javascript:window.__pwned='md-link') and <a href="javascript:window.__pwned='a'">another one</a> sit here.
+
+![pixel](x" onerror="window.__pwned='md-img') and ![remote](http://127.0.0.1:9/pixel.png) are pictures.
+
+<details open><summary>hidden</summary><iframe src="javascript:parent.__pwned='iframe'"></iframe></details> <svg onload="window.__pwned='svg'"></svg>
+
+**Bold** `code` and $$x^2$$ and <style>body{display:none}</style> The lighthouse was built in 1874.
+"""
+
+
+def test_a_hostile_document_is_shown_as_text_and_nothing_in_it_runs(browser, app_url, tmp_path):
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(app_url[0])
+    page.wait_for_selector("#qa-status :text('Ready')", timeout=120_000)
+    doc = tmp_path / "harbour.md"
+    doc.write_text(HOSTILE_DOC, encoding="utf-8")
+    page.locator("#qa-input input[type=file]").set_input_files(str(doc))
+    box = page.locator("#qa-input textarea")
+    box.fill("How high does the tide rise at spring tides?")
+    page.wait_for_timeout(500)
+    box.press("Enter")
+    page.wait_for_selector("#qa-chat :text('Added harbour.md')", timeout=120_000)
+    page.wait_for_selector("#qa-chat .qa-card", timeout=60_000)
+    _ask(page, "When was the lighthouse built?")
+    page.wait_for_function("document.querySelectorAll('#qa-chat .qa-answer, #qa-chat .qa-notfound').length >= 2",
+                           timeout=60_000)
+    page.wait_for_timeout(1000)  # time for anything that would run to run
+
+    chat = page.locator("#qa-chat")
+    assert page.evaluate("window.__pwned") is None and not dialogs
+    for tag in ("script", "img", "iframe", "svg", "style", "a[href^='javascript']", "strong", "details details"):
+        assert chat.locator(f".qa-answer {tag}, .qa-card {tag}").count() == 0, tag
+    shown = chat.text_content()  # the collapsed passages too
+    for text in ("<script>", "<img src=x", "[tide office link](javascript:", "![pixel]", "**Bold**", "<style>"):
+        assert text in shown, text
+    assert not any(":9/pixel.png" in u for u in requests)
+    assert page.evaluate("getComputedStyle(document.body).display") != "none"
+    page.screenshot(path=str(ARTIFACTS / "hostile-document.png"), full_page=True)
+    page.close()
