@@ -169,7 +169,7 @@ def main() -> int:
     if not a.no_upload:
         upload = Path(tempfile.mkdtemp(prefix="qa-load-")) / "harbour.md"
         upload.write_text(UPLOAD, encoding="utf-8")
-    with served_app() as (url, log):
+    with served_app() as (url, log, _):
         pid = server_pid()
         one = Client(url, verbose=False, ssl_verify=False)
         for q in QUESTIONS[:3]:

@@ -79,14 +79,52 @@ class Library:
         return sorted(self.bot.files)
 
 
+ROOT_PREFIX = "qa-uploads-"
+OWNER = "owner.pid"  # the server process whose visitors' files these are
+
+
+def remove_orphans(tmp: Path | None = None) -> int:
+    """Delete visitors' files left behind by servers of this user that died without cleaning up (kill -9,
+    power cut): nobody can reach them any more, and they would fill the disk. Returns how many went."""
+    removed = 0
+    for folder in Path(tmp or tempfile.gettempdir()).glob(ROOT_PREFIX + "*"):
+        try:
+            if folder.stat().st_uid != os.getuid():
+                continue
+            pid = int((folder / OWNER).read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if pid == os.getpid() or _alive(pid):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    if removed:
+        log.info("Deleted the visitors' files of %d server%s that stopped without cleaning up.",
+                 removed, "s" if removed > 1 else "")
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 class Libraries:
     """All visitors' libraries of one server, under one private temporary folder."""
 
     def __init__(self, limits: UploadLimits | None = None, root: Path | None = None) -> None:
         self.limits = limits or UploadLimits()
-        self.root = Path(root or tempfile.mkdtemp(prefix="qa-uploads-"))
+        if root is None:
+            remove_orphans()
+        self.root = Path(root or tempfile.mkdtemp(prefix=ROOT_PREFIX))
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
+        (self.root / OWNER).write_text(str(os.getpid()), encoding="ascii")
         self._libraries: dict[str, Library] = {}
         self._sessions: dict[str, str] = {}  # the web server's session id → library token
         self._lock = threading.Lock()

@@ -94,7 +94,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served_app(python: str = sys.executable, cwd: Path = ROOT, extra_env: dict | None = None, args: tuple = ()):
-    """Run ``python app.py`` as a Space would, on a free loopback port; yield (url, log path)."""
+    """Run ``python app.py`` as a Space would, on a free loopback port; yield (url, log path, process)."""
     port = free_port()
     log = Path(cwd) / "tests" / "artifacts" / f"app-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -118,7 +118,7 @@ def served_app(python: str = sys.executable, cwd: Path = ROOT, extra_env: dict |
             if time.time() > deadline:
                 raise RuntimeError(f"app.py did not serve {url} within 180 s:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
-        yield url, log
+        yield url, log, proc
     finally:
         proc.terminate()
         try:
@@ -129,5 +129,5 @@ def served_app(python: str = sys.executable, cwd: Path = ROOT, extra_env: dict |
 
 @pytest.fixture(scope="session")
 def app_url():
-    with served_app() as (url, log):
+    with served_app() as (url, log, _):
         yield url, log

@@ -119,3 +119,62 @@ def test_upload_turns_are_not_folded_into_follow_ups():
             {"role": "user", "content": ATTACHED + "trail.pdf"},
             {"role": "assistant", "content": "Added trail.pdf: ask away."}]
     assert conversation(chat) == chat[:2]
+
+
+def _index_bytes(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_kill_9_during_an_upload_loses_nothing_and_the_next_start_deletes_what_it_left(tmp_path):
+    """The server dies while it embeds a visitor's file: the shared index is untouched, the next start
+    serves it, and the dead server's private upload folder is deleted rather than left to fill the disk."""
+    import os
+    import signal
+    import threading
+
+    from gradio_client import Client, handle_file
+
+    from .conftest import ROOT, served_app
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp)}
+    shipped = _index_bytes(ROOT / "index")
+    book = tmp_path / "keepers-log.txt"
+    book.write_text("Keeper's Log\n\n" + "\n\n".join(
+        f"Paragraph {i}. The lighthouse keeper logged {i} ships passing the reef in week {i}." for i in range(3000)),
+        encoding="utf-8")
+    with served_app(extra_env=env) as (url, log, proc):
+        client = Client(url, verbose=False)
+        errors: list[Exception] = []
+
+        def upload():
+            try:
+                client.predict(files=[handle_file(str(book))], library="", api_name="/upload")
+            except Exception as err:  # noqa: BLE001 - the server is killed under it
+                errors.append(err)
+
+        t = threading.Thread(target=upload, daemon=True)
+        t.start()
+        deadline = time.time() + 120
+        while "Embedding passages" not in log.read_text() and time.time() < deadline:
+            time.sleep(0.05)
+        assert "Embedding passages" in log.read_text()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        t.join(timeout=60)
+        left = list(tmp.glob("qa-uploads-*"))
+        assert len(left) == 1 and any(left[0].rglob("keepers-log.txt"))
+    assert _index_bytes(ROOT / "index") == shipped
+    running = tmp / "qa-uploads-of-a-running-server"  # this test's process stands in for it
+    running.mkdir()
+    (running / "owner.pid").write_text(str(os.getpid()))
+
+    with served_app(extra_env=env) as (url, log, _):
+        ans = Client(url, verbose=False).predict(question="How many industrial robots did China install in 2023?",
+                                                 api_name="/ask")
+        assert "276,000" in ans["citations"][0]["highlight"]
+        now = [p for p in tmp.glob("qa-uploads-*") if p != running]
+        assert running.exists() and left[0] not in now and len(now) == 1 and not any(now[0].rglob("keepers-log.txt"))
+        # (Gradio's own copy of the upload, in its cache, goes with its delete_cache sweep after the session TTL.)
+        assert "stopped without cleaning up" in log.read_text()

@@ -49,7 +49,7 @@ def test_clean_venv_from_requirements_txt_serves_the_chat(tmp_path):
     # This machine's CPU torch first (a Space brings its own); then requirements.txt alone, no `pip install -e .`.
     subprocess.run(pip + [os.environ.get("TORCH", "torch==2.13.0")], check=True, timeout=1200)
     subprocess.run(pip + ["-r", str(space / "requirements.txt")], check=True, timeout=1200)
-    with served_app(python=str(venv / "bin" / "python"), cwd=space) as (url, log):
+    with served_app(python=str(venv / "bin" / "python"), cwd=space) as (url, log, _):
         ans = Client(url, verbose=False).predict(question="How many industrial robots did China install in 2023?",
                                                  api_name="/ask")
         c = ans["citations"][0]
