@@ -133,7 +133,7 @@ def message_text(content: object) -> str:
     return ""
 
 
-def _last_exchange(history: list[dict] | None) -> tuple[str, str]:
+def last_exchange(history: list[dict] | None) -> tuple[str, str]:
     """The last user question and the assistant's reply to it (plain text; "" when none)."""
     messages = [(m.get("role"), message_text(m.get("content"))) for m in (history or [])[-50:] if isinstance(m, dict)]
     for i in range(len(messages) - 1, -1, -1):
@@ -159,7 +159,7 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
     where in the corpus it was.
     """
     focus = tokenize(question)
-    before, reply = _last_exchange(history)
+    before, reply = last_exchange(history)
     if before and (_CONNECTIVE.search(question) or _POINTER.search(question) or len(focus) < 3):
         swapped = swap_subject(before, question)
         if swapped:

@@ -10,21 +10,24 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from . import calibration
 from . import index as index_io
-from .answer import AnswerSettings, Composer, clean_text, fold_history
+from .answer import AnswerSettings, Composer, clean_text, fold_history, locate
+from .checker import Checker
 from .chunking import ChunkSettings
 from .embedding import Embedder, model_name
 from .errors import BadIndexError, CorpusError, QuestionError
 from .ingest import Limits, UnreadableFile, read
 from .index import Index, IndexSettings, embed_text
+from .llm import LLMSettings, connect
 from .rerank import Reranker, reranker_name
 from .retrieval import FusionSettings, Retriever
 from .types import Answer
+from .writer import Writer
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +79,10 @@ class Bot:
 
     def __init__(self, index: Index, embedder: Embedder, corpus: Path | None = None, index_path: Path | None = None,
                  fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
-                 reranker: Reranker | None = None) -> None:
+                 reranker: Reranker | None = None, writer: Writer | None = None) -> None:
         self.embedder = embedder
         self.reranker = reranker
+        self.writer = writer  # None: answers are quoted from the documents (the default)
         self.corpus = corpus
         self.index_path = index_path  # None: changes live in memory only (a visitor's session)
         self.fusion, self.answer_settings = fusion, answer_settings
@@ -109,13 +113,15 @@ class Bot:
              rebuild: bool = False, on_status: Callable[[str], None] | None = None,
              chunking: ChunkSettings | None = None, title_in_embedding: bool = True,
              fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
-             reranker: str | None = None) -> "Bot":
+             reranker: str | None = None, llm: str | None = None) -> "Bot":
         """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
 
         ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
         or ``QA_MODEL``). ``reranker`` optionally names a cross-encoder that re-orders the top
-        candidates (default: none, or ``QA_RERANKER``). ``on_status`` receives one-line progress
-        messages (default: stderr, with progress bars).
+        candidates (default: none, or ``QA_RERANKER``). ``llm`` makes answers written by a language
+        model and checked sentence by sentence: a local ``.gguf`` path or the base URL of an
+        OpenAI-compatible server (default: none, or ``QA_LLM``; see ``qa.llm``). ``on_status``
+        receives one-line progress messages (default: stderr, with progress bars).
         """
         corpus_path, index_path = default_paths(corpus, index)
         name = model_name(model)
@@ -172,7 +178,12 @@ class Bot:
         if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
             for line in loaded.manifest.get("skipped", []):
                 on_status(line)
-        return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings, cross)
+        writer = None
+        llm_settings = LLMSettings.from_env(llm)
+        if llm_settings is not None:
+            _say(f"Loading language model {llm_settings.target} …", on_status)
+            writer = Writer(connect(llm_settings), llm_settings.max_tokens)
+        return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings, cross, writer)
 
     # ------------------------------------------------------------ the collection, while running
 
@@ -307,12 +318,26 @@ class Bot:
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:
         """Answer from the corpus. ``history`` is the chat so far, as ``{"role", "content"}`` messages."""
+        *_, answer = self.ask_stream(question, history, k)
+        return answer
+
+    def ask_stream(self, question: str, history: list[dict] | None = None, k: int = 5) -> Iterator[str | Answer]:
+        """``ask``, with a language model's text as it is written: strings, then the ``Answer`` (always last).
+
+        Without a language model (or when retrieval finds no answer) only the ``Answer`` comes.
+        """
         question = check_question(question)
         if history is not None and not isinstance(history, (list, tuple)):
             raise QuestionError(f"The history must be a list of chat messages ({{'role', 'content'}}), got {type(history).__name__}.")
         if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
             raise QuestionError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}.")
-        return self.answer(question, history, k)
+        engine = self._engine
+        answer = self.answer(question, history, k)
+        if self.writer is None:
+            yield answer
+            return
+        checker = Checker(self.embedder.encode, engine.index.lexical.idf)
+        yield from self.writer.write(answer, history, checker, lambda c: locate(c, engine.index.document(c.source)))
 
     def answer(self, question: str, history: list[dict] | None = None, k: int = 5, collapse: bool = True) -> Answer:
         """``ask`` without the input checks, and any ``k``: for evaluation over thousands of questions.

@@ -47,6 +47,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("-k", type=int, default=5, help="number of passages to cite (1-20, default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--llm", help="have a language model write the answer, every sentence checked: a .gguf path or "
+                                 "an OpenAI-compatible server's URL (default: none, or QA_LLM)")
     _common(p)
 
     p = sub.add_parser("eval", help="measure the bot on a labeled question set or a public benchmark")
@@ -64,7 +66,8 @@ def _bot(args, corpus=None, rebuild=False):
     from .bot import Bot
 
     return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild,
-                    reranker=args.reranker if "reranker" in args else "none")  # None: QA_RERANKER decides
+                    reranker=args.reranker if "reranker" in args else "none",  # None: QA_RERANKER decides
+                    llm=args.llm if "llm" in args else "")  # likewise QA_LLM, for `qa ask` only
 
 
 def cmd_index(args) -> int:
@@ -127,11 +130,24 @@ def cmd_ask(args) -> int:
     check_question(args.question)  # fail fast, before loading a model
     if not 1 <= args.k <= MAX_K:
         raise QuestionError(f"-k must be from 1 to {MAX_K}, got {args.k}.")
-    answer = _bot(args).ask(args.question, k=args.k)
+    answer = None
+    for part in _bot(args).ask_stream(args.question, k=args.k):
+        if isinstance(part, str):  # the model's words as it writes them; the checked answer follows on stdout
+            print(part, end="", file=sys.stderr, flush=True)
+        else:
+            answer = part
+    if answer.generated or answer.notice:
+        print(file=sys.stderr)
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return 0
-    print(answer.text)
+    if answer.generated:
+        for c in answer.checks:
+            print(c.text if c.supported else f"{c.text}  ⚠ not supported: {c.reason}")
+    else:
+        print(answer.text)
+    if answer.notice:
+        print(f"({answer.notice})")
     print()
     for c in answer.citations:
         where = "".join(f", {part}" for part in (f"p. {c.page}" if c.page else "", f"§ {c.section}" if c.section else "") if part)

@@ -84,6 +84,14 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
     query: str = ""  # the question as searched, after folding in the chat history
+    # With a language model (``llm=``): ``text`` was written by ``model`` when ``generated``; the sentences
+    # the checker could not back with their cited passages are in ``unsupported``, every verdict in
+    # ``checks``; ``notice`` says in one line how the answer was made, or why the written one is not shown.
+    generated: bool = False
+    unsupported: list[str] = field(default_factory=list)
+    checks: list[Any] = field(default_factory=list)  # checker.SentenceCheck, in text order
+    model: str = ""
+    notice: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,4 +100,9 @@ class Answer:
             "abstained": self.abstained,
             "query": self.query,
             "citations": [c.to_dict() for c in self.citations],
+            "generated": self.generated,
+            "unsupported": list(self.unsupported),
+            "checks": [c.to_dict() for c in self.checks],
+            "model": self.model,
+            "notice": self.notice,
         }

@@ -39,6 +39,9 @@ FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was log
 
 CSS = """
 .qa-answer { font-size: 1.02rem; line-height: 1.55; }
+.qa-unsupported { text-decoration: underline wavy #dc2626; text-decoration-skip-ink: none; }
+.qa-flag { color: #dc2626; font-size: .8rem; margin-left: .2rem; }
+.qa-notice { font-size: .85rem; opacity: .8; margin-top: .3rem; }
 .qa-notfound { border-left: 4px solid #d97706; padding: .4rem .7rem; background: rgba(217,119,6,.08); border-radius: 6px; }
 .qa-cards { display: flex; flex-direction: column; gap: .5rem; margin-top: .6rem; }
 .qa-card { border: 1px solid rgba(128,128,128,.35); border-radius: 8px; padding: .5rem .7rem; }
@@ -101,11 +104,26 @@ def card(c: Citation, uid: str, library: str | None = None, links: bool = True) 
 
 
 def render_text(answer: Answer, uid: str) -> str:
-    """The answer sentence(s), with each [n] linking to its card."""
-    text = as_text(answer.text)
-    for c in answer.citations:
-        text = text.replace(as_text(f"[{c.number}]"), f'<a class="qa-ref" href="#{uid}-{c.number}">[{c.number}]</a>')
-    return text
+    """The answer sentence(s), with each [n] linking to its card; a written sentence the checker could
+    not back with its passages is underlined in red with the reason beside it."""
+    def linked(text: str) -> str:
+        text = as_text(text)
+        for c in answer.citations:
+            text = text.replace(as_text(f"[{c.number}]"), f'<a class="qa-ref" href="#{uid}-{c.number}">[{c.number}]</a>')
+        return text
+
+    if not (answer.generated and answer.checks):
+        return linked(answer.text)
+    return " ".join(linked(c.text) if c.supported else
+                    f'<span class="qa-unsupported" title="{as_text(c.reason)}">{linked(c.text)}</span>'
+                    f'<span class="qa-flag">⚠ not supported: {as_text(c.reason)}</span>' for c in answer.checks)
+
+
+def cited_numbers(answer: Answer) -> set[int]:
+    """The passages the answer text cites."""
+    if answer.generated and answer.checks:
+        return {n for c in answer.checks for n in c.cites}
+    return {c.number for c in answer.citations if f"[{c.number}]" in answer.text}
 
 
 def render_answer(answer: Answer, uid: str = "qa", library: str | None = None, links: bool = True) -> str:
@@ -121,9 +139,12 @@ def render_answer(answer: Answer, uid: str = "qa", library: str | None = None, l
         return (f'<div class="qa-notfound"><b>Not found in the corpus.</b> None of the documents answers this question.</div>'
                 f'<details><summary>Closest passages ({len(answer.citations)})</summary><div class="qa-cards">{cards}</div></details>')
     # The passages the answer cites stay open; the rest wait behind one click.
-    cited = [c for c in answer.citations if f"[{c.number}]" in answer.text]
+    numbers = cited_numbers(answer)
+    cited = [c for c in answer.citations if c.number in numbers]
     more = [c for c in answer.citations if c not in cited]
-    html_ = f'<div class="qa-answer">{render_text(answer, uid)}</div><div class="qa-cards">{"".join(_card(c, uid) for c in cited)}</div>'
+    notice = f'<div class="qa-notice">{as_text(answer.notice)}</div>' if answer.notice else ""
+    html_ = (f'<div class="qa-answer">{render_text(answer, uid)}</div>{notice}'
+             f'<div class="qa-cards">{"".join(_card(c, uid) for c in cited)}</div>')
     if more:
         html_ += (f'<details class="qa-more"><summary>{len(more)} more passage{"s" if len(more) > 1 else ""}</summary>'
                   f'<div class="qa-cards">{"".join(_card(c, uid) for c in more)}</div></details>')
@@ -154,8 +175,9 @@ class BotHolder:
             self.bot = Bot.load(on_status=self._set_status, **self._kwargs)
             c = self.bot.index.manifest.get("counts", {})
             rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
+            writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
             self.status = (f"Ready · {c.get('documents')} documents, {c.get('chunks')} passages · "
-                           f"model {self.bot.index.settings.model}{rerank} · loaded in {time.perf_counter() - t0:.1f}s")
+                           f"model {self.bot.index.settings.model}{rerank}{writer} · loaded in {time.perf_counter() - t0:.1f}s")
         except QAError as err:
             self.error = self.status = f"Cannot start: {err}"
         except Exception:  # noqa: BLE001 - shown as one line, logged in full
@@ -321,8 +343,15 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         history.append({"role": "assistant", "content": "Your uploaded files have expired or were deleted when the page "
                         "disconnected; this answer comes from the shared documents only. Attach them again to ask about them."})
     yield history + [{"role": "assistant", "content": "Searching the documents…"}]
+    answer, written = None, ""
     try:
-        answer = bot.ask(text, history=conversation(history[:-1]))
+        for part in bot.ask_stream(text, history=conversation(history[:-1])):
+            if isinstance(part, str):  # a language model writing: its words as they come
+                written += part
+                yield history + [{"role": "assistant", "content": f"✍️ {as_text(bot.writer.name)} is writing from the "
+                                  f"passages…<br>{as_text(written)} …"}]
+            else:
+                answer = part
     except QAError as err:
         yield history + [{"role": "assistant", "content": str(err)}]
         return
@@ -331,7 +360,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
         yield history + [{"role": "assistant", "content": FRIENDLY_ERROR}]
         return
     uid = f"qa{len(history)}"
-    if not answer.abstained:
+    if not answer.abstained and not written:
         words = answer.text.split(" ")
         step = max(1, len(words) // 6)
         for i in range(step, len(words), step):  # stream the answer sentence, then the evidence

@@ -65,7 +65,7 @@ def test_reply_streams_then_shows_cards(shipped_bot):
 
 def test_internal_error_becomes_one_friendly_line(shipped_bot):
     class Broken:
-        def ask(self, *a, **kw):
+        def ask_stream(self, *a, **kw):
             raise RuntimeError("boom")
 
     final = list(chat_reply(_Holder(Broken()), "What is the Big Fund?", []))[-1]
