@@ -6,16 +6,21 @@ PY := $(VENV)/bin/python
 # Elsewhere: `make run TORCH=torch` (or any spec pip understands).
 TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install browser bench index clean
+.PHONY: run test install install-test browser bench index clean
 
 run: install
 	$(PY) app.py
 
-test: install browser
+test: install-test browser
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
 
+# What the chat needs, and no more: `make run` stays light.
 install: $(STAMP)
+
+# Every optional group too (the language-model extra compiles llama.cpp once: a few minutes), so all tests run.
+install-test: $(TEST_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +28,12 @@ $(PY):
 $(STAMP): pyproject.toml requirements.txt | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[test,llm]"
+	touch $(TEST_STAMP)
 
 # Debian's Chromium for the browser test (Playwright never downloads a browser here).
 browser:

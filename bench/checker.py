@@ -80,7 +80,7 @@ def longest_clause(sentence: str) -> str | None:
 
 
 def run_set(name: str, bot: Bot, questions: list[str], rng: random.Random) -> dict:
-    checker = Checker(bot.embedder.encode, bot.index.lexical.idf)
+    checker = Checker(bot.embedder.encode, bot.index.lexical.idf, stored=bot._engine.stored_sentences)  # as bot.ask does
     chunks = bot.index.chunks
     pool = sorted({n for c in rng.sample(chunks, min(400, len(chunks))) for n in _NAME.findall(c.text)
                    if len(n) > 2 and n.lower() not in stopwords()})

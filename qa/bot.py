@@ -26,7 +26,7 @@ from .index import Index, IndexSettings, embed_text
 from .llm import LLMSettings, connect
 from .rerank import Reranker, reranker_name
 from .retrieval import FusionSettings, Retriever
-from .types import Answer
+from .types import Answer, Citation
 from .writer import Writer
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,7 @@ class Bot:
         if self.writer is None:
             yield answer
             return
-        checker = Checker(self.embedder.encode, engine.index.lexical.idf)
+        checker = Checker(self.embedder.encode, engine.index.lexical.idf, stored=engine.stored_sentences)
         yield from self.writer.write(answer, history, checker, lambda c: locate(c, engine.index.document(c.source)))
 
     def answer(self, question: str, history: list[dict] | None = None, k: int = 5, collapse: bool = True) -> Answer:
@@ -369,6 +369,12 @@ class _Engine:
     index: Index
     retriever: Retriever
     composer: Composer
+
+    def stored_sentences(self, citation: Citation) -> tuple[list[tuple[int, int]], np.ndarray] | None:
+        """A cited passage's sentences with the vectors the index already holds: checking a written
+        answer then encodes only what was written."""
+        chunk = self.index.chunk_at(citation.source, citation.start, citation.end)
+        return None if chunk is None else self.index.passage_sentences(chunk)
 
 
 def check_question(question: object) -> str:

@@ -128,15 +128,26 @@ class Checker:
     encode: Callable[[list[str]], np.ndarray]
     idf: Callable[[list[str]], dict[str, float]] | None = None
     settings: CheckSettings = field(default_factory=CheckSettings)
+    # A passage's sentences and their vectors as the index stores them (None: split and encode it here).
+    stored: Callable[[Citation], tuple[list[tuple[int, int]], np.ndarray] | None] | None = None
 
     def check(self, text: str, citations: Sequence[Citation]) -> list[SentenceCheck]:
         by_number = {c.number: c for c in citations}
         sentences = split_written(text)
-        # Every sentence of every cited passage, encoded once with the written claims.
-        spans = {c.number: sentence_spans(c.passage) for c in citations}
-        flat = [(n, a, b) for n, ss in spans.items() for a, b in ss]
-        vectors = self.encode([by_number[n].passage[a:b] for n, a, b in flat] + [claim for _, claim, _ in sentences])
-        passage_vectors, claim_vectors = vectors[:len(flat)], vectors[len(flat):]
+        flat: list[tuple[int, int, int]] = []
+        known: list[np.ndarray] = []
+        fresh: list[tuple[int, int, int]] = []
+        for c in citations:  # every sentence of every passage: the index's vectors, else encoded below
+            found = self.stored(c) if self.stored else None
+            if found is not None and len(found[0]):
+                flat += [(c.number, a, b) for a, b in found[0]]
+                known.append(found[1])
+            else:
+                fresh += [(c.number, a, b) for a, b in sentence_spans(c.passage)]
+        vectors = self.encode([by_number[n].passage[a:b] for n, a, b in fresh] + [claim for _, claim, _ in sentences])
+        flat += fresh
+        passage_vectors = np.vstack(known + [vectors[:len(fresh)]]) if known else vectors[:len(fresh)]
+        claim_vectors = vectors[len(fresh):]
         return [self._one(written, claim, cites, by_number, flat, passage_vectors, claim_vectors[i])
                 for i, (written, claim, cites) in enumerate(sentences)]
 

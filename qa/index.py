@@ -77,6 +77,7 @@ class Index:
     manifest: dict
     terms: list[list[str]] = field(default_factory=list)  # BM25 tokens of each chunk, kept for updates
     _by_source: dict[str, int] = field(default_factory=dict, repr=False)
+    _by_span: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
 
     @property
     def documents(self) -> list[str]:
@@ -87,6 +88,18 @@ class Index:
             self._by_source = {d.source: i for i, d in enumerate(self.docs)}
         i = self._by_source.get(source)
         return self.docs[i] if i is not None else None
+
+    def chunk_at(self, source: str, start: int, end: int) -> int | None:
+        """The chunk id of a citation's passage (None if this index has no such passage)."""
+        if len(self._by_span) != len(self.chunks):
+            self._by_span = {(c.source, c.start, c.end): i for i, c in enumerate(self.chunks)}
+        return self._by_span.get((source, start, end))
+
+    def passage_sentences(self, chunk: int) -> tuple[list[tuple[int, int]], np.ndarray]:
+        """The sentences of a chunk as (start, end) inside its text, and their stored vectors."""
+        c, sids = self.chunks[chunk], self.chunk_sentences[chunk]
+        spans = [(max(int(a), c.start) - c.start, min(int(b), c.end) - c.start) for _, a, b, _, _ in self.sentences[sids]]
+        return spans, self.sentence_vectors[sids]
 
     @property
     def hashes(self) -> dict[str, str]:

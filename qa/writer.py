@@ -103,6 +103,7 @@ def fallback(answer: Answer, model: str, notice: str, checks: list[SentenceCheck
     out = copy.copy(answer)
     out.model, out.notice = model, notice
     out.unsupported = [c.text for c in checks or [] if not c.supported]
+    out.checks = list(checks or [])
     return out
 
 
