@@ -32,6 +32,7 @@ _NAME_SPAN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\
 _DEFINITION_Q = re.compile(r"^\s*what\s+(?:does|do|is|are)\s+(?:an?\s+|the\s+)?(.{2,40}?)\s*(?:mean|stand for|refer to)?\s*\?\s*$", re.I)
 _ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the chat's rendered answer
 _TAG = re.compile(r"<[^>]+>")
+_FLAG = re.compile(r'<span class="qa-flag">.*?</span>', re.S)
 _REF = re.compile(r"\[\d+\]")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
@@ -147,7 +148,8 @@ def last_exchange(history: list[dict] | None) -> tuple[str, str]:
 def plain_answer(reply: str) -> str:
     """An assistant reply reduced to its answer sentences: no markup, no [n], nothing if it was "not found"."""
     m = _ANSWER_DIV.search(reply)
-    text = html.unescape(_TAG.sub(" ", m.group(1) if m else reply))
+    text = _FLAG.sub(" ", m.group(1) if m else reply)  # the checker's "⚠ not supported: …" is not the answer
+    text = html.unescape(_TAG.sub(" ", text))
     text = " ".join(_REF.sub(" ", text).split())
     return "" if text.startswith("Not found") else text[:400]
 

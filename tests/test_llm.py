@@ -273,3 +273,23 @@ def test_cli_and_app_take_llm(tmp_path):
     with served_app(extra_env={"QA_LLM": str(GGUF)}) as (url, log, _):
         d = Client(url, verbose=False).predict(question=QUESTION, api_name="/ask")
         assert d["model"] == "SmolLM2-135M-Instruct.Q4_1" and d["notice"] and d["citations"]
+
+
+def test_a_written_answer_shows_unsupported_sentences_marked_and_follow_ups_ignore_the_marks(shipped_bot):
+    """The checker's real verdicts on a written text, rendered as the chat renders them."""
+    from qa.answer import plain_answer
+    from qa.ui import render_answer
+    from qa.writer import written
+
+    quoted = shipped_bot.ask(QUESTION)
+    checker = Checker(shipped_bot.embedder.encode, shipped_bot.index.lexical.idf)
+    text = "China installed about 276,000 industrial robots in 2023 [1]. Germany installed 390,000 of them [1]."
+    checks = checker.check(text, quoted.citations)
+    answer = written(quoted, "a model", text, checks, lambda c: c)
+    assert answer.generated and answer.unsupported == ["Germany installed 390,000 of them [1]."]
+    assert "1 of 2 sentences backed" in answer.notice
+    html = render_answer(answer, "t")
+    assert html.count('class="qa-unsupported"') == 1 and "not supported: states 390000" in html
+    assert "qa-notice" in html and html.count('class="qa-card"') >= 1
+    previous = plain_answer(html)
+    assert "276,000" in previous and "not supported" not in previous
