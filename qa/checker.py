@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import numbers_in, spells_out
+from .answer import spells_out
 from .chunking import sentence_spans
 from .lexical import fold, stopwords, tokenize
 from .types import Citation

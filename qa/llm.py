@@ -1,6 +1,6 @@
 """Language models that write answers: a local GGUF file, or any OpenAI-compatible server.
 
-Optional: nothing here is imported unless ``llm=`` / ``--llm`` / ``QA_LLM`` is set. A local model
+Optional: no model library is imported unless ``llm=`` / ``--llm`` / ``QA_LLM`` is set. A local model
 needs ``pip install "qa[llm]"`` (llama-cpp-python); a server needs nothing more than the default
 install (the client is httpx, which Gradio already brings).
 
