@@ -1,0 +1,147 @@
+"""Which signals tell an answerable question from an unanswerable one? AUC per labeled set.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/abstention_probe.py ../shared/benchmarks
+
+For every first-turn question of the four labeled sets and all of SQuAD v2 dev, ``bot.ask`` runs
+as users get it, and the evidence the abstention rule sees is recorded: the top highlight's
+support (what the rule thresholds), its cosine, the IDF-weighted share of the question's words
+in the top passage, and two token-level signals from the same MiniLM ("soft coverage": each
+question word's best cosine to a word piece of the highlight, in context, IDF-weighted; and the
+worst-matched question word). Each is scored by its AUC (answerable above unanswerable), and the
+rule "the best support among the top two" is counted as the abstention rule would apply it.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import qa.answer as answer  # noqa: E402
+from qa import benchmarks as b  # noqa: E402
+from qa import calibration  # noqa: E402
+from qa import index as index_io  # noqa: E402
+from qa.bot import Bot  # noqa: E402
+from qa.embedding import Embedder  # noqa: E402
+from qa.eval import load_questions  # noqa: E402
+from qa.index import IndexSettings  # noqa: E402
+from qa.lexical import tokenize  # noqa: E402
+
+STOP = set("a an the of in on at to for from by with and or is are was were be been being do does did what which who whom "
+           "whose when where why how that this these those it its as into than then there their they them i my me we our you "
+           "your he she his her if not no can could would should will shall may might must has have had about after before "
+           "over under between during per any some all more most much many so such also just only very up out off".split())
+
+
+class Recorder:
+    """Wraps ``Composer.should_abstain`` to keep what it saw for the last question."""
+
+    def __init__(self) -> None:
+        self.last: dict = {}
+        self._original = answer.Composer.should_abstain
+        recorder = self
+
+        def spy(composer, query, evidence):
+            verdict = recorder._original(composer, query, evidence)
+            ix, top = composer.index, evidence[0]
+            chunk = ix.chunks[top.hit.chunk]
+            idf = ix.lexical.idf(query.tokens)
+            veto = any(  # the unknown-name rule, as should_abstain applies it
+                [t for t, df in ix.lexical.doc_freq(tokenize(name)).items() if df == 0 and not ix.lexical.near(t)]
+                and not answer.spells_out(name, chunk.text) for name in query.name_spans)
+            recorder.last = dict(veto=veto,
+                support=[float(e.support) for e in evidence[:2]], cosine=float(top.cosine), defines=bool(top.defines),
+                pcov=answer.coverage(set(tokenize(chunk.text)), idf, query.tokens), verdict=verdict, text=query.text,
+                highlight=chunk.text[top.start - chunk.start:top.end - chunk.start], idf=idf)
+            return verdict
+
+        answer.Composer.should_abstain = spy
+
+
+def soft_signals(embedder: Embedder, rows: list[dict]) -> None:
+    """Token-level coverage of the question by the top highlight, in MiniLM's own word pieces."""
+    model = embedder._model
+    tok = model.tokenizer
+
+    def vectors(texts: list[str]) -> list[np.ndarray]:
+        out = model.encode(texts, output_value="token_embeddings", batch_size=64, convert_to_numpy=False)
+        return [(v / np.linalg.norm(v, axis=1, keepdims=True)) for v in (t.numpy() for t in out)]
+
+    qv, sv = vectors([r["text"] for r in rows]), vectors([r["highlight"] or "." for r in rows])
+    for r, q, s in zip(rows, qv, sv):
+        best = (q @ s[1:-1].T).max(axis=1) if len(s) > 2 else np.zeros(len(q))
+        enc = tok(r["text"], truncation=True, max_length=256)
+        groups: dict[int, list[int]] = {}
+        for i, w in enumerate(enc.word_ids()):
+            if w is not None:
+                groups.setdefault(w, []).append(i)
+        top_idf = max(r["idf"].values(), default=1.0)
+        num = den = 0.0
+        worst = 1.0
+        for w, pieces in groups.items():
+            a, z = enc.word_to_chars(w)
+            word = r["text"][a:z]
+            toks = tokenize(word)
+            if not toks or word.lower() in STOP or not re.match(r"\w", word):
+                continue
+            weight = max(r["idf"].get(t, 0.0) for t in toks) or top_idf  # a word the collection lacks weighs most
+            val = float(best[pieces].mean())
+            num, den, worst = num + weight * val, den + weight, min(worst, val)
+        r["soft"], r["worst"] = (num / den if den else 0.0), worst
+
+
+def auc(pos: list[float], neg: list[float]) -> float:
+    if not pos or not neg:
+        return float("nan")
+    ranks = np.concatenate([pos, neg]).argsort().argsort() + 1
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("benchmarks", type=Path, help="folder holding squad-v2-dev/")
+    a = p.parse_args()
+    embedder, rec = Embedder(), Recorder()
+    shipped = Bot(index_io.load(ROOT / "index"), embedder)
+    mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
+    mixed_ix = index_io.build_from_folder(mixed_dir, IndexSettings(model=embedder.name), embedder.encode)
+    calibration.keep_or_redo(mixed_ix, embedder.encode)
+    squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
+    squad_ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
+    calibration.keep_or_redo(squad_ix, embedder.encode)
+    sets = {n: (shipped, [(q["question"], q.get("answerable", True) is not False) for q in load_questions(ROOT / "tests" / "data" / f"{n}.jsonl") if "turns" not in q])
+            for n in ("questions", "heldout", "heldout2")}
+    sets["mixed"] = (Bot(mixed_ix, embedder), [(q["question"], q.get("answerable", True) is not False)
+                                               for q in load_questions(ROOT / "tests" / "data" / "mixed.jsonl") if "turns" not in q])
+    sets["SQuAD v2 dev"] = (Bot(squad_ix, embedder), [(q, True) for q, _ in squad.answerable] + [(q, False) for q, _ in squad.unanswerable])
+    print("| set | support (the rule's) | cosine | word coverage of passage | soft coverage (token level) | worst-matched word | "
+          "false / true abstentions: rule | best support of top 2 |\n|---|---|---|---|---|---|---|---|")
+    for name, (bot, items) in sets.items():
+        rows = []
+        for question, answerable in items:
+            rec.last = {}
+            bot.ask(question)
+            if rec.last:  # (nothing retrieved: no evidence to score)
+                rows.append({**rec.last, "answerable": answerable})
+        soft_signals(embedder, rows)
+        ans, una = [r for r in rows if r["answerable"]], [r for r in rows if not r["answerable"]]
+        cols = [auc([r[k] if k != "support" else r[k][0] for r in ans], [r[k] if k != "support" else r[k][0] for r in una])
+                for k in ("support", "cosine", "pcov", "soft", "worst")]
+        settings = answer.AnswerSettings()
+        top2 = lambda r: (not r["defines"]) and (r["cosine"] < settings.min_sentence or max(r["support"]) < settings.min_support or r["veto"])  # noqa: E731
+        rule = [(sum(r["verdict"] for r in ans), sum(r["verdict"] for r in una)), (sum(map(top2, ans)), sum(map(top2, una)))]
+        fmt = lambda f, t: f"{f / max(1, len(ans)):.1%} / {t / max(1, len(una)):.1%}"  # noqa: E731
+        print(f"| {name} ({len(ans)} + {len(una)}) | " + " | ".join(f"{c:.3f}" for c in cols) + f" | {fmt(*rule[0])} | {fmt(*rule[1])} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
