@@ -24,6 +24,7 @@ from .errors import BadIndexError, CorpusError, QuestionError
 from .ingest import Limits, UnreadableFile, read
 from .index import Index, IndexSettings, embed_text
 from .llm import LLMSettings, connect
+from .milvus import MilvusSettings, MilvusStore, fingerprint_of
 from .rerank import Reranker, reranker_name
 from .retrieval import FusionSettings, Retriever
 from .types import Answer, Citation
@@ -66,6 +67,26 @@ def _calibrate(index: Index, embedder: Embedder, previous: dict | None, on_statu
     log.info("%s", chosen.summary())
 
 
+def _open_milvus(store: MilvusStore, corpus: Path, settings: IndexSettings, hashes: dict[str, str], embedder: Embedder,
+                 rebuild: bool, on_status: Callable[[str], None] | None) -> Index:
+    """The corpus's index in Milvus: opened when it matches the corpus and settings, else built
+    (continuing an interrupted build of the same corpus), calibrated and completed."""
+    manifest = None if rebuild else store.manifest()
+    if manifest is not None and manifest.get("fingerprint") == fingerprint_of(settings, hashes):
+        _say(f"Opening the index in Milvus at {store.settings.uri} …", on_status)
+        return store.load()
+    if rebuild:
+        store.drop()
+    why = ("you asked for a rebuild" if rebuild else "an earlier build stopped part way" if store.interrupted()
+           else "the corpus or settings changed" if manifest else "there is no index there yet")
+    _say(f"Building the index of {corpus} in Milvus at {store.settings.uri}: {why}.", on_status)
+    docs, skipped = index_io.load_documents(corpus)
+    full = store.build(docs, settings, embedder.encode, hashes, skipped, on_status)
+    _calibrate(full, embedder, None, on_status)
+    store.finish(full)
+    return store.load()
+
+
 def _say(message: str, on_status: Callable[[str], None] | None) -> None:
     log.info(message)
     if on_status is not None:
@@ -79,8 +100,9 @@ class Bot:
 
     def __init__(self, index: Index, embedder: Embedder, corpus: Path | None = None, index_path: Path | None = None,
                  fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
-                 reranker: Reranker | None = None, writer: Writer | None = None) -> None:
+                 reranker: Reranker | None = None, writer: Writer | None = None, store: "MilvusStore | None" = None) -> None:
         self.embedder = embedder
+        self.store = store  # None: the index is in memory (FAISS), saved to ``index_path``
         self.reranker = reranker
         self.writer = writer  # None: answers are quoted from the documents (the default)
         self.corpus = corpus
@@ -106,34 +128,41 @@ class Bot:
         """Serve ``index`` from now on; questions already being answered finish on the old one.
         Fusion weights: the caller's, else those the collection was calibrated to."""
         fusion = self.fusion or calibration.fusion_for(index)
-        self._engine = _Engine(index, Retriever(index, fusion), Composer(index, self.answer_settings))
+        retriever = self.store.retriever(index, fusion) if self.store is not None else Retriever(index, fusion)
+        self._engine = _Engine(index, retriever, Composer(index, self.answer_settings))
 
     @classmethod
     def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,
              rebuild: bool = False, on_status: Callable[[str], None] | None = None,
              chunking: ChunkSettings | None = None, title_in_embedding: bool = True,
              fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
-             reranker: str | None = None, llm: str | None = None) -> "Bot":
+             reranker: str | None = None, llm: str | None = None,
+             milvus_uri: str | None = None, milvus_token: str | None = None) -> "Bot":
         """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
 
         ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
         or ``QA_MODEL``). ``reranker`` optionally names a cross-encoder that re-orders the top
         candidates (default: none, or ``QA_RERANKER``). ``llm`` makes answers written by a language
         model and checked sentence by sentence: a local ``.gguf`` path or the base URL of an
-        OpenAI-compatible server (default: none, or ``QA_LLM``; see ``qa.llm``). ``on_status``
+        OpenAI-compatible server (default: none, or ``QA_LLM``; see ``qa.llm``). ``milvus_uri`` keeps
+        the index in Milvus instead of ``index`` (a ``.db`` path for Milvus Lite, or a server's URL
+        with ``milvus_token``; default: none, or ``QA_MILVUS_URI``; see ``qa.milvus``). ``on_status``
         receives one-line progress messages (default: stderr, with progress bars).
         """
+        milvus = MilvusSettings.from_env(milvus_uri, milvus_token)
         corpus_path, index_path = default_paths(corpus, index)
         name = model_name(model)
         index_settings = IndexSettings(model=name, chunking=chunking or ChunkSettings(), title_in_embedding=title_in_embedding)
 
         others: list[Path] = []
         hashes = index_io.file_hashes(corpus_path, others)  # also checks the corpus exists and has files
-        index_io.recover(index_path)
         reason = "you asked for a rebuild" if rebuild else None
         loaded: Index | None = None
         changed: str | None = None
-        if reason is None:
+        store = MilvusStore(milvus) if milvus is not None else None  # first: an unreachable server fails fast
+        if store is None:
+            index_io.recover(index_path)
+        if reason is None and store is None:
             try:
                 manifest = index_io.read_manifest(index_path)
                 if index_io.only_tokenizer_changed(manifest, index_settings):
@@ -166,13 +195,15 @@ class Bot:
             embedder = Embedder(name)
         log.info("Model loaded in %.1fs", time.perf_counter() - t0)
         previous = loaded.manifest.get("calibration") if loaded is not None else None
-        if loaded is None:
+        if store is not None:
+            loaded = _open_milvus(store, corpus_path, index_settings, hashes, embedder, rebuild, on_status)
+        elif loaded is None:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
             loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode, hashes)
         elif changed:
             _say(f"Updating the index of {corpus_path}: {changed.removeprefix('the corpus has ')}.", on_status)
             loaded = index_io.refresh(loaded, corpus_path, embedder.encode, hashes, others)
-        if reason or changed or calibration.stale(previous, len(loaded.chunks)):
+        if store is None and (reason or changed or calibration.stale(previous, len(loaded.chunks))):
             _calibrate(loaded, embedder, previous, on_status)
             index_io.save(loaded, index_path)
         if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
@@ -183,7 +214,7 @@ class Bot:
         if llm_settings is not None:
             _say(f"Loading language model {llm_settings.target} …", on_status)
             writer = Writer(connect(llm_settings), llm_settings.max_tokens)
-        return cls(loaded, embedder, corpus_path, index_path, fusion, answer_settings, cross, writer)
+        return cls(loaded, embedder, corpus_path, None if store else index_path, fusion, answer_settings, cross, writer, store)
 
     # ------------------------------------------------------------ the collection, while running
 
@@ -197,6 +228,7 @@ class Bot:
         """
         if isinstance(paths, (str, Path)):
             paths = [paths]
+        self._no_milvus_changes()
         say = on_status or (lambda m: _say(m, None))
         warnings: list[str] = []
         with self._write:
@@ -240,6 +272,7 @@ class Bot:
     def remove(self, source: str) -> None:
         """Drop one document. A file of the corpus folder is moved to ``.qa-removed/`` inside it
         (nothing is deleted; moving it back and reloading restores it)."""
+        self._no_milvus_changes()
         with self._write:
             if self.index.document(source) is None:
                 raise CorpusError(f"No document {source!r} in the index; the sources are listed by `qa sources`.")
@@ -261,6 +294,11 @@ class Bot:
             elif where is not None and self.index_path is None:
                 where.unlink(missing_ok=True)
             self._persist(updated)
+
+    def _no_milvus_changes(self) -> None:
+        if self.store is not None:
+            raise CorpusError("Documents cannot yet be added to or removed from an index kept in Milvus one by one: change "
+                              "the corpus folder and run `qa index --milvus-uri …` again (it rebuilds the collections).")
 
     def _stage(self, path: Path) -> tuple[Path, Path, str, bool]:
         """Where a file to add will live, and its source name."""

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from .index import Index, embed_text
+from .lexical import bm25_score as _bm25
 from .lexical import tokenize
 from .retrieval import FusionSettings
 
@@ -37,7 +38,6 @@ GRID: tuple[tuple[float, float, float], ...] = (
     (0.40, 0.20, 0.40), (0.30, 0.20, 0.50),
 )
 MIN_PASSAGES = 300  # below this, too little text to learn from: keep the defaults
-_K1, _B = 1.5, 0.75  # bm25s's defaults (method "lucene"), which the index uses
 
 
 @dataclass(frozen=True)
@@ -238,10 +238,3 @@ def _idf(ix: Index, tokens: list[str]) -> dict[str, float]:
     return {t: v for t, v in ix.lexical.idf(tokens).items() if t in known}
 
 
-def _bm25(query: list[str], terms: list[str], idf: dict[str, float], avgdl: float) -> float:
-    """BM25 (Lucene's form, as bm25s computes it) of one passage that is not in the index."""
-    tf: dict[str, int] = {}
-    for t in terms:
-        tf[t] = tf.get(t, 0) + 1
-    norm = _K1 * (1 - _B + _B * len(terms) / avgdl)
-    return sum(idf[t] * tf[t] / (tf[t] + norm) for t in query if t in idf and t in tf)

@@ -104,6 +104,59 @@ class Embedder:
                 )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    @property
+    def sums_tokens(self) -> bool:
+        """Whether the model mean-pools its token vectors (as all-MiniLM-L6-v2 does), so that summing the
+        token vectors of a passage's sentences approximates the passage's own vector (``encode_sums``)."""
+        return _mean_pooled(self._model)
+
+    def encode_sums(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False,
+                    desc: str = "Embedding") -> tuple[np.ndarray, np.ndarray]:
+        """Each text's vector (exactly ``encode``'s) and its token vectors summed without the special
+        tokens: sums of consecutive texts add up to an approximation of their concatenation."""
+        import torch
+
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        transformer, tok = self._model[0], self._model.tokenizer
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(texts), desc=desc, unit="text")
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            with self._lock:
+                enc = tok([texts[j] for j in idx], padding=True, truncation=True, max_length=self._model.max_seq_length,
+                          return_special_tokens_mask=True, return_tensors="pt")
+                special = enc.pop("special_tokens_mask").numpy()
+                with torch.inference_mode():
+                    tokens = transformer(dict(enc))["token_embeddings"].float().numpy()
+            mask = enc["attention_mask"].numpy().astype(np.float32)
+            out[idx] = (tokens * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
+            sums[idx] = (tokens * (mask * (1 - special))[..., None]).sum(1)
+            if bar is not None:
+                bar.update(len(idx))
+        if bar is not None:
+            bar.close()
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+        return out, sums
+
+
+def _mean_pooled(model: "SentenceTransformer") -> bool:
+    modules = list(model)
+    if len(modules) < 2 or type(modules[0]).__name__ != "Transformer" or type(modules[1]).__name__ != "Pooling":
+        return False
+    pooling = modules[1]
+    mode = getattr(pooling, "pooling_mode", None)  # sentence-transformers 6; flags on 3-5
+    mean = mode == "mean" if mode is not None else (
+        getattr(pooling, "pooling_mode_mean_tokens", False) and not any(
+            getattr(pooling, f, False) for f in ("pooling_mode_cls_token", "pooling_mode_max_tokens",
+                                                 "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
+                                                 "pooling_mode_lasttoken")))
+    return bool(mean) and all(type(m).__name__ == "Normalize" for m in modules[2:])
+
 
 class _Pending:
     """A question waiting for its vector."""

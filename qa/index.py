@@ -48,6 +48,9 @@ MANIFEST = "manifest.json"
 DUPLICATE_CONTAINMENT = 0.6
 
 
+PASSAGE_VECTORS = ("encoded", "summed")
+
+
 @dataclass(frozen=True)
 class IndexSettings:
     """Everything that changes the index's content; stored in the manifest."""
@@ -55,10 +58,21 @@ class IndexSettings:
     model: str
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     title_in_embedding: bool = True
+    # "encoded": passages and sentences each embedded on their own (two model passes); "summed": only the
+    # sentences are, and a passage's vector is the sum of its sentences' token vectors (about half the
+    # time, for mean-pooled models; retrieval within 0.01-0.02 of "encoded": bench/README.md).
+    passage_vectors: str = field(default_factory=lambda: os.environ.get("QA_PASSAGE_VECTORS", "encoded"))
+
+    def __post_init__(self) -> None:
+        if self.passage_vectors not in PASSAGE_VECTORS:
+            raise CorpusError(f"Passage vectors {self.passage_vectors!r} are not known: use one of "
+                              f"{', '.join(PASSAGE_VECTORS)} (QA_PASSAGE_VECTORS, --passage-vectors).")
 
     def to_dict(self) -> dict:
         return {"model": self.model, "chunking": asdict(self.chunking), "title_in_embedding": self.title_in_embedding,
-                "tokenizer": TOKENIZER_VERSION, "readers": READERS_VERSION}
+                "tokenizer": TOKENIZER_VERSION, "readers": READERS_VERSION,
+                # absent for the default, so indexes written before the choice existed stay valid
+                **({"passage_vectors": self.passage_vectors} if self.passage_vectors != "encoded" else {})}
 
 
 @dataclass
@@ -178,8 +192,12 @@ def make_segments(docs: list[Document], settings: IndexSettings, encode: Callabl
         per_doc.append((chunks, np.asarray(rows, dtype=np.int32).reshape(-1, 4)))
     texts = [embed_text(c.title, c.text, settings.title_in_embedding) for chunks, _ in per_doc for c in chunks]
     sent_texts = [d.text[r[0]:r[1]] for d, (_, rows) in zip(docs, per_doc) for r in rows]
-    chunk_vectors = encode(texts, progress=True, desc="Embedding passages")
-    sentence_vectors = encode(sent_texts, progress=True, desc="Embedding sentences")
+    embedder = getattr(encode, "__self__", None)  # a bound Embedder.encode can also sum token vectors
+    if settings.passage_vectors == "summed" and getattr(embedder, "sums_tokens", False):
+        chunk_vectors, sentence_vectors = _summed_vectors(embedder, texts, per_doc, sent_texts)
+    else:
+        chunk_vectors = encode(texts, progress=True, desc="Embedding passages")
+        sentence_vectors = encode(sent_texts, progress=True, desc="Embedding sentences")
     segments, ci, si = [], 0, 0
     for d, (chunks, rows) in zip(docs, per_doc):
         segments.append(Segment(
@@ -188,6 +206,29 @@ def make_segments(docs: list[Document], settings: IndexSettings, encode: Callabl
             chunk_vectors=chunk_vectors[ci:ci + len(chunks)], sentence_vectors=sentence_vectors[si:si + len(rows)]))
         ci, si = ci + len(chunks), si + len(rows)
     return segments
+
+
+def _summed_vectors(embedder, texts: list[str], per_doc: list[tuple[list[Chunk], np.ndarray]],
+                    sent_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Sentences embedded on their own; each passage's vector is the sum of its sentences' token vectors
+    (and its title's), normalised: one pass over the sentences only, which are shorter and so cheaper
+    per token than whole passages. What is lost is the context one sentence gives another."""
+    sentence_vectors, sums = embedder.encode_sums(sent_texts, progress=True, desc="Embedding sentences")
+    titles = sorted({c.title for chunks, _ in per_doc for c in chunks if c.title})
+    tsums = embedder.encode_sums(titles)[1] if titles else np.zeros((0, sums.shape[1]), np.float32)
+    tvec = dict(zip(titles, tsums))
+    chunk_vectors = np.zeros((len(texts), sums.shape[1]), dtype=np.float32)
+    base = sid = 0
+    for chunks, rows in per_doc:
+        for s, e, first, last in rows.tolist():
+            chunk_vectors[base + first:base + last + 1] += sums[sid]
+            sid += 1
+        for k, c in enumerate(chunks):
+            if c.title and texts[base + k] != c.text:
+                chunk_vectors[base + k] += tvec[c.title]
+        base += len(chunks)
+    chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-9)
+    return chunk_vectors, sentence_vectors
 
 
 def segments_of(index: Index) -> list[Segment]:
@@ -360,6 +401,17 @@ def near_duplicate_groups(chunks: list[Chunk]) -> np.ndarray:
 
 # ---------------------------------------------------------------- saving
 
+def document_record(d: Document) -> dict:
+    """A document as stored (a JSON object); ``document_from_record`` reads it back."""
+    return {"source": d.source, "kind": d.kind, "title": d.title, "pages": list(d.pages),
+            "headings": [[h.start, h.level, h.text] for h in d.headings], "text": d.text}
+
+
+def document_from_record(r: dict) -> Document:
+    return Document(source=r["source"], title=r["title"], text=r["text"], kind=r["kind"],
+                    pages=tuple(r["pages"]), headings=tuple(Heading(*h) for h in r["headings"]))
+
+
 def save(index: Index, folder: str | Path) -> None:
     """Write to a temporary folder beside ``folder``, then swap it in.
 
@@ -381,9 +433,7 @@ def save(index: Index, folder: str | Path) -> None:
     try:
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in index.docs:
-                f.write(json.dumps({"source": d.source, "kind": d.kind, "title": d.title, "pages": list(d.pages),
-                                    "headings": [[h.start, h.level, h.text] for h in d.headings], "text": d.text},
-                                   ensure_ascii=False) + "\n")
+                f.write(json.dumps(document_record(d), ensure_ascii=False) + "\n")
         with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
             for c, g, t in zip(index.chunks, index.groups, index.terms or [[]] * len(index.chunks)):
                 f.write(json.dumps({"source": c.source, "title": c.title, "start": c.start, "end": c.end,
@@ -474,13 +524,12 @@ def load(folder: str | Path, verify: bool = True) -> Index:
                 raise BadIndexError(f"The index file {folder / rel} is damaged (checksum mismatch).")
     try:
         s = manifest["settings"]
-        settings = IndexSettings(model=s["model"], chunking=ChunkSettings(**s["chunking"]), title_in_embedding=s["title_in_embedding"])
+        settings = IndexSettings(model=s["model"], chunking=ChunkSettings(**s["chunking"]), title_in_embedding=s["title_in_embedding"],
+                                 passage_vectors=s.get("passage_vectors", "encoded"))
         docs = []
         with open(folder / "documents.jsonl", encoding="utf-8") as f:
             for line in f:
-                r = json.loads(line)
-                docs.append(Document(source=r["source"], title=r["title"], text=r["text"], kind=r["kind"],
-                                     pages=tuple(r["pages"]), headings=tuple(Heading(*h) for h in r["headings"])))
+                docs.append(document_from_record(json.loads(line)))
         chunks, groups, terms = [], [], []
         with open(folder / "chunks.jsonl", encoding="utf-8") as f:
             for line in f:

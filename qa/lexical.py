@@ -126,29 +126,97 @@ class Lexical:
         return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
 
     def near(self, token: str, cutoff: float = 0.86) -> str | None:
-        """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any.
-
-        Words of six or seven letters get one letter of slack whatever ``cutoff`` says ("ascend" →
-        "ascent": one changed letter in six is a similarity of only 0.83); shorter ones get none, or
-        every acronym would be a typo of another ("tsmc" → "smic").
-        """
-        import difflib
-
-        if len(token) < 4:
-            return None
+        """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any."""
         if self._vocab is None:
             self._vocab = [t for t in self._bm25.vocab_dict if t]
-        slack = 1 - 1 / len(token) - 0.01 if len(token) >= 6 else 1.0
-        close = difflib.get_close_matches(token, self._vocab, n=1, cutoff=min(cutoff, slack))
-        return close[0] if close else None
+        return near_term(token, self._vocab, cutoff)
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
         """BM25's (Lucene's) IDF of each distinct token; a token no chunk has gets the highest."""
-        n = max(1, self.num_docs)
-        return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in self.doc_freq(sorted(set(tokens))).items()}
+        return bm25_idf(self.num_docs, self.doc_freq(sorted(set(tokens))))
 
     def doc_freq(self, tokens: list[str]) -> dict[str, int]:
         """How many chunks contain each token (0 when unseen)."""
         indptr = self._bm25.scores["indptr"]
         vocab = self._bm25.vocab_dict
         return {t: int(indptr[vocab[t] + 1] - indptr[vocab[t]]) if t in vocab else 0 for t in tokens}
+
+
+def bm25_idf(num_docs: int, doc_freq: dict[str, int]) -> dict[str, float]:
+    """Lucene's BM25 IDF (bm25s's default method) of each term."""
+    n = max(1, num_docs)
+    return {t: math.log(1 + (n - df + 0.5) / (df + 0.5)) for t, df in doc_freq.items()}
+
+
+K1, B = 1.5, 0.75  # bm25s's defaults (method "lucene"), which the index uses
+
+
+def bm25_score(query: list[str], terms: list[str], idf: dict[str, float], avgdl: float) -> float:
+    """BM25 (Lucene's form, as bm25s computes it) of one tokenized passage; ``idf`` holds the
+    query terms the collection has (the others score nothing)."""
+    tf: dict[str, int] = {}
+    for t in terms:
+        tf[t] = tf.get(t, 0) + 1
+    norm = K1 * (1 - B + B * len(terms) / max(avgdl, 1e-9))
+    return sum(idf[t] * tf[t] / (tf[t] + norm) for t in query if t in idf and t in tf)
+
+
+def near_term(token: str, vocabulary: list[str], cutoff: float = 0.86) -> str | None:
+    """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any.
+
+    Words of six or seven letters get one letter of slack whatever ``cutoff`` says ("ascend" →
+    "ascent": one changed letter in six is a similarity of only 0.83); shorter ones get none, or
+    every acronym would be a typo of another ("tsmc" → "smic").
+    """
+    import difflib
+
+    if len(token) < 4:
+        return None
+    slack = 1 - 1 / len(token) - 0.01 if len(token) >= 6 else 1.0
+    close = difflib.get_close_matches(token, vocabulary, n=1, cutoff=min(cutoff, slack))
+    return close[0] if close else None
+
+
+class TermStats:
+    """A collection's term statistics without a BM25 index: what highlighting and abstention read
+    (IDF, document frequency, near spellings) when the ranking itself is done elsewhere (Milvus),
+    and BM25 of a few given passages, by the same formula as ``Lexical``."""
+
+    def __init__(self, df: dict[str, int], num_docs: int, avgdl: float) -> None:
+        self.df, self.num_docs, self.avgdl = df, num_docs, avgdl
+        self._vocab: list[str] | None = None
+
+    def to_dict(self) -> dict:
+        return {"num_docs": self.num_docs, "avgdl": self.avgdl, "df": self.df}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TermStats":
+        return cls(dict(d["df"]), int(d["num_docs"]), float(d["avgdl"]))
+
+    @classmethod
+    def from_tokens(cls, tokens: list[list[str]]) -> "TermStats":
+        df: dict[str, int] = {}
+        for t in tokens:
+            for term in set(t):
+                df[term] = df.get(term, 0) + 1
+        df.pop("", None)
+        return cls(df, len(tokens), sum(map(len, tokens)) / max(1, len(tokens)))
+
+    def known(self, tokens: list[str]) -> list[str]:
+        return [t for t in tokens if t and t in self.df]
+
+    def doc_freq(self, tokens: list[str]) -> dict[str, int]:
+        return {t: self.df.get(t, 0) for t in tokens}
+
+    def idf(self, tokens: list[str]) -> dict[str, float]:
+        return bm25_idf(self.num_docs, self.doc_freq(sorted(set(tokens))))
+
+    def near(self, token: str, cutoff: float = 0.86) -> str | None:
+        if self._vocab is None:
+            self._vocab = list(self.df)
+        return near_term(token, self._vocab, cutoff)
+
+    def bm25(self, query: list[str], passages: list[list[str]]) -> np.ndarray:
+        """BM25 of each tokenized passage for the query, as ``Lexical.scores`` gives it."""
+        idf = self.idf(self.known(query))
+        return np.fromiter((bm25_score(query, terms, idf, self.avgdl) for terms in passages), dtype=np.float32, count=len(passages))

@@ -79,12 +79,11 @@ class Retriever:
         total = sum(idf[t] for t in tokens)
         return sum(idf[t] for t in tokens if t in have) / total if total > 0 else 0.0
 
-    def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:
+    def _candidates(self, qv: np.ndarray, query_tokens: list[str], depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """The chunks worth scoring (the top ``depth`` of each list: passages, sentences, BM25), their
+        BM25 scores, the query's best BM25 score in the whole collection, and the chunk that has it."""
         ix, f = self.index, self.fusion
-        if not ix.chunks:
-            return []
-        q = query_vector.reshape(1, -1).astype(np.float32)
-        depth = min(max(f.depth, k), len(ix.chunks))
+        q = qv.reshape(1, -1)
         _, dense_ids = self._chunks.search(q, depth)
         _, sent_ids = self._sentences.search(q, min(f.depth * 2, len(ix.sentences)))
         bm25 = ix.lexical.scores(query_tokens)
@@ -97,14 +96,23 @@ class Retriever:
                 _, _, _, first, last = ix.sentences[sid]
                 candidates.update(range(int(first), int(last) + 1))
         cand = np.fromiter(candidates, dtype=np.int64)
+        return cand, bm25[cand], float(bm25.max()) if bm25.size else 0.0, int(np.argmax(bm25)) if bm25.size else 0
+
+    def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:
+        ix, f = self.index, self.fusion
+        if not ix.chunks:
+            return []
+        q = query_vector.reshape(1, -1).astype(np.float32)
+        depth = min(max(f.depth, k), len(ix.chunks))
+        cand, bm25, best_bm25, best_chunk = self._candidates(q[0], query_tokens, depth)
 
         qv = q[0]
         passage = ix.chunk_vectors[cand] @ qv
         sentence, best = self._best_sentences(cand, qv, passage)
-        top = max(float(bm25.max()) if bm25.size else 0.0, f.lexical_reference)
-        lexical = bm25[cand] / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
+        top = max(best_bm25, f.lexical_reference)
+        lexical = bm25 / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
         if f.lexical_confidence > 0 and top > 0:
-            lexical = lexical * (1 - f.lexical_confidence + f.lexical_confidence * self._idf_share(query_tokens, int(np.argmax(bm25))))
+            lexical = lexical * (1 - f.lexical_confidence + f.lexical_confidence * self._idf_share(query_tokens, best_chunk))
         fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
 
         # One citation per piece of evidence: a near-duplicate passage (same group)

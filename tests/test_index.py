@@ -155,3 +155,57 @@ def test_manifest_that_is_json_but_not_a_manifest_is_rebuilt(tiny_corpus, tmp_pa
     Bot.load(corpus=tiny_corpus, index=ix, on_status=said.append)
     assert any("damaged" in s for s in said), said
     index_io.load(ix)
+
+
+# ---------------------------------------------------------------- summed passage vectors (issue 12)
+
+def test_summed_passage_vectors_are_one_pass_and_close_to_encoded(tiny_corpus, tmp_path, embedder, monkeypatch):
+    """``passage_vectors="summed"`` embeds the sentences only: their vectors are exactly those of the
+    two-pass build, and each passage's is the normalised sum of its sentences' token vectors."""
+    calls = []
+    real = embedder.encode_sums
+    monkeypatch.setattr(embedder, "encode_sums", lambda texts, **kw: calls.append(len(texts)) or real(texts, **kw))
+    exact = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode)
+    summed = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name, passage_vectors="summed"), embedder.encode)
+    assert calls and calls[0] == len(summed.sentences)  # the sentences' pass (titles are a second, tiny one)
+    assert summed.chunks == exact.chunks
+    np.testing.assert_allclose(summed.sentence_vectors, exact.sentence_vectors, atol=1e-4)
+    cos = (summed.chunk_vectors * exact.chunk_vectors).sum(axis=1)
+    assert cos.min() > 0.7 and cos.mean() > 0.85, cos
+    np.testing.assert_allclose(np.linalg.norm(summed.chunk_vectors, axis=1), 1.0, atol=1e-5)
+    # It is recorded, so a reload keeps it and a change of mind rebuilds.
+    index_io.save(summed, tmp_path / "ix")
+    m = index_io.read_manifest(tmp_path / "ix")
+    assert index_io.load(tmp_path / "ix").settings.passage_vectors == "summed"
+    assert "passage_vectors" in index_io.staleness(m, IndexSettings(model=embedder.name), index_io.file_hashes(tiny_corpus))
+    bot = Bot(summed, embedder)
+    assert "flour" in bot.ask("How much flour goes into the bread?").citations[0].passage.lower()
+
+
+def test_default_manifest_has_no_passage_vectors_key(tiny_corpus, embedder):
+    """Indexes written before the choice existed stay valid: the default adds nothing to the settings."""
+    assert "passage_vectors" not in IndexSettings(model=embedder.name).to_dict()
+
+
+def test_model_that_does_not_mean_pool_falls_back_to_two_passes(tiny_corpus, tmp_path):
+    """A CLS-pooled model cannot sum token vectors into a passage: "summed" embeds both, as "encoded" does."""
+    from sentence_transformers import SentenceTransformer, models
+
+    from qa.embedding import Embedder, model_location
+
+    base = model_location("sentence-transformers/all-MiniLM-L6-v2")
+    word = models.Transformer(base)
+    cls = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension(), pooling_mode="cls")])
+    cls.save(str(tmp_path / "cls-model"))
+    e = Embedder(str(tmp_path / "cls-model"))
+    assert not e.sums_tokens
+    ix = index_io.build_from_folder(tiny_corpus, IndexSettings(model=e.name, passage_vectors="summed"), e.encode)
+    np.testing.assert_allclose(ix.chunk_vectors[:3], e.encode([index_io.embed_text(c.title, c.text, True) for c in ix.chunks[:3]]), atol=1e-4)
+
+
+def test_unknown_passage_vectors_is_one_clear_line(monkeypatch, tiny_corpus, tmp_path):
+    from qa.errors import CorpusError
+
+    monkeypatch.setenv("QA_PASSAGE_VECTORS", "fastest")
+    with pytest.raises(CorpusError, match="'fastest' are not known: use one of encoded, summed"):
+        IndexSettings(model="m")
