@@ -1,15 +1,16 @@
-"""How long the bot takes to index, beside plain sentence-transformers, and what one-pass sentence vectors cost in quality.
+"""How long the bot takes to index, beside plain sentence-transformers, and what summed passage vectors cost in quality.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/indexing.py ../shared/benchmarks            # speed and quality
     HF_HUB_OFFLINE=1 .venv/bin/python bench/indexing.py ../shared/benchmarks --speed    # speed only (~5 min)
 
 Speed, in one run on MS MARCO-5k (5,000 passages): plain ``SentenceTransformer.encode`` (torch backend,
 the same bundled model, batch 64) encoding each passage once, then the bot's whole index build from the
-same documents (chunking, embedding, BM25, near-duplicates, FAISS, calibration) with sentence vectors
-pooled from the passage pass (the default) and, for comparison, embedded again on their own. The
-target is a ratio of at most 1.0.
+same documents (chunking, embedding, BM25, near-duplicates, FAISS, calibration), once per way of
+making passage vectors: "encoded" (the default: passages and sentences each embedded) and "summed"
+(sentences only; a passage's vector is the sum of its sentences' token vectors). The issue's target
+is a ratio of at most 1.0.
 
-Quality, the two variants side by side: hit@1, highlight accuracy and abstention on the four labeled
+Quality, the variants side by side: hit@1, highlight accuracy and abstention on the four labeled
 sets, SQuAD v2 dev (recall@1, abstention) and MS MARCO-5k (nDCG@10) through the bot.
 """
 from __future__ import annotations
@@ -42,7 +43,7 @@ VARIANTS = ["summed", "encoded"]
 
 def build(docs, embedder: Embedder, variant: str):
     t = time.perf_counter()
-    ix = index_io.build(docs, IndexSettings(model=embedder.name, sentence_vectors=variant), embedder.encode)
+    ix = index_io.build(docs, IndexSettings(model=embedder.name, passage_vectors=variant), embedder.encode)
     calibration.keep_or_redo(ix, embedder.encode)  # as Bot.load does for a new collection
     return ix, time.perf_counter() - t
 
@@ -60,7 +61,7 @@ def speed(marco: b.BeirSet, embedder: Embedder) -> None:
     for variant in VARIANTS:
         ix, seconds = build(marco.documents, embedder, variant)
         counts = ix.manifest["counts"]
-        print(f"| qa build, sentence vectors {variant} ({counts['chunks']:,} passages, {counts['sentences']:,} sentences) | "
+        print(f"| qa build, passage vectors {variant} ({counts['chunks']:,} passages, {counts['sentences']:,} sentences) | "
               f"{seconds:.1f} | {seconds / plain:.2f} |", flush=True)
 
 
@@ -71,7 +72,7 @@ def quality(root: Path, embedder: Embedder, labeled_only: bool = False, public_o
     marco = b.load_beir(root / "msmarco-5k")
     results: dict[str, dict[str, str]] = {}
     for variant in VARIANTS:
-        settings = IndexSettings(model=embedder.name, sentence_vectors=variant)
+        settings = IndexSettings(model=embedder.name, passage_vectors=variant)
         row = results.setdefault(variant, {})
         for label, folder, sets in [] if public_only else [("shipped", ROOT / "corpus", ("questions", "heldout", "heldout2")), ("mixed", mixed_dir, ("mixed",))]:
             ix = index_io.build_from_folder(folder, settings, embedder.encode)
@@ -95,11 +96,11 @@ def quality(root: Path, embedder: Embedder, labeled_only: bool = False, public_o
                 s = b.beir_scores(ranker, data)
                 row[name] = f"{s['nDCG@10']:.3f} / {s['nDCG@10 (leaderboard)']:.3f}"
             print(variant, name, row[name], flush=True)
-    print("\n### Quality: sentence vectors pooled from the passage pass vs embedded on their own\n")
+    print("\n### Quality: passage vectors summed from the sentence pass vs embedded on their own\n")
     print("labeled sets: hit@1 / highlight / false abstentions / true abstentions; SQuAD: recall@1 / false / true "
           "abstentions; MS MARCO: nDCG@10 / leaderboard\n")
     names = list(results[VARIANTS[0]])
-    print("| sentence vectors | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    print("| passage vectors | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     for variant, row in results.items():
         print(f"| {variant} | " + " | ".join(row[n] for n in names) + " |")
     print("\n" + json.dumps(results))
@@ -110,7 +111,7 @@ def main() -> int:
     p.add_argument("benchmarks", type=Path, help="folder holding msmarco-5k/ and squad-v2-dev/")
     p.add_argument("--speed", action="store_true", help="the build-time ratio only")
     p.add_argument("--quality", action="store_true", help="the quality comparison only")
-    p.add_argument("--variants", default=",".join(VARIANTS), help="sentence-vector variants to compare (summed, pooled, encoded)")
+    p.add_argument("--variants", default=",".join(VARIANTS), help="ways of making passage vectors to compare (encoded, summed)")
     p.add_argument("--labeled-only", action="store_true", help="quality on the four labeled sets only (a quick look)")
     p.add_argument("--public-only", action="store_true", help="quality on SQuAD and MS MARCO only")
     a = p.parse_args()

@@ -207,7 +207,7 @@ class MilvusStore:
             ip = c.prepare_index_params()
             ip.add_index(field_name="vector", **_vector_index())
             ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": 1.5, "bm25_b": 0.75})
-            c.create_collection(self.passages, schema=s, index_params=ip)
+            c.create_collection(self.passages, schema=s, index_params=ip, consistency_level="Strong")
         if not c.has_collection(self.sentences):
             s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
             s.add_field("id", DataType.INT64, is_primary=True)
@@ -216,7 +216,7 @@ class MilvusStore:
             s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             ip = c.prepare_index_params()
             ip.add_index(field_name="vector", **_vector_index())
-            c.create_collection(self.sentences, schema=s, index_params=ip)
+            c.create_collection(self.sentences, schema=s, index_params=ip, consistency_level="Strong")
         self._create_blobs()
 
     def _create_blobs(self) -> None:
@@ -232,7 +232,7 @@ class MilvusStore:
         s.add_field("v", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector in every collection
         ip = self.client.prepare_index_params()
         ip.add_index(field_name="v", index_type="FLAT", metric_type="L2")
-        self.client.create_collection(self.blobs, schema=s, index_params=ip)
+        self.client.create_collection(self.blobs, schema=s, index_params=ip, consistency_level="Strong")
 
     def _write_segments(self, segments: list[Segment], chunk_base: int, sentence_base: int, doc_base: int) -> None:
         passages, sentences = [], []

@@ -195,7 +195,7 @@ def test_model_that_does_not_mean_pool_falls_back_to_two_passes(tiny_corpus, tmp
 
     base = model_location("sentence-transformers/all-MiniLM-L6-v2")
     word = models.Transformer(base)
-    cls = SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension(), pooling_mode="cls")])
+    cls = SentenceTransformer(modules=[word, models.Pooling(word.auto_model.config.hidden_size, pooling_mode="cls")])
     cls.save(str(tmp_path / "cls-model"))
     e = Embedder(str(tmp_path / "cls-model"))
     assert not e.sums_tokens
