@@ -58,21 +58,6 @@ class Embedder:
         self.max_batch = 32
         self._model = _load(self.name, device)
         self.dimension = _dimension(self._model)
-        self._worker: EncoderProcess | None = None  # questions encoded in a child process (serving)
-
-    def encode_questions_apart(self) -> None:
-        """Encode questions from now on in a child process with its own copy of the model.
-
-        Under load, the model's Python code and the web server's threads took turns on one GIL: a
-        5 ms pass took 15 ms and questions queued behind it (bench/load.py). In a child process the
-        pass runs on its own interpreter while this one waits on a pipe, which frees the GIL. If the
-        child cannot start or dies, questions are encoded here again, as before.
-        """
-        if self._worker is None:
-            try:
-                self._worker = EncoderProcess(self.name)
-            except ModelError as err:
-                log.warning("Questions stay in this process: %s", err)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for questions, one row per text, encoded together with whatever other threads ask
@@ -91,7 +76,7 @@ class Embedder:
                 del self._queue[:len(batch)]
                 self._turn.release()
                 try:
-                    vectors, error = self._encode_batch([b.text for b in batch]), None
+                    vectors, error = self.encode([b.text for b in batch]), None
                 except Exception as err:  # noqa: BLE001 - each waiting caller gets it
                     vectors, error = None, err
                 finally:
@@ -104,22 +89,6 @@ class Embedder:
             if i.error is not None:
                 raise i.error
         return np.stack([i.vector for i in items]) if items else np.zeros((0, self.dimension), dtype=np.float32)
-
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        worker = self._worker
-        if worker is not None:
-            try:
-                return worker.encode(texts)
-            except ModelError as err:
-                log.warning("Encoding questions here again: %s", err)
-                self._worker = None
-                worker.close()
-        return self.encode(texts)
-
-    def close(self) -> None:
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False, desc: str = "Embedding") -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -187,67 +156,6 @@ def _mean_pooled(model: "SentenceTransformer") -> bool:
                                                  "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
                                                  "pooling_mode_lasttoken")))
     return bool(mean) and all(type(m).__name__ == "Normalize" for m in modules[2:])
-
-
-class EncoderProcess:
-    """The embedding model in a child process: ``encode`` sends texts down a pipe, vectors come back.
-    One caller at a time (``Embedder.encode_queries`` already sends one batch at a time)."""
-
-    def __init__(self, name: str, timeout: float = 120.0) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no copy of this one's threads or locks
-        self._conn, child = ctx.Pipe()
-        self._lock = threading.Lock()
-        self._process = ctx.Process(target=_encoder_main, args=(name, child), name="qa-encoder", daemon=True)
-        self._process.start()
-        child.close()
-        if not self._conn.poll(timeout):
-            self.close()
-            raise ModelError(f"the question encoder process did not start within {timeout:.0f} s")
-        kind, value = self._conn.recv()
-        if kind != "ready":
-            self.close()
-            raise ModelError(f"the question encoder process failed: {value}")
-        self.dimension = int(value)
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            try:
-                self._conn.send(list(texts))
-                kind, value = self._conn.recv()
-            except (EOFError, OSError) as err:
-                raise ModelError(f"the question encoder process stopped ({type(err).__name__})") from err
-        if kind != "ok":
-            raise ModelError(f"the question encoder process failed: {value}")
-        return value
-
-    def close(self) -> None:
-        try:
-            self._conn.close()
-        finally:
-            if self._process.is_alive():
-                self._process.terminate()
-            self._process.join(timeout=5)
-
-
-def _encoder_main(name: str, conn) -> None:
-    """The child: load the model, then answer each list of texts with their vectors until the pipe closes."""
-    try:
-        model = Embedder(name)
-    except Exception as err:  # noqa: BLE001 - reported to the parent as one line
-        conn.send(("error", str(err).splitlines()[0] if str(err) else type(err).__name__))
-        return
-    conn.send(("ready", model.dimension))
-    while True:
-        try:
-            texts = conn.recv()
-        except (EOFError, OSError):
-            return
-        try:
-            conn.send(("ok", model.encode(texts)))
-        except Exception as err:  # noqa: BLE001
-            conn.send(("error", str(err).splitlines()[0] if str(err) else type(err).__name__))
 
 
 class _Pending:

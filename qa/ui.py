@@ -161,8 +161,6 @@ class BotHolder:
         self.error: str | None = None
         self.bot = None
         self._ready = threading.Event()
-        # Serving: questions encoded in a child process (see Embedder.encode_questions_apart).
-        self.encode_apart = bool(load_kwargs.pop("encode_apart", False))
         self._kwargs = load_kwargs
         from .bot import default_paths, is_shipped_corpus
 
@@ -175,9 +173,6 @@ class BotHolder:
         t0 = time.perf_counter()
         try:
             self.bot = Bot.load(on_status=self._set_status, **self._kwargs)
-            if self.encode_apart:
-                self._set_status("Starting the question encoder …")
-                self.bot.embedder.encode_questions_apart()
             c = self.bot.index.manifest.get("counts", {})
             rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
             writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
@@ -571,7 +566,7 @@ def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any)
     host = host or os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
     port = int(port or os.environ.get("GRADIO_SERVER_PORT") or 7860)
     tune_for_serving()
-    demo = build_app(encode_apart=os.environ.get("QA_ENCODER_PROCESS", "1") != "0", **load_kwargs)
+    demo = build_app(**load_kwargs)
     app = make_server(demo)
     log.info("Serving the chat on http://%s:%d/", host, port)
     try:

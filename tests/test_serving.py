@@ -61,28 +61,3 @@ def test_the_load_benchmark_runs_bounded_and_serves_without_errors():
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert int(cells[0].replace(",", "")) > 10 and cells[2] == "0", row  # requests served, errors
     assert "5 upload" in cells[1] and "ask-library" in cells[1]
-
-
-def test_questions_encoded_in_a_child_process_match_and_survive_its_death():
-    """Serving encodes questions in a child process (no GIL shared with the web server); the vectors are
-    the same, threads still share its passes, and if it dies the questions are encoded here again."""
-    from qa.embedding import Embedder
-
-    e = Embedder()
-    here = e.encode(QUESTIONS)
-    e.encode_questions_apart()
-    try:
-        assert e._worker is not None and e._worker._process.is_alive()
-        got: list[np.ndarray] = []
-        threads = [threading.Thread(target=lambda q=q: got.append(e.encode_queries([q])[0])) for q in QUESTIONS * 3]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        assert len(got) == 12 and all(min(np.abs(v - h).max() for h in here) < 1e-4 for v in got)
-        e._worker._process.kill()  # the child dies (OOM killer, a crash)
-        e._worker._process.join(timeout=10)
-        np.testing.assert_allclose(e.encode_queries(QUESTIONS), here, atol=1e-4)
-        assert e._worker is None
-    finally:
-        e.close()
