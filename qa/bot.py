@@ -67,21 +67,34 @@ def _calibrate(index: Index, embedder: Embedder, previous: dict | None, on_statu
     log.info("%s", chosen.summary())
 
 
-def _open_milvus(store: MilvusStore, corpus: Path, settings: IndexSettings, hashes: dict[str, str], embedder: Embedder,
-                 rebuild: bool, on_status: Callable[[str], None] | None) -> Index:
+def _keep_passage_vectors(settings: IndexSettings, manifest: dict | None, chosen: str | None) -> IndexSettings:
+    """Unless the caller chose, an index keeps the passage vectors it was built with (``qa index
+    --passage-vectors summed`` is not undone by the next ``qa ask``)."""
+    built = (manifest or {}).get("settings", {}).get("passage_vectors", "encoded")
+    return settings if chosen or built == settings.passage_vectors else replace(settings, passage_vectors=built)
+
+
+def _open_milvus(store: MilvusStore, corpus: Path, settings: IndexSettings, chosen: str | None, hashes: dict[str, str],
+                 embedder: Embedder, rebuild: bool, replace_stale: bool, on_status: Callable[[str], None] | None) -> Index:
     """The corpus's index in Milvus: opened when it matches the corpus and settings, else built
     (continuing an interrupted build of the same corpus), calibrated and completed."""
-    manifest = None if rebuild else store.manifest()
-    if manifest is not None and manifest.get("fingerprint") == fingerprint_of(settings, hashes):
-        _say(f"Opening the index in Milvus at {store.settings.uri} …", on_status)
-        return store.load()
+    manifest = store.manifest()
+    settings = _keep_passage_vectors(settings, manifest, chosen)
+    if manifest is not None and not rebuild:
+        if manifest.get("fingerprint") == fingerprint_of(settings, hashes):
+            _say(f"Opening the index in Milvus at {store.settings.uri} …", on_status)
+            return store.load()
+        if not replace_stale:
+            _say(f"The index in Milvus at {store.settings.uri} was built from other files or settings; serving it as it is "
+                 "(`qa index --milvus-uri …` brings it up to date).", on_status)
+            return store.load()
     if rebuild:
         store.drop()
     why = ("you asked for a rebuild" if rebuild else "an earlier build stopped part way" if store.interrupted()
            else "the corpus or settings changed" if manifest else "there is no index there yet")
     _say(f"Building the index of {corpus} in Milvus at {store.settings.uri}: {why}.", on_status)
     docs, skipped = index_io.load_documents(corpus)
-    full = store.build(docs, settings, embedder.encode, hashes, skipped, on_status)
+    full = store.build(docs, settings, embedder.encode, hashes, skipped, say=lambda m: _say(m, on_status))
     _calibrate(full, embedder, None, on_status)
     store.finish(full)
     return store.load()
@@ -137,7 +150,8 @@ class Bot:
              chunking: ChunkSettings | None = None, title_in_embedding: bool = True,
              fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
              reranker: str | None = None, llm: str | None = None,
-             milvus_uri: str | None = None, milvus_token: str | None = None) -> "Bot":
+             milvus_uri: str | None = None, milvus_token: str | None = None, passage_vectors: str | None = None,
+             replace_stale: bool = True) -> "Bot":
         """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
 
         ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
@@ -146,13 +160,18 @@ class Bot:
         model and checked sentence by sentence: a local ``.gguf`` path or the base URL of an
         OpenAI-compatible server (default: none, or ``QA_LLM``; see ``qa.llm``). ``milvus_uri`` keeps
         the index in Milvus instead of ``index`` (a ``.db`` path for Milvus Lite, or a server's URL
-        with ``milvus_token``; default: none, or ``QA_MILVUS_URI``; see ``qa.milvus``). ``on_status``
+        with ``milvus_token``; default: none, or ``QA_MILVUS_URI``; see ``qa.milvus``); with
+        ``replace_stale=False`` (a server sharing it) an index already there is served as it is, never
+        dropped. ``passage_vectors`` ("encoded" or "summed"; default ``QA_PASSAGE_VECTORS``, else what
+        the existing index used, else "encoded") is how passages are embedded. ``on_status``
         receives one-line progress messages (default: stderr, with progress bars).
         """
         milvus = MilvusSettings.from_env(milvus_uri, milvus_token)
         corpus_path, index_path = default_paths(corpus, index)
         name = model_name(model)
-        index_settings = IndexSettings(model=name, chunking=chunking or ChunkSettings(), title_in_embedding=title_in_embedding)
+        chosen = passage_vectors or os.environ.get("QA_PASSAGE_VECTORS") or None  # None: keep the index's own
+        index_settings = IndexSettings(model=name, chunking=chunking or ChunkSettings(), title_in_embedding=title_in_embedding,
+                                       **({"passage_vectors": chosen} if chosen else {}))
 
         others: list[Path] = []
         hashes = index_io.file_hashes(corpus_path, others)  # also checks the corpus exists and has files
@@ -165,6 +184,7 @@ class Bot:
         if reason is None and store is None:
             try:
                 manifest = index_io.read_manifest(index_path)
+                index_settings = _keep_passage_vectors(index_settings, manifest, chosen)
                 if index_io.only_tokenizer_changed(manifest, index_settings):
                     _say("Re-reading the index's words with this version's tokenizer (vectors kept) …", on_status)
                     index_io.save(index_io.retokenized(index_io.load(index_path), index_settings), index_path)
@@ -196,7 +216,7 @@ class Bot:
         log.info("Model loaded in %.1fs", time.perf_counter() - t0)
         previous = loaded.manifest.get("calibration") if loaded is not None else None
         if store is not None:
-            loaded = _open_milvus(store, corpus_path, index_settings, hashes, embedder, rebuild, on_status)
+            loaded = _open_milvus(store, corpus_path, index_settings, chosen, hashes, embedder, rebuild, replace_stale, on_status)
         elif loaded is None:
             _say(f"Building the index of {corpus_path} at {index_path}: {reason}.", on_status)
             loaded = index_io.build_from_folder(corpus_path, index_settings, embedder.encode, hashes)

@@ -67,10 +67,10 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _bot(args, corpus=None, rebuild=False):
+def _bot(args, corpus=None, rebuild=False, passage_vectors=None):
     from .bot import Bot
 
-    return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild,
+    return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild, passage_vectors=passage_vectors,
                     reranker=args.reranker if "reranker" in args else "none",  # None: QA_RERANKER decides
                     llm=args.llm if "llm" in args else "",  # likewise QA_LLM, for `qa ask` only
                     milvus_uri=args.milvus_uri if "milvus_uri" in args else None)
@@ -80,9 +80,7 @@ def cmd_index(args) -> int:
     import time
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-    if args.passage_vectors:
-        os.environ["QA_PASSAGE_VECTORS"] = args.passage_vectors  # read where the index settings are made
-    bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild)
+    bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild, passage_vectors=args.passage_vectors)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
     for d in bot.index.docs:

@@ -68,6 +68,12 @@ class IndexSettings:
             raise CorpusError(f"Passage vectors {self.passage_vectors!r} are not known: use one of "
                               f"{', '.join(PASSAGE_VECTORS)} (QA_PASSAGE_VECTORS, --passage-vectors).")
 
+    @classmethod
+    def from_dict(cls, s: dict) -> "IndexSettings":
+        """The settings a manifest recorded (``to_dict``'s output)."""
+        return cls(model=s["model"], chunking=ChunkSettings(**s["chunking"]), title_in_embedding=s["title_in_embedding"],
+                   passage_vectors=s.get("passage_vectors", "encoded"))
+
     def to_dict(self) -> dict:
         return {"model": self.model, "chunking": asdict(self.chunking), "title_in_embedding": self.title_in_embedding,
                 "tokenizer": TOKENIZER_VERSION, "readers": READERS_VERSION,
@@ -524,8 +530,7 @@ def load(folder: str | Path, verify: bool = True) -> Index:
                 raise BadIndexError(f"The index file {folder / rel} is damaged (checksum mismatch).")
     try:
         s = manifest["settings"]
-        settings = IndexSettings(model=s["model"], chunking=ChunkSettings(**s["chunking"]), title_in_embedding=s["title_in_embedding"],
-                                 passage_vectors=s.get("passage_vectors", "encoded"))
+        settings = IndexSettings.from_dict(s)
         docs = []
         with open(folder / "documents.jsonl", encoding="utf-8") as f:
             for line in f:

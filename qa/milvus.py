@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -63,7 +64,10 @@ class MilvusSettings:
             return None
         token = token if token is not None else os.environ.get("QA_MILVUS_TOKEN", "")
         name = name or os.environ.get("QA_MILVUS_NAME", "") or "qa"
-        batch = int(os.environ.get("QA_MILVUS_BATCH_CHARS", "") or 200_000)
+        try:
+            batch = max(1, int(os.environ.get("QA_MILVUS_BATCH_CHARS", "") or 200_000))
+        except ValueError:
+            raise BadIndexError("QA_MILVUS_BATCH_CHARS must be a whole number of characters (default 200000).") from None
         if not name.replace("_", "").isalnum() or not name[0].isalpha():
             raise BadIndexError(f"The Milvus collection name {name!r} must start with a letter and hold only letters, "
                                 "digits and underscores (QA_MILVUS_NAME).")
@@ -76,6 +80,7 @@ class MilvusStore:
     def __init__(self, settings: MilvusSettings) -> None:
         self.settings = settings
         self.client = _connect(settings)
+        self.lite = settings.uri.endswith(".db")
         self.passages, self.sentences, self.blobs = (f"{settings.name}_{kind}" for kind in ("passages", "sentences", "blobs"))
         for name in (self.passages, self.sentences, self.blobs):
             if self.client.has_collection(name):
@@ -103,7 +108,7 @@ class MilvusStore:
 
     def build(self, docs: list[Document], settings: IndexSettings, encode: Callable[..., np.ndarray],
               hashes: dict[str, str] | None = None, skipped: list[str] | None = None,
-              on_status: Callable[[str], None] | None = None) -> Index:
+              say: Callable[[str], None] = log.info) -> Index:
         """Embed ``docs`` into Milvus, continuing an interrupted build of the same documents and
         settings; returns the whole index in memory once (for calibration), then ``finish`` stores
         what searching needs besides the rows."""
@@ -111,28 +116,33 @@ class MilvusStore:
         docs = sorted(docs, key=lambda d: d.source)
         fingerprint = fingerprint_of(settings, hashes or {d.source: text_hash(d) for d in docs})
         hashes = {d.source: (hashes or {}).get(d.source) or text_hash(d) for d in docs}
+        batches = list(_batches(docs, self.settings.batch_chars))
+        keys = [_batch_key(batch) for batch in batches]
         progress = self._progress()
-        if progress.get("fingerprint") != fingerprint:
+        done = progress.get("batches", {})
+        # Resume only a build of the same documents, settings and batches; anything else starts afresh.
+        same = (progress.get("fingerprint") == fingerprint and progress.get("batch_chars") == self.settings.batch_chars
+                and all(n < len(keys) and row[2] == keys[n] for n, row in ((int(k), v) for k, v in done.items())))
+        if not same:
             if progress or self.manifest() is not None:
-                _say(f"The Milvus collections {self.settings.name}_* hold another build: starting afresh.", on_status)
+                say(f"The Milvus collections {self.settings.name}_* hold another build: starting afresh.")
             self.drop()
-            progress = {"fingerprint": fingerprint, "batches": {}}
+            progress = {"fingerprint": fingerprint, "batch_chars": self.settings.batch_chars, "batches": {}}
+            done = progress["batches"]
         dimension = int(encode(["x"]).shape[1])
         self._create(dimension)
-        batches = list(_batches(docs, self.settings.batch_chars))
-        done = progress["batches"]
         if done:
-            _say(f"Resuming the Milvus build: {len(done)} of {len(batches)} batches already stored.", on_status)
+            say(f"Resuming the Milvus build: {len(done)} of {len(batches)} batches already stored.")
         segments: list[Segment] = []
         chunk_base = sentence_base = doc_base = 0
         for n, batch in enumerate(batches):
             key = str(n)
             if key in done:
-                made = self._read_segments(batch, hashes, chunk_base, sentence_base, *done[key])
+                made = self._read_segments(batch, hashes, chunk_base, sentence_base, *done[key][:2])
             else:
                 made = make_segments(batch, settings, encode, hashes)
                 self._write_segments(made, chunk_base, sentence_base, doc_base)
-                done[key] = [sum(len(s.chunks) for s in made), sum(len(s.sentences) for s in made)]
+                done[key] = [sum(len(s.chunks) for s in made), sum(len(s.sentences) for s in made), keys[n]]
                 self._write_blob("progress", json.dumps(progress))  # only now is the batch safe
             segments.extend(made)
             chunk_base += done[key][0]
@@ -161,11 +171,7 @@ class MilvusStore:
         if manifest is None:
             raise BadIndexError(f"There is no complete index in Milvus at {self.settings.uri} "
                                 f"(collections {self.settings.name}_*): run `qa index --milvus-uri …` first.")
-        s = manifest["settings"]
-        from .chunking import ChunkSettings
-
-        settings = IndexSettings(model=s["model"], chunking=ChunkSettings(**s["chunking"]), title_in_embedding=s["title_in_embedding"],
-                                 passage_vectors=s.get("passage_vectors", "encoded"))
+        settings = IndexSettings.from_dict(manifest["settings"])
         docs = [document_from_record(json.loads(line)) for line in self._read_blob("documents").splitlines() if line]
         rows = sorted(self._scan(self.passages, ["id", "source", "title", "text", "start", "end"]), key=lambda r: r["id"])
         chunks = [Chunk(r["source"], r["title"], r["text"], int(r["start"]), int(r["end"])) for r in rows]
@@ -205,7 +211,7 @@ class MilvusStore:
             s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["words"], output_field_names=["sparse"]))
             ip = c.prepare_index_params()
-            ip.add_index(field_name="vector", **_vector_index())
+            ip.add_index(field_name="vector", **_vector_index(self.lite))
             ip.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_k1": 1.5, "bm25_b": 0.75})
             c.create_collection(self.passages, schema=s, index_params=ip, consistency_level="Strong")
         if not c.has_collection(self.sentences):
@@ -215,7 +221,7 @@ class MilvusStore:
                 s.add_field(f, DataType.INT64)
             s.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
             ip = c.prepare_index_params()
-            ip.add_index(field_name="vector", **_vector_index())
+            ip.add_index(field_name="vector", **_vector_index(self.lite))
             c.create_collection(self.sentences, schema=s, index_params=ip, consistency_level="Strong")
         self._create_blobs()
 
@@ -334,6 +340,7 @@ class RemoteVectors:
         self.client, self.collection, self.shape = client, collection, (rows, dim)
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._limit = cache
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -345,15 +352,24 @@ class RemoteVectors:
     def __getitem__(self, ids) -> np.ndarray:
         single = np.isscalar(ids)
         wanted = [int(i) for i in np.atleast_1d(np.asarray(ids))]
-        missing = sorted({i for i in wanted if i not in self._cache})
+        with self._lock:  # threads answering at once share the cache
+            got = {i: self._cache[i] for i in wanted if i in self._cache}
+            for i in got:
+                self._cache.move_to_end(i)
+        missing = sorted(set(wanted) - got.keys())
         for i in range(0, len(missing), 1000):
             for r in self.client.get(self.collection, ids=missing[i:i + 1000], output_fields=["vector"]):
-                self._cache[int(r["id"])] = np.asarray(r["vector"], dtype=np.float32)
-        out = np.stack([self._cache[i] for i in wanted]) if wanted else np.zeros((0, self.shape[1]), np.float32)
-        for i in wanted:
-            self._cache.move_to_end(i)
-        while len(self._cache) > self._limit:
-            self._cache.popitem(last=False)
+                got[int(r["id"])] = np.asarray(r["vector"], dtype=np.float32)
+        if missing:
+            with self._lock:
+                for i in missing:
+                    self._cache[i] = got[i]
+                while len(self._cache) > self._limit:
+                    self._cache.popitem(last=False)
+        if len(got) < len(set(wanted)):
+            raise BadIndexError(f"The Milvus collection {self.collection} lost rows the index refers to: "
+                                "run `qa index --rebuild --milvus-uri …`.")
+        out = np.stack([got[i] for i in wanted]) if wanted else np.zeros((0, self.shape[1]), np.float32)
         return out[0] if single else out
 
 
@@ -367,22 +383,22 @@ class MilvusRetriever(Retriever):
         lengths = np.fromiter((len(s) for s in index.chunk_sentences), dtype=np.int64, count=len(index.chunk_sentences))
         self._sent_ptr = np.concatenate([[0], np.cumsum(lengths)])
         self._sent_ids = np.concatenate(index.chunk_sentences) if len(lengths) else np.zeros(0, dtype=np.int32)
-        self._terms: OrderedDict[int, list[str]] = OrderedDict()
+        self._terms: dict[int, list[str]] = {}  # each chunk's tokens, for BM25 of the candidates
 
     def _chunk_terms(self, ci: int) -> list[str]:
         terms = self._terms.get(ci)
         if terms is None:
+            if len(self._terms) > 100_000:
+                self._terms = {}  # bounded; a new dict, so a thread reading the old one is not disturbed
             c = self.index.chunks[ci]
             terms = self._terms[ci] = tokenize(lexical_text(c, self.index.settings.title_in_embedding))
-            if len(self._terms) > 100_000:
-                self._terms.popitem(last=False)
         return terms
 
     def _candidates(self, qv: np.ndarray, query_tokens: list[str], depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
         ix, f, client = self.index, self.fusion, self.store.client
         dense = client.search(self.store.passages, data=[qv.tolist()], anns_field="vector", limit=depth, output_fields=["id"])
         sent = client.search(self.store.sentences, data=[qv.tolist()], anns_field="vector",
-                             limit=min(f.depth * 2, len(ix.sentences)), output_fields=["first", "last"])
+                             limit=min(f.depth * 2, len(ix.sentences)), output_fields=["first", "last"]) if len(ix.sentences) else [[]]
         candidates = {int(h["id"]) for h in dense[0]}
         for h in sent[0]:
             e = h["entity"]
@@ -391,23 +407,28 @@ class MilvusRetriever(Retriever):
         if known:
             lexical = client.search(self.store.passages, data=[" ".join(known)], anns_field="sparse", limit=depth,
                                     search_params={"metric_type": "BM25"}, output_fields=["id"])
-            lexical_ids = [int(h["id"]) for h in lexical[0]]
-            candidates.update(lexical_ids)
-        else:
-            lexical_ids = []
+            candidates.update(int(h["id"]) for h in lexical[0])
         cand = np.fromiter(candidates, dtype=np.int64)
-        # Milvus found the lexical candidates; their scores come from the same formula as bm25s's, so
-        # the fused ranking is the FAISS store's. The best of Milvus's list is the collection's best.
+        # Milvus found the lexical candidates; their scores come from the same formula as bm25s's (Milvus
+        # Lite's own are per segment), so the fused ranking is the FAISS store's. The candidates hold
+        # Milvus's lexical top list, so their best is the collection's best.
         bm25 = ix.lexical.bm25(query_tokens, [self._chunk_terms(int(c)) for c in cand])
-        if not lexical_ids:
+        if not len(cand) or not bm25.any():
             return cand, bm25, 0.0, 0
-        lex = ix.lexical.bm25(query_tokens, [self._chunk_terms(c) for c in lexical_ids])
-        return cand, bm25, float(lex.max()), lexical_ids[int(np.argmax(lex))]
+        best = int(np.argmax(bm25))
+        return cand, bm25, float(bm25[best]), int(cand[best])
+
+    def _idf_share(self, tokens: list[str], chunk: int) -> float:
+        idf = self.index.lexical.idf(tokens)
+        have = set(self._chunk_terms(chunk))
+        total = sum(idf[t] for t in tokens)
+        return sum(idf[t] for t in tokens if t in have) / total if total > 0 else 0.0
 
 
-def _vector_index() -> dict:
-    """AUTOINDEX: Milvus chooses (Milvus Lite searches exactly, as FAISS here; a server builds HNSW)."""
-    return {"index_type": "AUTOINDEX", "metric_type": "IP"}
+def _vector_index(lite: bool) -> dict:
+    """Milvus Lite: FLAT, exact as the FAISS store (its AUTOINDEX would be approximate); a server:
+    AUTOINDEX, which Milvus makes HNSW, for collections past what exact search serves quickly."""
+    return {"index_type": "FLAT" if lite else "AUTOINDEX", "metric_type": "IP"}
 
 
 def _connect(settings: MilvusSettings):
@@ -431,6 +452,14 @@ def _connect(settings: MilvusSettings):
                             "Milvus Lite, http://host:19530 for a server) and the token (QA_MILVUS_TOKEN).") from err
 
 
+def _batch_key(batch: list[Document]) -> str:
+    """Which documents a batch holds, and their text: a resumed build must find the same ones."""
+    h = hashlib.sha256()
+    for d in batch:
+        h.update(f"{d.source}\0{len(d.text)}\0{text_hash(d)}\0".encode())
+    return h.hexdigest()[:16]
+
+
 def _batches(docs: list[Document], budget: int) -> Iterator[list[Document]]:
     """Consecutive documents holding about ``budget`` characters: the unit that is embedded and saved."""
     batch, size = [], 0
@@ -446,12 +475,3 @@ def _batches(docs: list[Document], budget: int) -> Iterator[list[Document]]:
 
 def fingerprint_of(settings: IndexSettings, hashes: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps([STORE_VERSION, settings.to_dict(), sorted(hashes.items())]).encode()).hexdigest()[:16]
-
-
-def _say(message: str, on_status: Callable[[str], None] | None) -> None:
-    if on_status is not None:
-        on_status(message)
-    else:
-        import sys
-
-        print(message, file=sys.stderr, flush=True)

@@ -182,9 +182,22 @@ def test_summed_passage_vectors_are_one_pass_and_close_to_encoded(tiny_corpus, t
     assert "flour" in bot.ask("How much flour goes into the bread?").citations[0].passage.lower()
 
 
-def test_default_manifest_has_no_passage_vectors_key(tiny_corpus, embedder):
+def test_default_manifest_has_no_passage_vectors_key(tiny_corpus, embedder, monkeypatch):
     """Indexes written before the choice existed stay valid: the default adds nothing to the settings."""
+    monkeypatch.delenv("QA_PASSAGE_VECTORS", raising=False)
     assert "passage_vectors" not in IndexSettings(model=embedder.name).to_dict()
+
+
+def test_an_index_keeps_its_passage_vectors_unless_told_otherwise(tiny_corpus, tmp_path, monkeypatch):
+    """`qa index --passage-vectors summed` is not undone by the next `qa ask`, which does not say."""
+    monkeypatch.delenv("QA_PASSAGE_VECTORS", raising=False)
+    ix = tmp_path / "ix"
+    Bot.load(corpus=tiny_corpus, index=ix, passage_vectors="summed", on_status=lambda m: None)
+    messages: list[str] = []
+    again = Bot.load(corpus=tiny_corpus, index=ix, on_status=messages.append)
+    assert again.index.settings.passage_vectors == "summed" and not any("Building" in m for m in messages), messages
+    back = Bot.load(corpus=tiny_corpus, index=ix, passage_vectors="encoded", on_status=messages.append)
+    assert back.index.settings.passage_vectors == "encoded" and any("Building" in m for m in messages)
 
 
 def test_model_that_does_not_mean_pool_falls_back_to_two_passes(tiny_corpus, tmp_path):

@@ -17,6 +17,7 @@ from .conftest import ROOT
 from .test_cli import qa
 
 pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
 
 QUESTIONS = load_questions(ROOT / "tests" / "data" / "questions.jsonl")
 
@@ -81,7 +82,7 @@ Bot.load(corpus=sys.argv[1], milvus_uri=sys.argv[2], on_status=print)
 """
 
 
-def test_a_killed_build_resumes_where_it_stopped_and_never_duplicates(tmp_path, shipped_bot):
+def test_a_killed_build_resumes_where_it_stopped_and_never_duplicates(tmp_path, shipped_bot, monkeypatch):
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
     db = tmp_path / "resume.db"
@@ -89,17 +90,32 @@ def test_a_killed_build_resumes_where_it_stopped_and_never_duplicates(tmp_path, 
     killed = subprocess.run([sys.executable, "-c", _KILLER, str(corpus), str(db)], env=env, capture_output=True, text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr[-2000:]
     messages: list[str] = []
-    os.environ["QA_MILVUS_BATCH_CHARS"] = "1"
-    try:
-        bot = Bot.load(corpus=corpus, milvus_uri=str(db), on_status=messages.append)
-    finally:
-        del os.environ["QA_MILVUS_BATCH_CHARS"]
+    monkeypatch.setenv("QA_MILVUS_BATCH_CHARS", "1")
+    bot = Bot.load(corpus=corpus, milvus_uri=str(db), on_status=messages.append)
     assert any("an earlier build stopped part way" in m for m in messages), messages
     assert any("Resuming the Milvus build: 2 of 5 batches already stored" in m for m in messages), messages
     # The third batch was written twice (before the kill and again now): its rows replaced, not added.
     assert _count(bot, bot.store.passages) == len(shipped_bot.index.chunks)
     assert _count(bot, bot.store.sentences) == len(shipped_bot.index.sentences)
     assert evaluate_labeled(bot, QUESTIONS).metrics()["hit@1"] == evaluate_labeled(shipped_bot, QUESTIONS).metrics()["hit@1"]
+
+
+def test_a_server_never_drops_a_shared_index_built_from_other_files(tmp_path):
+    """``app.py`` (replace_stale=False) serves what is in Milvus even when its own folder differs; only
+    ``qa index`` (or Bot.load's default) rebuilds it."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    db = str(tmp_path / "shared.db")
+    first = Bot.load(corpus=corpus, milvus_uri=db, on_status=lambda m: None)
+    n = len(first.index.chunks)
+    (corpus / "extra.md").write_text("# Extra\n\nThe harbour of Velmora has 14 berths.\n")
+    messages: list[str] = []
+    served = Bot.load(corpus=corpus, milvus_uri=db, on_status=messages.append, replace_stale=False)
+    assert any("serving it as it is" in m for m in messages) and not any("Building" in m for m in messages), messages
+    assert len(served.index.chunks) == n and served.ask("Who leads in AI compute?").citations
+    rebuilt = Bot.load(corpus=corpus, milvus_uri=db, on_status=messages.append)
+    assert any("the corpus or settings changed" in m for m in messages)
+    assert rebuilt.index.document("extra.md") is not None
 
 
 def test_cli_indexes_into_milvus_and_answers_from_it(tmp_path):
