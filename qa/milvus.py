@@ -380,9 +380,7 @@ class MilvusRetriever(Retriever):
 
     def __init__(self, index: Index, store: MilvusStore, fusion: FusionSettings | None = None) -> None:
         self.index, self.store, self.fusion = index, store, fusion or FusionSettings()
-        lengths = np.fromiter((len(s) for s in index.chunk_sentences), dtype=np.int64, count=len(index.chunk_sentences))
-        self._sent_ptr = np.concatenate([[0], np.cumsum(lengths)])
-        self._sent_ids = np.concatenate(index.chunk_sentences) if len(lengths) else np.zeros(0, dtype=np.int32)
+        self._list_sentences()
         self._terms: dict[int, list[str]] = {}  # each chunk's tokens, for BM25 of the candidates
 
     def _chunk_terms(self, ci: int) -> list[str]:

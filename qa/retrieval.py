@@ -47,10 +47,14 @@ class Retriever:
         self._chunks.add(index.chunk_vectors)
         self._sentences = faiss.IndexFlatIP(index.sentence_vectors.shape[1])
         self._sentences.add(index.sentence_vectors)
-        # Sentence ids of each chunk, end to end, for one gather + one reduce per query.
-        lengths = np.fromiter((len(s) for s in index.chunk_sentences), dtype=np.int64, count=len(index.chunk_sentences))
+        self._list_sentences()
+
+    def _list_sentences(self) -> None:
+        """Sentence ids of each chunk, end to end, for one gather + one reduce per query."""
+        cs = self.index.chunk_sentences
+        lengths = np.fromiter((len(s) for s in cs), dtype=np.int64, count=len(cs))
         self._sent_ptr = np.concatenate([[0], np.cumsum(lengths)])
-        self._sent_ids = np.concatenate(index.chunk_sentences) if len(lengths) else np.zeros(0, dtype=np.int32)
+        self._sent_ids = np.concatenate(cs) if len(lengths) else np.zeros(0, dtype=np.int32)
 
     def _best_sentences(self, cand: np.ndarray, qv: np.ndarray, passage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate chunk: the highest sentence cosine and that sentence's id (-1 if none)."""
