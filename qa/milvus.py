@@ -114,8 +114,9 @@ class MilvusStore:
         what searching needs besides the rows."""
         started = time.perf_counter()
         docs = sorted(docs, key=lambda d: d.source)
-        fingerprint = fingerprint_of(settings, hashes or {d.source: text_hash(d) for d in docs})
-        hashes = {d.source: (hashes or {}).get(d.source) or text_hash(d) for d in docs}
+        own = {d.source: (hashes or {}).get(d.source) or text_hash(d) for d in docs}
+        fingerprint = fingerprint_of(settings, hashes or own)  # the caller's file hashes, as Bot.load compares
+        hashes = own
         batches = list(_batches(docs, self.settings.batch_chars))
         keys = [_batch_key(batch) for batch in batches]
         progress = self._progress()
@@ -384,6 +385,7 @@ class MilvusRetriever(Retriever):
         self._terms: dict[int, list[str]] = {}  # each chunk's tokens, for BM25 of the candidates
 
     def _chunk_terms(self, ci: int) -> list[str]:
+        """Tokenized on first use: the Milvus index keeps no token lists in memory."""
         terms = self._terms.get(ci)
         if terms is None:
             if len(self._terms) > 100_000:
@@ -415,12 +417,6 @@ class MilvusRetriever(Retriever):
             return cand, bm25, 0.0, 0
         best = int(np.argmax(bm25))
         return cand, bm25, float(bm25[best]), int(cand[best])
-
-    def _idf_share(self, tokens: list[str], chunk: int) -> float:
-        idf = self.index.lexical.idf(tokens)
-        have = set(self._chunk_terms(chunk))
-        total = sum(idf[t] for t in tokens)
-        return sum(idf[t] for t in tokens if t in have) / total if total > 0 else 0.0
 
 
 def _vector_index(lite: bool) -> dict:

@@ -75,11 +75,14 @@ class Retriever:
         sentence[has], best[has] = maxima, sids[first]
         return sentence, best
 
+    def _chunk_terms(self, chunk: int) -> list[str]:
+        """The BM25 tokens of a chunk (kept in the index)."""
+        return self.index.terms[chunk] if self.index.terms else []
+
     def _idf_share(self, tokens: list[str], chunk: int) -> float:
         """The share of the query's IDF mass that ``chunk`` holds."""
-        ix = self.index
-        idf = ix.lexical.idf(tokens)
-        have = set(ix.terms[chunk]) if ix.terms else set()
+        idf = self.index.lexical.idf(tokens)
+        have = set(self._chunk_terms(chunk))
         total = sum(idf[t] for t in tokens)
         return sum(idf[t] for t in tokens if t in have) / total if total > 0 else 0.0
 
