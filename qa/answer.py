@@ -263,7 +263,6 @@ class Composer:
         self.index = index
         self.settings = settings or AnswerSettings()
         self._info: dict[tuple[str, int, int], _SentenceInfo] = {}  # filled on first use; safe to share
-        self._by_source: dict[str, list[int]] | None = None
 
     def _sentence(self, source: str, start: int, text: str) -> _SentenceInfo:
         key = (source, start, len(text))
@@ -408,13 +407,8 @@ class Composer:
             out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
         return out
 
-    def _chunks_of(self, source: str) -> list[int]:
-        if self._by_source is None:
-            by_source: dict[str, list[int]] = {}
-            for i, c in enumerate(self.index.chunks):
-                by_source.setdefault(c.source, []).append(i)
-            self._by_source = by_source
-        return self._by_source.get(source, [])
+    def _chunks_of(self, source: str) -> range:
+        return self.index.chunks_of(source)
 
     def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
         top = evidence[0]

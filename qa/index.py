@@ -9,6 +9,14 @@ On disk (one folder):
     sentences.faiss  sentence vectors, for highlighting and sentence-level evidence
     bm25/            the bm25s lexical index of the chunks
 
+A large index (``vectors.ann_from()`` passages or more; manifest ``"layout": "large"``) keeps its
+records and vectors out of Python objects instead of ``chunks.jsonl`` and the two flat files:
+    chunks.npy       int64 rows (document number, start, end, near-duplicate group)
+    terms.txt        the BM25 terms of each chunk, one line each; terms.npy their byte offsets
+    chunks.f16.npy   chunk vectors, float16, read through a memory map
+    sentences.f16.npy  sentence vectors, float16, read through a memory map
+    chunks.ivf       the IVF index that searches the chunk vectors
+
 An index is a row of per-document *segments* (a document's chunks, sentences and vectors).
 A rebuild after a change keeps the segments of unchanged files and embeds only the new or
 changed ones: a document's vectors depend only on its text and the settings, which the
@@ -27,7 +35,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -36,7 +44,9 @@ from .documents import corpus_files, load_documents, unsupported_warning
 from .errors import BadIndexError, CorpusError
 from .ingest import READERS_VERSION
 from .lexical import TOKENIZER_VERSION, Lexical, tokenize
+from .records import ChunkTable, SentenceLists, TermsTable
 from .types import Chunk, Document, Heading
+from .vectors import ann_from, open_vectors, read_ivf, save_vectors, train_ivf
 
 log = logging.getLogger(__name__)
 
@@ -83,37 +93,51 @@ class IndexSettings:
 
 @dataclass
 class Index:
-    """Everything retrieval needs, in memory."""
+    """Everything retrieval needs: in memory, or for a large index memory-mapped (see the module doc)."""
 
     settings: IndexSettings
     docs: list[Document]  # by document number, sorted by source
-    chunks: list[Chunk]
+    chunks: Sequence[Chunk]  # a ChunkTable (lists of chunks are converted)
     groups: np.ndarray  # near-duplicate group of each chunk (the lowest chunk id in the group)
-    chunk_vectors: np.ndarray  # (n_chunks, dim) float32, normalised
+    chunk_vectors: np.ndarray  # (n_chunks, dim) normalised: float32 in memory, or float16 memory-mapped
     sentences: np.ndarray  # (n_sentences, 5) int32: doc, start, end, first chunk, last chunk
     sentence_vectors: np.ndarray
-    chunk_sentences: list[np.ndarray]  # sentence ids inside each chunk
+    chunk_sentences: Sequence[np.ndarray]  # sentence ids inside each chunk (a SentenceLists)
     lexical: Lexical
     manifest: dict
-    terms: list[list[str]] = field(default_factory=list)  # BM25 tokens of each chunk, kept for updates
+    terms: Sequence[list[str]] = field(default_factory=list)  # BM25 tokens of each chunk, kept for updates
+    ivf: Any = field(default=None, repr=False)  # a large index's IVF over the chunk vectors (None: exact search)
     _by_source: dict[str, int] = field(default_factory=dict, repr=False)
-    _by_span: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunks, ChunkTable):
+            self.chunks = ChunkTable.of(self.docs, self.chunks)
+        if not isinstance(self.chunk_sentences, SentenceLists):
+            self.chunk_sentences = SentenceLists.of(self.sentences, len(self.chunks))
 
     @property
     def documents(self) -> list[str]:
         return [d.source for d in self.docs]
 
-    def document(self, source: str) -> Document | None:
+    def number(self, source: str) -> int | None:
+        """The document number of ``source`` (None if this index does not hold it)."""
         if len(self._by_source) != len(self.docs):
             self._by_source = {d.source: i for i, d in enumerate(self.docs)}
-        i = self._by_source.get(source)
+        return self._by_source.get(source)
+
+    def document(self, source: str) -> Document | None:
+        i = self.number(source)
         return self.docs[i] if i is not None else None
 
     def chunk_at(self, source: str, start: int, end: int) -> int | None:
         """The chunk id of a citation's passage (None if this index has no such passage)."""
-        if len(self._by_span) != len(self.chunks):
-            self._by_span = {(c.source, c.start, c.end): i for i, c in enumerate(self.chunks)}
-        return self._by_span.get((source, start, end))
+        i = self.number(source)
+        return self.chunks.find(i, start, end) if i is not None else None
+
+    def chunks_of(self, source: str) -> range:
+        """The chunk ids of a document, in text order (empty if this index does not hold it)."""
+        i = self.number(source)
+        return self.chunks.of_document(i) if i is not None else range(0)
 
     def passage_sentences(self, chunk: int) -> tuple[list[tuple[int, int]], np.ndarray]:
         """The sentences of a chunk as (start, end) inside its text, and their stored vectors."""
@@ -146,6 +170,26 @@ def file_sha(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+SAMPLED = "sampled:"
+SAMPLE_FROM = 256 << 20  # bytes: a larger file is spot-checked at load, not read whole
+SAMPLES = 64
+
+
+def file_digest(path: Path, sampled: bool | None = None) -> str:
+    """The SHA-256 of a file, or for a file over 256 MB (a large index's vectors) of its size and 64
+    evenly spaced 1 MB blocks: reading gigabytes at every start would cost more than the rest of loading,
+    and a truncated, swapped or overwritten file is still caught."""
+    size = path.stat().st_size
+    if not (size > SAMPLE_FROM if sampled is None else sampled):
+        return file_sha(path)
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        for n in range(SAMPLES):
+            f.seek(max(0, (size - (1 << 20)) * n // (SAMPLES - 1)))
+            h.update(f.read(1 << 20))
+    return SAMPLED + h.hexdigest()
 
 
 def text_hash(doc: Document) -> str:
@@ -242,12 +286,10 @@ def segments_of(index: Index) -> list[Segment]:
     out = []
     doc_col = index.sentences[:, 0] if len(index.sentences) else np.zeros(0, dtype=np.int32)
     sent_bounds = np.searchsorted(doc_col, np.arange(len(index.docs) + 1))  # sentences are grouped by document
-    ci = 0
     hashes = index.hashes
     for di, d in enumerate(index.docs):
-        c0 = ci
-        while ci < len(index.chunks) and index.chunks[ci].source == d.source:
-            ci += 1
+        own = index.chunks.of_document(di)
+        c0, ci = own.start, own.stop
         s0, s1 = int(sent_bounds[di]), int(sent_bounds[di + 1])
         rows = index.sentences[s0:s1, 1:5].astype(np.int32) - np.array([0, 0, c0, c0], dtype=np.int32)
         out.append(Segment(doc=d, sha=hashes.get(d.source) or text_hash(d), chunks=index.chunks[c0:ci],
@@ -295,13 +337,9 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
     )
 
 
-def chunk_sentences(sentences: np.ndarray, n_chunks: int) -> list[np.ndarray]:
+def chunk_sentences(sentences: np.ndarray, n_chunks: int) -> SentenceLists:
     """The sentence ids inside each chunk, from the sentence rows' first and last chunk."""
-    out: list[list[int]] = [[] for _ in range(n_chunks)]
-    for sid, (_, _, _, first, last) in enumerate(sentences):
-        for c in range(first, last + 1):
-            out[c].append(sid)
-    return [np.asarray(s, dtype=np.int32) for s in out]
+    return SentenceLists.of(sentences, n_chunks)
 
 
 def build(docs: list[Document], settings: IndexSettings, encode: Callable[..., np.ndarray], skipped: list[str] | None = None,
@@ -440,19 +478,16 @@ def save(index: Index, folder: str | Path) -> None:
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in index.docs:
                 f.write(json.dumps(document_record(d), ensure_ascii=False) + "\n")
-        with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
-            for c, g, t in zip(index.chunks, index.groups, index.terms or [[]] * len(index.chunks)):
-                f.write(json.dumps({"source": c.source, "title": c.title, "start": c.start, "end": c.end,
-                                    "text": c.text, "group": int(g), "terms": " ".join(t)}, ensure_ascii=False) + "\n")
         np.save(tmp / "sentences.npy", index.sentences)
-        for name, vecs in (("chunks.faiss", index.chunk_vectors), ("sentences.faiss", index.sentence_vectors)):
-            flat = faiss.IndexFlatIP(vecs.shape[1] if vecs.size else index.manifest["dimension"] or 1)
-            if len(vecs):
-                flat.add(vecs)
-            faiss.write_index(flat, str(tmp / name))
-        index.lexical.save(tmp / "bm25")
         manifest = dict(index.manifest)
-        manifest["checksums"] = {p.relative_to(tmp).as_posix(): file_sha(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+        if len(index.chunks) >= ann_from():
+            _write_large(index, tmp)
+            manifest["layout"] = "large"
+        else:
+            _write_flat(index, tmp)
+            manifest.pop("layout", None)
+        index.lexical.save(tmp / "bm25")
+        manifest["checksums"] = {p.relative_to(tmp).as_posix(): file_digest(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
             json.dump(manifest, f, indent=1, ensure_ascii=False)
             f.flush()
@@ -469,6 +504,36 @@ def save(index: Index, folder: str | Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _write_flat(index: Index, tmp: Path) -> None:
+    import faiss
+
+    terms = index.terms or [[]] * len(index.chunks)
+    with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as f:
+        for i, c in enumerate(index.chunks):
+            f.write(json.dumps({"source": c.source, "title": c.title, "start": c.start, "end": c.end, "text": c.text,
+                                "group": int(index.groups[i]), "terms": " ".join(terms[i])}, ensure_ascii=False) + "\n")
+    for name, vecs in (("chunks.faiss", index.chunk_vectors), ("sentences.faiss", index.sentence_vectors)):
+        flat = faiss.IndexFlatIP(vecs.shape[1] if vecs.size else index.manifest["dimension"] or 1)
+        if len(vecs):
+            flat.add(np.ascontiguousarray(vecs, dtype=np.float32))
+        faiss.write_index(flat, str(tmp / name))
+
+
+def _write_large(index: Index, tmp: Path) -> None:
+    """Records as columns, vectors as float16 files, and the IVF (trained now unless the index has a current one)."""
+    import faiss
+
+    t = index.chunks
+    np.save(tmp / "chunks.npy", np.column_stack([t.doc, t.start, t.end, index.groups]).astype(np.int64))
+    np.save(tmp / "terms.npy", TermsTable.write(tmp / "terms.txt", index.terms or [[]] * len(t)))
+    save_vectors(tmp / "chunks.f16.npy", index.chunk_vectors)
+    save_vectors(tmp / "sentences.f16.npy", index.sentence_vectors)
+    if index.ivf is None or index.ivf.ntotal != len(t):
+        log.info("Training the IVF search over %d passages.", len(t))
+        index.ivf = train_ivf(index.chunk_vectors)
+    faiss.write_index(index.ivf, str(tmp / "chunks.ivf"))
 
 
 def _swap_in(tmp: Path, target: Path) -> None:
@@ -526,8 +591,9 @@ def load(folder: str | Path, verify: bool = True) -> Index:
             p = folder / rel
             if not p.exists():
                 raise BadIndexError(f"The index at {folder} is missing {rel}.")
-            if file_sha(p) != digest:
+            if file_digest(p, sampled=digest.startswith(SAMPLED)) != digest:
                 raise BadIndexError(f"The index file {folder / rel} is damaged (checksum mismatch).")
+    ivf = None
     try:
         s = manifest["settings"]
         settings = IndexSettings.from_dict(s)
@@ -535,28 +601,43 @@ def load(folder: str | Path, verify: bool = True) -> Index:
         with open(folder / "documents.jsonl", encoding="utf-8") as f:
             for line in f:
                 docs.append(document_from_record(json.loads(line)))
-        chunks, groups, terms = [], [], []
-        with open(folder / "chunks.jsonl", encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                chunks.append(Chunk(source=r["source"], title=r["title"], text=r["text"], start=r["start"], end=r["end"]))
-                groups.append(r["group"])
-                terms.append(r["terms"].split())
         sentences = np.load(folder / "sentences.npy", allow_pickle=False).astype(np.int32).reshape(-1, 5)
-        chunk_vectors = _vectors(faiss.read_index(str(folder / "chunks.faiss")))
-        sentence_vectors = _vectors(faiss.read_index(str(folder / "sentences.faiss")))
+        if manifest.get("layout") == "large":
+            rows = np.load(folder / "chunks.npy", allow_pickle=False).reshape(-1, 4)
+            chunks: Sequence[Chunk] = ChunkTable(docs, rows[:, 0], rows[:, 1], rows[:, 2])
+            groups = rows[:, 3].astype(np.int32)
+            terms: Sequence[list[str]] = TermsTable(folder / "terms.txt", np.load(folder / "terms.npy", allow_pickle=False))
+            chunk_vectors = open_vectors(folder / "chunks.f16.npy")
+            sentence_vectors = open_vectors(folder / "sentences.f16.npy")
+            ivf = read_ivf(folder / "chunks.ivf")
+        else:
+            chunks, groups, terms = _read_chunks(folder / "chunks.jsonl")
+            chunk_vectors = _vectors(faiss.read_index(str(folder / "chunks.faiss")))
+            sentence_vectors = _vectors(faiss.read_index(str(folder / "sentences.faiss")))
         lexical = Lexical.load(folder / "bm25")
     except Exception as err:  # any parse failure means the same thing to the user
         raise BadIndexError(f"The index at {folder} cannot be read ({type(err).__name__}: {err}).") from err
     if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences) or lexical.num_docs != len(chunks)
+            or len(terms) != len(chunks) or (ivf is not None and ivf.ntotal != len(chunks))
             or set(manifest.get("corpus_files", {})) != {d.source for d in docs}):
         raise BadIndexError(f"The index at {folder} is inconsistent (its files disagree on the number of passages).")
     return Index(
-        settings=settings, docs=docs, chunks=chunks, groups=np.asarray(groups, dtype=np.int32),
+        settings=settings, docs=docs, chunks=chunks, groups=groups,
         chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
         chunk_sentences=chunk_sentences(sentences, len(chunks)), lexical=lexical, manifest=manifest,
-        terms=terms,
+        terms=terms, ivf=ivf,
     )
+
+
+def _read_chunks(path: Path) -> tuple[list[Chunk], np.ndarray, list[list[str]]]:
+    chunks, groups, terms = [], [], []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            r = json.loads(line)
+            chunks.append(Chunk(source=r["source"], title=r["title"], text=r["text"], start=r["start"], end=r["end"]))
+            groups.append(r["group"])
+            terms.append(r["terms"].split())
+    return chunks, np.asarray(groups, dtype=np.int32), terms
 
 
 def _vectors(flat) -> np.ndarray:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .index import Index
+from .vectors import VectorSearch
 
 
 @dataclass(frozen=True)
@@ -39,22 +40,16 @@ class Retriever:
     """Stateless over an Index, so one instance serves many threads."""
 
     def __init__(self, index: Index, fusion: FusionSettings | None = None) -> None:
-        import faiss
-
         self.index = index
         self.fusion = fusion or FusionSettings()
-        self._chunks = faiss.IndexFlatIP(index.chunk_vectors.shape[1])
-        self._chunks.add(index.chunk_vectors)
-        self._sentences = faiss.IndexFlatIP(index.sentence_vectors.shape[1])
-        self._sentences.add(index.sentence_vectors)
+        self._chunks = VectorSearch(index.chunk_vectors, index.ivf)
+        # A large index (an IVF) searches no sentence list: its candidates' sentences are scored instead.
+        self._sentences = VectorSearch(index.sentence_vectors) if index.ivf is None else None
         self._list_sentences()
 
     def _list_sentences(self) -> None:
         """Sentence ids of each chunk, end to end, for one gather + one reduce per query."""
-        cs = self.index.chunk_sentences
-        lengths = np.fromiter((len(s) for s in cs), dtype=np.int64, count=len(cs))
-        self._sent_ptr = np.concatenate([[0], np.cumsum(lengths)])
-        self._sent_ids = np.concatenate(cs) if len(lengths) else np.zeros(0, dtype=np.int32)
+        self._sent_ptr, self._sent_ids = self.index.chunk_sentences.ptr, self.index.chunk_sentences.ids
 
     def _best_sentences(self, cand: np.ndarray, qv: np.ndarray, passage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per candidate chunk: the highest sentence cosine and that sentence's id (-1 if none)."""
@@ -66,7 +61,7 @@ class Retriever:
             return sentence, best
         offsets = np.repeat(starts[has] - np.cumsum(counts[has]) + counts[has], counts[has]) + np.arange(counts[has].sum())
         sids = self._sent_ids[offsets]
-        sims = self.index.sentence_vectors[sids] @ qv
+        sims = np.asarray(self.index.sentence_vectors[sids], dtype=np.float32) @ qv
         seg = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
         maxima = np.maximum.reduceat(sims, seg)
         # position of the first maximum in each segment
@@ -90,18 +85,16 @@ class Retriever:
         """The chunks worth scoring (the top ``depth`` of each list: passages, sentences, BM25), their
         BM25 scores, the query's best BM25 score in the whole collection, and the chunk that has it."""
         ix, f = self.index, self.fusion
-        q = qv.reshape(1, -1)
-        _, dense_ids = self._chunks.search(q, depth)
-        _, sent_ids = self._sentences.search(q, min(f.depth * 2, len(ix.sentences)))
+        dense_ids = self._chunks.search(qv, depth)
+        sent_ids = self._sentences.search(qv, min(f.depth * 2, len(ix.sentences))) if self._sentences else []
         bm25 = ix.lexical.scores(query_tokens)
         top_bm25 = np.argpartition(-bm25, depth - 1)[:depth] if bm25.any() else np.array([], dtype=np.int64)
 
-        candidates = set(int(i) for i in dense_ids[0] if i >= 0)
+        candidates = set(dense_ids.tolist())
         candidates.update(int(i) for i in top_bm25)
-        for sid in sent_ids[0]:
-            if sid >= 0:
-                _, _, _, first, last = ix.sentences[sid]
-                candidates.update(range(int(first), int(last) + 1))
+        for sid in sent_ids:
+            _, _, _, first, last = ix.sentences[sid]
+            candidates.update(range(int(first), int(last) + 1))
         cand = np.fromiter(candidates, dtype=np.int64)
         return cand, bm25[cand], float(bm25.max()) if bm25.size else 0.0, int(np.argmax(bm25)) if bm25.size else 0
 
@@ -114,7 +107,7 @@ class Retriever:
         cand, bm25, best_bm25, best_chunk = self._candidates(q[0], query_tokens, depth)
 
         qv = q[0]
-        passage = ix.chunk_vectors[cand] @ qv
+        passage = np.asarray(ix.chunk_vectors[cand], dtype=np.float32) @ qv
         sentence, best = self._best_sentences(cand, qv, passage)
         top = max(best_bm25, f.lexical_reference)
         lexical = bm25 / top if top > 0 else np.zeros(len(cand), dtype=np.float32)

@@ -1,0 +1,106 @@
+"""Vector search chosen by the collection's size.
+
+Up to ``ann_from()`` passages (50,000 by default, ``QA_ANN_FROM``) the index
+searches exactly, as it always has: every vector in memory, flat inner
+product. Past it, exact search costs too much time and memory (a million
+passages with their sentences: half a second and 6 GB per question), so a
+large index keeps
+
+- its passage and sentence vectors as float16 files on disk, read through a
+  memory map only for the candidates a question scores;
+- an IVF index with 8-bit codes over the passages (``chunks.ivf``), whose top
+  candidates are re-ranked with the exact vectors, so what it returns is
+  the exact order of the passages it found;
+- no search over every sentence: a passage's best sentence is scored among
+  the candidates, which the passage and BM25 searches supply.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+ANN_FROM = 50_000
+RERANK = 4  # IVF returns this many times the candidates asked for, re-ranked exactly
+BLOCK = 65_536
+
+
+def ann_from() -> int:
+    """The passage count from which an index is stored large (``QA_ANN_FROM`` overrides)."""
+    value = os.environ.get("QA_ANN_FROM", "").strip()
+    return int(value) if value.isdigit() else ANN_FROM
+
+
+def lists_for(n: int) -> int:
+    """IVF lists: about 4·√n, the usual rule (1,000 passages per list at a million)."""
+    return min(n, max(16, int(4 * math.sqrt(n))))
+
+
+def probes_for(nlist: int) -> int:
+    """Lists searched per question: 1/16 of them, at least 16 (recall@10 ≥ 0.98 after re-ranking, bench/scale.py)."""
+    return min(nlist, max(16, nlist // 16))
+
+
+def train_ivf(vectors: np.ndarray, seed: int = 0):
+    """An IVF index with 8-bit scalar codes over ``vectors`` (float16 or float32, normalised)."""
+    import faiss
+
+    n, d = vectors.shape
+    nlist = lists_for(n)
+    quantizer = faiss.IndexFlatIP(d)
+    ivf = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))
+    ivf.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    for a in range(0, n, BLOCK):
+        ivf.add(np.ascontiguousarray(vectors[a:a + BLOCK], dtype=np.float32))
+    ivf.nprobe = probes_for(nlist)
+    return ivf
+
+
+def read_ivf(path: Path):
+    import faiss
+
+    ivf = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    ivf.nprobe = probes_for(ivf.nlist)
+    return ivf
+
+
+def save_vectors(path: Path, vectors: np.ndarray) -> None:
+    """Float16 on disk: half the size, and cosines change by under 0.001."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float16, shape=vectors.shape)
+    for a in range(0, len(vectors), BLOCK):
+        out[a:a + BLOCK] = vectors[a:a + BLOCK]
+    out.flush()
+    del out
+
+
+def open_vectors(path: Path) -> np.ndarray:
+    return np.load(path, mmap_mode="r")
+
+
+class VectorSearch:
+    """Top-k inner-product search over ``vectors``: exact (flat) or IVF re-ranked exactly."""
+
+    def __init__(self, vectors: np.ndarray, ivf=None) -> None:
+        import faiss
+
+        self.vectors, self.ivf = vectors, ivf
+        if ivf is None:
+            self._flat = faiss.IndexFlatIP(vectors.shape[1])
+            if len(vectors):
+                self._flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def search(self, q: np.ndarray, k: int) -> np.ndarray:
+        """The ids of the ``k`` best vectors for ``q`` (one query), best first."""
+        q = np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32)
+        if self.ivf is None:
+            _, ids = self._flat.search(q, k)
+            return ids[0][ids[0] >= 0]
+        _, ids = self.ivf.search(q, k * RERANK)
+        ids = np.sort(ids[0][ids[0] >= 0])  # in file order: fewer pages of the memory map touched
+        exact = np.asarray(self.vectors[ids], dtype=np.float32) @ q[0]
+        return ids[np.argsort(-exact, kind="stable")[:k]]

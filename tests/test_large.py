@@ -1,0 +1,97 @@
+"""The large-index layout (records as columns, float16 vectors on disk, IVF search), forced on small
+collections with ``QA_ANN_FROM`` so that it is tested with the real model, FAISS and files."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qa import index as index_io
+from qa.bot import Bot
+from qa.errors import BadIndexError
+from qa.eval import evaluate_labeled, load_questions
+from qa.index import IndexSettings
+from qa.records import SentenceLists
+
+from .conftest import ROOT, write_corpus
+
+
+@pytest.fixture
+def large(monkeypatch):
+    monkeypatch.setenv("QA_ANN_FROM", "1")
+
+
+def test_large_layout_round_trip(large, tiny_corpus, tmp_path, embedder):
+    built = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode)
+    index_io.save(built, tmp_path / "ix")
+    files = {p.name for p in (tmp_path / "ix").iterdir()}
+    assert {"chunks.npy", "terms.txt", "chunks.f16.npy", "sentences.f16.npy", "chunks.ivf"} <= files
+    assert not files & {"chunks.jsonl", "chunks.faiss", "sentences.faiss"}
+    loaded = index_io.load(tmp_path / "ix")
+    assert loaded.manifest["layout"] == "large" and loaded.ivf.ntotal == len(built.chunks)
+    assert loaded.chunks == built.chunks and list(loaded.terms) == list(built.terms)
+    np.testing.assert_array_equal(loaded.groups, built.groups)
+    np.testing.assert_array_equal(loaded.sentences, built.sentences)
+    assert isinstance(loaded.chunk_vectors, np.memmap) and loaded.chunk_vectors.dtype == np.float16
+    np.testing.assert_allclose(loaded.chunk_vectors, built.chunk_vectors, atol=1e-3)
+    np.testing.assert_allclose(loaded.sentence_vectors, built.sentence_vectors, atol=1e-3)
+    assert all(loaded.chunks_of(d.source) == built.chunks_of(d.source) for d in built.docs)
+    c = built.chunks[2]
+    assert loaded.chunk_at(c.source, c.start, c.end) == 2 and loaded.chunk_at(c.source, c.start, c.end + 1) is None
+
+
+def test_large_layout_answers_the_labeled_set_as_the_flat_index(large, shipped_bot, tmp_path):
+    """The committed (flat) index saved in the large layout: same hit@1, same first citations."""
+    index_io.save(shipped_bot.index, tmp_path / "ix")
+    bot = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix")
+    assert bot.index.ivf is not None and bot.retriever._sentences is None  # no search over every sentence
+    items = load_questions(ROOT / "tests" / "data" / "questions.jsonl")
+    flat, large_ = evaluate_labeled(shipped_bot, items), evaluate_labeled(bot, items)
+    assert abs(flat.metrics()["hit@1"] - large_.metrics()["hit@1"]) <= 0.02
+    for item in items[:10]:
+        q = item.get("question") or item["turns"][0]
+        a, b = shipped_bot.ask(q), bot.ask(q)
+        assert a.abstained == b.abstained
+        if not a.abstained:
+            assert (a.citations[0].source, a.citations[0].start, a.citations[0].highlight) == \
+                   (b.citations[0].source, b.citations[0].start, b.citations[0].highlight)
+
+
+def test_a_large_index_takes_updates(large, tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode), ix)
+    bot = Bot(index_io.load(ix), embedder, tiny_corpus, ix)
+    extra = write_corpus(tmp_path / "new", {"volcano.txt": "Volcanoes erupt when magma rises through the crust."})
+    bot.add(extra / "volcano.txt")
+    again = index_io.load(ix)
+    assert again.manifest["layout"] == "large" and again.ivf.ntotal == len(again.chunks)
+    answer = Bot(again, embedder, tiny_corpus, ix).ask("Why do volcanoes erupt?")
+    assert answer.citations[0].source == "volcano.txt"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "overwrite"])
+def test_a_damaged_vector_file_is_caught_by_its_sampled_checksum(large, tiny_corpus, tmp_path, embedder, monkeypatch, damage):
+    monkeypatch.setattr(index_io, "SAMPLE_FROM", 0)  # spot-check every file, as a large index's vectors are
+    ix = tmp_path / "ix"
+    index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode), ix)
+    assert json.loads((ix / "manifest.json").read_text())["checksums"]["sentences.f16.npy"].startswith(index_io.SAMPLED)
+    p = ix / "sentences.f16.npy"
+    data = bytearray(p.read_bytes())
+    if damage == "truncate":
+        p.write_bytes(bytes(data[:-768]))
+    else:
+        data[len(data) // 2] ^= 0xFF
+        p.write_bytes(bytes(data))
+    with pytest.raises(BadIndexError, match="sentences.f16.npy"):
+        index_io.load(ix)
+
+
+def test_sentence_lists_hold_each_sentence_in_every_chunk_it_spans():
+    rng = np.random.default_rng(0)
+    first = np.sort(rng.integers(0, 40, size=200))
+    last = np.minimum(first + rng.integers(0, 3, size=200), 41)
+    rows = np.column_stack([np.zeros(200), np.arange(200), np.arange(200) + 1, first, last]).astype(np.int32)
+    lists = SentenceLists.of(rows, 42)
+    expected = [[s for s in range(200) if first[s] <= c <= last[s]] for c in range(42)]
+    assert [list(x) for x in lists] == expected and list(lists.lengths()) == [len(e) for e in expected]
