@@ -223,7 +223,11 @@ class Bot:
         elif changed:
             _say(f"Updating the index of {corpus_path}: {changed.removeprefix('the corpus has ')}.", on_status)
             loaded = index_io.refresh(loaded, corpus_path, embedder.encode, hashes, others)
-        if store is None and (reason or changed or calibration.stale(previous, len(loaded.chunks))):
+        relayout = store is None and index_io.layout_outdated(loaded)
+        if relayout and not (reason or changed):
+            _say(f"Saving the index in the {'large' if loaded.ivf is None else 'flat'} layout for its "
+                 f"{len(loaded.chunks):,} passages (once) …", on_status)
+        if store is None and (reason or changed or relayout or calibration.stale(previous, len(loaded.chunks))):
             _calibrate(loaded, embedder, previous, on_status)
             index_io.save(loaded, index_path)
         if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
@@ -249,6 +253,7 @@ class Bot:
         if isinstance(paths, (str, Path)):
             paths = [paths]
         self._no_milvus_changes()
+        self._no_session_copy_of_a_large_index()
         say = on_status or (lambda m: _say(m, None))
         warnings: list[str] = []
         with self._write:
@@ -319,6 +324,12 @@ class Bot:
         if self.store is not None:
             raise CorpusError("Documents cannot yet be added to or removed from an index kept in Milvus one by one: change "
                               "the corpus folder and run `qa index --milvus-uri …` again (it rebuilds the collections).")
+
+    def _no_session_copy_of_a_large_index(self) -> None:
+        """A visitor's library holds its own copy of the shared index: of a large one, that is gigabytes."""
+        if self.index_path is None and self.index.ivf is not None:
+            raise CorpusError(f"Uploads are not available on this server: its collection is large ({len(self.index.chunks):,} "
+                              "passages) and each visitor would need a copy of it. Ask about the collection as it is.")
 
     def _stage(self, path: Path) -> tuple[Path, Path, str, bool]:
         """Where a file to add will live, and its source name."""

@@ -313,8 +313,12 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
     sentences = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, 5), dtype=np.int32)
 
     def stack(arrays):
+        """One array; float16 stays float16 (a large index's update does not double its vectors' memory)."""
         arrays = [a for a in arrays if len(a)]
-        return np.ascontiguousarray(np.concatenate(arrays), dtype=np.float32) if arrays else np.zeros((0, dimension), np.float32)
+        if not arrays:
+            return np.zeros((0, dimension), np.float32)
+        half = any(a.dtype == np.float16 for a in arrays)
+        return np.ascontiguousarray(np.concatenate(arrays), dtype=np.float16 if half else np.float32)
 
     chunk_vectors = stack([s.chunk_vectors for s in segments])
     sentence_vectors = stack([s.sentence_vectors for s in segments])
@@ -504,6 +508,12 @@ def save(index: Index, folder: str | Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def layout_outdated(index: Index) -> bool:
+    """Whether ``index`` was saved in the other layout than its size calls for (an older version's
+    index grown past ``ann_from()``, or ``QA_ANN_FROM`` changed): saving it again converts it."""
+    return (index.manifest.get("layout") == "large") != (len(index.chunks) >= ann_from())
 
 
 def _write_flat(index: Index, tmp: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from qa import index as index_io
 from qa.bot import Bot
-from qa.errors import BadIndexError
+from qa.errors import BadIndexError, CorpusError
 from qa.eval import evaluate_labeled, load_questions
 from qa.index import IndexSettings
 from qa.records import SentenceLists
@@ -95,3 +95,26 @@ def test_sentence_lists_hold_each_sentence_in_every_chunk_it_spans():
     lists = SentenceLists.of(rows, 42)
     expected = [[s for s in range(200) if first[s] <= c <= last[s]] for c in range(42)]
     assert [list(x) for x in lists] == expected and list(lists.lengths()) == [len(e) for e in expected]
+
+
+def test_a_visitor_cannot_upload_into_a_large_collection(large, shipped_bot, tmp_path):
+    index_io.save(shipped_bot.index, tmp_path / "ix")
+    visitor = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix").session()
+    upload = write_corpus(tmp_path / "up", {"notes.txt": "Volcanoes erupt when magma rises."}) / "notes.txt"
+    with pytest.raises(CorpusError, match="Uploads are not available on this server"):
+        visitor.add(upload)
+
+
+def test_an_index_that_outgrew_its_layout_is_saved_again_once(tiny_corpus, tmp_path, embedder, monkeypatch):
+    ix = tmp_path / "ix"
+    index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode), ix)
+    assert "layout" not in json.loads((ix / "manifest.json").read_text())
+    monkeypatch.setenv("QA_ANN_FROM", "1")
+    said: list[str] = []
+    bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=said.append)
+    assert any("large layout" in s for s in said) and not any("Embedding" in s or "Building" in s for s in said)
+    assert json.loads((ix / "manifest.json").read_text())["layout"] == "large" and bot.index.ivf is not None
+    said.clear()
+    Bot.load(corpus=tiny_corpus, index=ix, on_status=said.append)
+    assert not any("layout" in s for s in said)
+    assert bot.ask("How many robots did China install?").citations[0].source == "robots.md"
