@@ -28,6 +28,7 @@ from .milvus import MilvusSettings, MilvusStore, fingerprint_of
 from .rerank import Reranker, reranker_name
 from .retrieval import FusionSettings, Retriever
 from .types import Answer, Citation
+from .vectors import ann_from
 from .writer import Writer
 
 log = logging.getLogger(__name__)
@@ -298,6 +299,7 @@ class Bot:
         """Drop one document. A file of the corpus folder is moved to ``.qa-removed/`` inside it
         (nothing is deleted; moving it back and reloading restores it)."""
         self._no_milvus_changes()
+        self._no_session_copy_of_a_large_index()
         with self._write:
             if self.index.document(source) is None:
                 raise CorpusError(f"No document {source!r} in the index; the sources are listed by `qa sources`.")
@@ -327,7 +329,7 @@ class Bot:
 
     def _no_session_copy_of_a_large_index(self) -> None:
         """A visitor's library holds its own copy of the shared index: of a large one, that is gigabytes."""
-        if self.index_path is None and self.index.ivf is not None:
+        if self.index_path is None and (self.index.ivf is not None or len(self.index.chunks) >= ann_from()):
             raise CorpusError(f"Uploads are not available on this server: its collection is large ({len(self.index.chunks):,} "
                               "passages) and each visitor would need a copy of it. Ask about the collection as it is.")
 

@@ -115,7 +115,7 @@ def calibrate(index: Index, encode: Callable[..., np.ndarray], queries: int = 20
         return default("too few sentences to ask back", len(index.chunks))
     ix = index
     texts = [_sentence_text(ix, sid) for sid in picks]
-    q_vectors = encode(texts)
+    q_vectors = np.asarray(ix.sentence_vectors[picks], dtype=np.float32)  # each sentence as the index embedded it
     # Each target passage with the query sentence cut out, embedded as the index embeds passages.
     masked_chunks = [list(range(int(ix.sentences[sid][3]), int(ix.sentences[sid][4]) + 1)) for sid in picks]
     masked_texts, owners = [], []
@@ -229,14 +229,18 @@ def _pick_sentences(ix: Index, n: int, seed: int) -> list[int]:
 
 def _sample(ix: Index, passages: int, seed: int) -> Index:
     """An index of whole documents drawn at random from ``ix``, up to ``passages`` passages."""
-    segments = segments_of(ix)
-    random.Random(seed).shuffle(segments)
+    sizes = np.bincount(ix.chunks.doc, minlength=len(ix.docs))
+    order = list(range(len(ix.docs)))
+    random.Random(seed).shuffle(order)
     kept, total = [], 0
-    for s in segments:
-        if total + len(s.chunks) <= passages:
-            kept.append(s)
-            total += len(s.chunks)
-    return assemble(kept, ix.settings, ix.chunk_vectors.shape[1])
+    for d in order:
+        if total + sizes[d] <= passages:
+            kept.append(d)
+            total += int(sizes[d])
+    sample = assemble(segments_of(ix, sorted(kept)), ix.settings, ix.chunk_vectors.shape[1])
+    # float32 once: every pseudo-query multiplies all of them
+    return replace(sample, chunk_vectors=sample.chunk_vectors.astype(np.float32, copy=False),
+                   sentence_vectors=sample.sentence_vectors.astype(np.float32, copy=False))
 
 
 def _sentence_text(ix: Index, sid: int) -> str:

@@ -281,13 +281,15 @@ def _summed_vectors(embedder, texts: list[str], per_doc: list[tuple[list[Chunk],
     return chunk_vectors, sentence_vectors
 
 
-def segments_of(index: Index) -> list[Segment]:
-    """The index cut back into its documents' segments (views, no copies)."""
+def segments_of(index: Index, numbers: Sequence[int] | None = None) -> list[Segment]:
+    """The index cut back into its documents' segments (views, no copies): all, or those of the
+    document ``numbers``."""
     out = []
     doc_col = index.sentences[:, 0] if len(index.sentences) else np.zeros(0, dtype=np.int32)
     sent_bounds = np.searchsorted(doc_col, np.arange(len(index.docs) + 1))  # sentences are grouped by document
     hashes = index.hashes
-    for di, d in enumerate(index.docs):
+    for di in (range(len(index.docs)) if numbers is None else numbers):
+        d = index.docs[di]
         own = index.chunks.of_document(di)
         c0, ci = own.start, own.stop
         s0, s1 = int(sent_bounds[di]), int(sent_bounds[di + 1])
@@ -318,7 +320,7 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
         if not arrays:
             return np.zeros((0, dimension), np.float32)
         half = any(a.dtype == np.float16 for a in arrays)
-        return np.ascontiguousarray(np.concatenate(arrays), dtype=np.float16 if half else np.float32)
+        return np.concatenate(arrays, dtype=np.float16 if half else np.float32)
 
     chunk_vectors = stack([s.chunk_vectors for s in segments])
     sentence_vectors = stack([s.sentence_vectors for s in segments])

@@ -73,7 +73,8 @@ class ChunkTable(Sequence):
 
 
 class TermsTable(Sequence):
-    """The BM25 tokens of each chunk, one line each in a file read through a memory map."""
+    """The BM25 tokens of each chunk, one line each in a file read through a memory map at the
+    byte offsets stored beside it (``offsets[i]`` to ``offsets[i + 1] - 1``, without the newline)."""
 
     def __init__(self, path: Path, offsets: np.ndarray) -> None:
         self._map = np.memmap(path, dtype=np.uint8, mode="r") if offsets[-1] else np.zeros(0, np.uint8)
@@ -85,7 +86,7 @@ class TermsTable(Sequence):
         offsets = np.zeros(len(terms) + 1, dtype=np.int64)
         with open(path, "wb") as f:
             for i, t in enumerate(terms):
-                line = " ".join(t).encode("utf-8")
+                line = " ".join(t).encode("utf-8") + b"\n"
                 f.write(line)
                 offsets[i + 1] = offsets[i] + len(line)
         return offsets
@@ -96,17 +97,13 @@ class TermsTable(Sequence):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        a, b = int(self._offsets[i]), int(self._offsets[i + 1])
+        i = int(i) + (len(self) if int(i) < 0 else 0)
+        a, b = int(self._offsets[i]), int(self._offsets[i + 1]) - 1
         return bytes(self._map[a:b]).decode("utf-8").split()
 
     def __iter__(self) -> Iterator[list[str]]:
         return (self[i] for i in range(len(self)))
 
-    def lengths(self) -> np.ndarray:
-        """Tokens per chunk, counted in the map (spaces + 1 on a non-empty line), not decoded."""
-        spaces = np.concatenate([[0], np.cumsum(self._map == ord(" "), dtype=np.int64)])
-        n = spaces[self._offsets[1:]] - spaces[self._offsets[:-1]] + 1
-        return np.where(np.diff(self._offsets) > 0, n, 0)
 
 
 class SentenceLists(Sequence):
@@ -121,6 +118,8 @@ class SentenceLists(Sequence):
         if not len(sentences):
             return cls(np.zeros(n_chunks + 1, dtype=np.int64), np.zeros(0, dtype=np.int32))
         first, last = sentences[:, 3].astype(np.int64), sentences[:, 4].astype(np.int64)
+        if first.min() < 0 or last.max() >= n_chunks or (last < first).any():
+            raise ValueError(f"sentence rows name chunks outside 0–{n_chunks - 1}")
         spans = last - first + 1
         sid = np.repeat(np.arange(len(sentences), dtype=np.int32), spans)
         chunk = np.repeat(first, spans) + (np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans))
@@ -134,6 +133,7 @@ class SentenceLists(Sequence):
     def __getitem__(self, c):
         if isinstance(c, slice):
             return [self[j] for j in range(*c.indices(len(self)))]
+        c = int(c) + (len(self) if int(c) < 0 else 0)
         return self.ids[self.ptr[c]:self.ptr[c + 1]]
 
     def lengths(self) -> np.ndarray:

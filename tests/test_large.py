@@ -118,3 +118,15 @@ def test_an_index_that_outgrew_its_layout_is_saved_again_once(tiny_corpus, tmp_p
     Bot.load(corpus=tiny_corpus, index=ix, on_status=said.append)
     assert not any("layout" in s for s in said)
     assert bot.ask("How many robots did China install?").citations[0].source == "robots.md"
+
+
+def test_a_loaded_large_index_saved_again_still_loads(large, tiny_corpus, tmp_path, embedder):
+    """A tokenizer upgrade or a new calibration re-saves an index as loaded: its IVF must survive."""
+    ix = tmp_path / "ix"
+    index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode), ix)
+    first = index_io.load(ix)
+    index_io.save(first, ix)
+    again = index_io.load(ix)
+    assert again.ivf.ntotal == len(again.chunks) == len(first.chunks) and list(again.terms) == list(first.terms)
+    bot = Bot(again, embedder, tiny_corpus, ix)
+    assert bot.ask("How many robots did China install?").citations[0].source == "robots.md"
