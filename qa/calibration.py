@@ -124,7 +124,14 @@ def calibrate(index: Index, encode: Callable[..., np.ndarray], queries: int = 20
             masked_texts.append(_without(ix, ci, sid))
             owners.append((n, ci))
     with_title = ix.settings.title_in_embedding
-    m_vectors = encode([embed_text(ix.chunks[ci].title, t, with_title) for t, (_, ci) in zip(masked_texts, owners)])
+    if ix.sums is not None:
+        # Summed passage vectors: the passage without the sentence is its sum without the sentence's
+        # token vectors, exactly as the index would have made it; nothing to embed.
+        sums, norms = ix.sums
+        m_vectors = np.stack([ix.chunk_vectors[ci] * norms[ci] - sums[picks[n]] for n, ci in owners]) if owners else np.zeros((0, 1))
+        m_vectors /= np.maximum(np.linalg.norm(m_vectors, axis=1, keepdims=True), 1e-9)
+    else:
+        m_vectors = encode([embed_text(ix.chunks[ci].title, t, with_title) for t, (_, ci) in zip(masked_texts, owners)])
     masked: dict[int, list[tuple[int, np.ndarray, list[str]]]] = {}
     for t, (n, ci), v in zip(masked_texts, owners, m_vectors):
         masked.setdefault(n, []).append((ci, v, tokenize(f"{ix.chunks[ci].title}\n{t}" if with_title else t)))
@@ -194,6 +201,7 @@ def keep_or_redo(index: Index, encode: Callable[..., np.ndarray], previous: dict
             on_start()
         chosen = calibrate(index, encode)
     index.manifest["calibration"] = chosen.to_dict()
+    index.sums = None  # needed by nothing else: free them
     return chosen
 
 

@@ -107,6 +107,7 @@ class Index:
     manifest: dict
     terms: Sequence[list[str]] = field(default_factory=list)  # BM25 tokens of each chunk, kept for updates
     ivf: Any = field(default=None, repr=False)  # a large index's IVF over the chunk vectors (None: exact search)
+    sums: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # from a summed build, never saved
     _by_source: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -208,6 +209,9 @@ class Segment:
     sentences: np.ndarray  # (n, 4) int32: start, end, first and last chunk, local to this segment
     chunk_vectors: np.ndarray
     sentence_vectors: np.ndarray
+    # Summed passage vectors only, while building: each sentence's token-vector sum and each passage's
+    # norm before normalising, so calibration can take a sentence out of a passage without embedding it.
+    sums: tuple[np.ndarray, np.ndarray] | None = None
 
     def renamed(self, doc: Document, sha: str) -> "Segment":
         """The same text under another name (a moved or re-added file): no new embedding needed."""
@@ -243,8 +247,9 @@ def make_segments(docs: list[Document], settings: IndexSettings, encode: Callabl
     texts = [embed_text(c.title, c.text, settings.title_in_embedding) for chunks, _ in per_doc for c in chunks]
     sent_texts = [d.text[r[0]:r[1]] for d, (_, rows) in zip(docs, per_doc) for r in rows]
     embedder = getattr(encode, "__self__", None)  # a bound Embedder.encode can also sum token vectors
+    sums = norms = None
     if settings.passage_vectors == "summed" and getattr(embedder, "sums_tokens", False):
-        chunk_vectors, sentence_vectors = _summed_vectors(embedder, texts, per_doc, sent_texts)
+        chunk_vectors, sentence_vectors, sums, norms = _summed_vectors(embedder, texts, per_doc, sent_texts)
     else:
         chunk_vectors = encode(texts, progress=True, desc="Embedding passages")
         sentence_vectors = encode(sent_texts, progress=True, desc="Embedding sentences")
@@ -253,13 +258,14 @@ def make_segments(docs: list[Document], settings: IndexSettings, encode: Callabl
         segments.append(Segment(
             doc=d, sha=(hashes or {}).get(d.source) or text_hash(d), chunks=chunks,
             terms=[tokenize(lexical_text(c, settings.title_in_embedding)) for c in chunks], sentences=rows,
-            chunk_vectors=chunk_vectors[ci:ci + len(chunks)], sentence_vectors=sentence_vectors[si:si + len(rows)]))
+            chunk_vectors=chunk_vectors[ci:ci + len(chunks)], sentence_vectors=sentence_vectors[si:si + len(rows)],
+            sums=None if sums is None else (sums[si:si + len(rows)], norms[ci:ci + len(chunks)])))
         ci, si = ci + len(chunks), si + len(rows)
     return segments
 
 
 def _summed_vectors(embedder, texts: list[str], per_doc: list[tuple[list[Chunk], np.ndarray]],
-                    sent_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+                    sent_texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Sentences embedded on their own; each passage's vector is the sum of its sentences' token vectors
     (and its title's), normalised: one pass over the sentences only, which are shorter and so cheaper
     per token than whole passages. What is lost is the context one sentence gives another."""
@@ -277,8 +283,9 @@ def _summed_vectors(embedder, texts: list[str], per_doc: list[tuple[list[Chunk],
             if c.title and texts[base + k] != c.text:
                 chunk_vectors[base + k] += tvec[c.title]
         base += len(chunks)
-    chunk_vectors /= np.maximum(np.linalg.norm(chunk_vectors, axis=1, keepdims=True), 1e-9)
-    return chunk_vectors, sentence_vectors
+    norms = np.maximum(np.linalg.norm(chunk_vectors, axis=1), 1e-9)
+    chunk_vectors /= norms[:, None]
+    return chunk_vectors, sentence_vectors, sums, norms
 
 
 def segments_of(index: Index, numbers: Sequence[int] | None = None) -> list[Segment]:
@@ -296,7 +303,8 @@ def segments_of(index: Index, numbers: Sequence[int] | None = None) -> list[Segm
         rows = index.sentences[s0:s1, 1:5].astype(np.int32) - np.array([0, 0, c0, c0], dtype=np.int32)
         out.append(Segment(doc=d, sha=hashes.get(d.source) or text_hash(d), chunks=index.chunks[c0:ci],
                            terms=index.terms[c0:ci], sentences=rows, chunk_vectors=index.chunk_vectors[c0:ci],
-                           sentence_vectors=index.sentence_vectors[s0:s1]))
+                           sentence_vectors=index.sentence_vectors[s0:s1],
+                           sums=None if index.sums is None else (index.sums[0][s0:s1], index.sums[1][c0:ci])))
     return out
 
 
@@ -324,6 +332,9 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
 
     chunk_vectors = stack([s.chunk_vectors for s in segments])
     sentence_vectors = stack([s.sentence_vectors for s in segments])
+    sums = None
+    if segments and all(s.sums is not None for s in segments):  # a whole summed build: kept for calibration
+        sums = (stack([s.sums[0] for s in segments]), np.concatenate([s.sums[1] for s in segments]).astype(np.float32))
     manifest = {
         "format_version": FORMAT_VERSION,
         "settings": settings.to_dict(),
@@ -339,7 +350,7 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
         settings=settings, docs=[s.doc for s in segments], chunks=chunks, groups=near_duplicate_groups(chunks),
         chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
         chunk_sentences=chunk_sentences(sentences, len(chunks)),
-        lexical=Lexical.from_tokens(terms), manifest=manifest, terms=terms,
+        lexical=Lexical.from_tokens(terms), manifest=manifest, terms=terms, sums=sums,
     )
 
 

@@ -79,7 +79,8 @@ def tokenize(text: str) -> list[str]:
     text = _CJK.sub(r" \1 ", text)
     text = _SPELLED.sub(lambda m: _ACRONYM[m.group(0)], text)
     text = _SPELLED_OUT.sub(lambda m: m.group(0).replace("-", ""), text)
-    words = [w for w in _TOKEN.findall(text) if w not in stopwords()]
+    stop = stopwords()
+    words = [w for w in _TOKEN.findall(text) if w not in stop]
     return _stemmer().stemWords(words)
 
 
@@ -89,7 +90,7 @@ class Lexical:
     def __init__(self, bm25) -> None:
         self._bm25 = bm25
         self.num_docs = int(bm25.scores["num_docs"])
-        self._vocab: list[str] | None = None  # built on first use of ``near``
+        self._vocab: Spellings | None = None  # built on first use of ``near``
 
     @classmethod
     def build(cls, texts: list[str]) -> "Lexical":
@@ -128,7 +129,7 @@ class Lexical:
     def near(self, token: str, cutoff: float = 0.86) -> str | None:
         """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any."""
         if self._vocab is None:
-            self._vocab = [t for t in self._bm25.vocab_dict if t]
+            self._vocab = Spellings(self._bm25.vocab_dict)
         return near_term(token, self._vocab, cutoff)
 
     def idf(self, tokens: list[str]) -> dict[str, float]:
@@ -161,7 +162,23 @@ def bm25_score(query: list[str], terms: list[str], idf: dict[str, float], avgdl:
     return sum(idf[t] * tf[t] / (tf[t] + norm) for t in query if t in idf and t in tf)
 
 
-def near_term(token: str, vocabulary: list[str], cutoff: float = 0.86) -> str | None:
+class Spellings:
+    """A vocabulary by word length. Two words of lengths a and b can be no more similar (difflib's
+    ratio) than 2·min(a, b)/(a + b), so a near spelling is looked for among the words whose length
+    allows it: the same answer as searching them all, a fraction of the time in a large collection."""
+
+    def __init__(self, words) -> None:
+        self.by_length: dict[int, list[str]] = {}
+        for w in words:
+            if w:
+                self.by_length.setdefault(len(w), []).append(w)
+
+    def within(self, n: int, cutoff: float) -> list[str]:
+        lo, hi = math.floor(n * cutoff / (2 - cutoff)), math.ceil(n * (2 - cutoff) / cutoff)
+        return [w for length in range(lo, hi + 1) for w in self.by_length.get(length, ())]
+
+
+def near_term(token: str, vocabulary: "list[str] | Spellings", cutoff: float = 0.86) -> str | None:
     """A vocabulary term spelt nearly like ``token`` ("parisien" → "parisian"), if any.
 
     Words of six or seven letters get one letter of slack whatever ``cutoff`` says ("ascend" →
@@ -173,7 +190,10 @@ def near_term(token: str, vocabulary: list[str], cutoff: float = 0.86) -> str | 
     if len(token) < 4:
         return None
     slack = 1 - 1 / len(token) - 0.01 if len(token) >= 6 else 1.0
-    close = difflib.get_close_matches(token, vocabulary, n=1, cutoff=min(cutoff, slack))
+    cutoff = min(cutoff, slack)
+    if isinstance(vocabulary, Spellings):
+        vocabulary = vocabulary.within(len(token), cutoff)
+    close = difflib.get_close_matches(token, vocabulary, n=1, cutoff=cutoff)
     return close[0] if close else None
 
 
@@ -184,7 +204,7 @@ class TermStats:
 
     def __init__(self, df: dict[str, int], num_docs: int, avgdl: float) -> None:
         self.df, self.num_docs, self.avgdl = df, num_docs, avgdl
-        self._vocab: list[str] | None = None
+        self._vocab: Spellings | None = None
 
     def to_dict(self) -> dict:
         return {"num_docs": self.num_docs, "avgdl": self.avgdl, "df": self.df}
@@ -213,7 +233,7 @@ class TermStats:
 
     def near(self, token: str, cutoff: float = 0.86) -> str | None:
         if self._vocab is None:
-            self._vocab = list(self.df)
+            self._vocab = Spellings(self.df)
         return near_term(token, self._vocab, cutoff)
 
     def bm25(self, query: list[str], passages: list[list[str]]) -> np.ndarray:

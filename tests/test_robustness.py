@@ -92,6 +92,25 @@ def test_calibration_asks_masked_passages_back_and_is_stored_with_the_index(tmp_
     assert calibration.stale(bot.index.manifest["calibration"], int(len(bot.index.chunks) * 1.2))
 
 
+def test_calibration_of_a_summed_build_embeds_nothing_and_agrees_with_embedding(tmp_path, embedder):
+    """With summed passage vectors, a passage without the sentence asked back is its sum minus that
+    sentence's token vectors: no model call, and the same weighting figures as embedding it."""
+    corpus = write_corpus(tmp_path / "c", towns())
+    built = index_io.build_from_folder(corpus, IndexSettings(model=embedder.name, passage_vectors="summed"), embedder.encode)
+    assert built.sums is not None and len(built.sums[0]) == len(built.sentences) and len(built.sums[1]) == len(built.chunks)
+    calls: list[int] = []
+    counted = lambda texts, **kw: calls.append(len(texts)) or embedder.encode(texts, **kw)  # noqa: E731
+    fast = calibration.calibrate(built, counted, queries=60, min_passages=10)
+    assert fast.queries == 60 and not calls
+    sums, built.sums = built.sums, None
+    slow = calibration.calibrate(built, counted, queries=60, min_passages=10)
+    assert calls  # the masked passages embedded
+    assert all(abs(fast.mrr[w] - slow.mrr[w]) <= 0.1 for w in fast.mrr), (fast.mrr, slow.mrr)
+    built.sums = sums
+    calibration.keep_or_redo(built, counted)
+    assert built.sums is None  # freed once used
+
+
 def test_bot_load_calibrates_a_new_collection_once_and_serves_with_its_choice(tmp_path, embedder, monkeypatch):
     monkeypatch.setattr(calibration, "MIN_PASSAGES", 10)  # the 60 short files make 60 passages
     corpus = write_corpus(tmp_path / "c", towns())
@@ -131,3 +150,23 @@ def test_masked_passages_are_scored_as_bm25s_scores_indexed_ones(shipped_bot):
 def test_a_small_collection_keeps_the_default_weights_and_says_why(shipped_bot, embedder):
     chosen = calibration.calibrate(shipped_bot.index, embedder.encode)
     assert chosen.weights == calibration.GRID[0] and not chosen.queries and "fewer than" in chosen.summary()
+
+
+def test_near_spellings_searched_by_length_find_what_a_full_search_finds():
+    import random
+
+    from qa.lexical import Spellings, near_term
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 14))) for _ in range(3000)]
+    words += ["parisian", "ascent", "kubernetes", "schrodinger"]
+    by_length = Spellings(words)
+    typos = ["parisien", "ascend", "kubernets", "shrodinger"]
+    for w in rng.sample(words, 300):
+        t = list(w)
+        t[rng.randrange(len(t))] = rng.choice("abcdefghij")
+        typos.append("".join(t) + rng.choice(["", "a"]))
+    for t in typos:
+        for cutoff in (0.86, 0.7):
+            assert near_term(t, by_length, cutoff) == near_term(t, words, cutoff)
+    assert near_term("parisien", by_length) == "parisian" and near_term("shrodinger", by_length) == "schrodinger"
