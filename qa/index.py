@@ -479,8 +479,6 @@ def save(index: Index, folder: str | Path) -> None:
     An interrupted save leaves the previous index in place (or, in the instant
     between the two renames, as ``<folder>.old-*``, which ``load`` restores).
     """
-    import faiss
-
     target = Path(folder).resolve()
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).exists())):
         raise BadIndexError(f"{target} exists and is not a qa index; it will not be replaced. "
