@@ -249,7 +249,8 @@ def measure(index: Path, questions_file: Path) -> dict:
         bot.ask(q)
         times.append((time.perf_counter() - t) * 1000)
     qv = embedder.encode(qs)
-    found = [bot.retriever._chunks.search(v, 10) for v in qv]
+    depth = bot.retriever.fusion.depth  # the search as the bot makes it (top 50), its first ten compared
+    found = [bot.retriever._chunks.search(v, depth)[:10] for v in qv]
     exact = exact_top(bot.index.chunk_vectors, qv)
     recall = float(np.mean([len(set(f.tolist()) & set(e.tolist())) / 10 for f, e in zip(found, exact)]))
     return {"passages": len(bot.index.chunks), "sentences": len(bot.index.sentences), "documents": len(bot.index.docs),

@@ -29,6 +29,8 @@ def fold(text: str, lower: bool = True) -> str:
     Mojibake is repaired first (ftfy): "FamvirÂ®", UTF-8 read as Latin-1, would otherwise fold to
     the word "famvira" and no longer match "Famvir".
     """
+    if text.isascii():  # nothing to repair or fold: the common case, and the cheap one
+        return text.lower() if lower else text
     import ftfy
 
     text = ftfy.fix_encoding(text)
