@@ -35,6 +35,7 @@ ATTACHED = "📎 "  # opens the chat turn that lists a message's attachments
 # Requests served at once, and waiting at most (QA_CONCURRENCY, QA_QUEUE_SIZE; bench/load.py measured these).
 CONCURRENCY = int(os.environ.get("QA_CONCURRENCY") or 16)
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 256)
+STATUS_EVERY = 1.0  # seconds between queue-position updates to waiting visitors
 FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was logged; please try again."
 
 CSS = """
@@ -543,7 +544,10 @@ def make_server(demo, max_file_mb: float | None = None):
     def original(source: str, library: str = Query(default="")):
         return serve_file(demo.holder, demo.libraries, source, library)
 
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    # Queue positions are sent to waiting visitors once a second, not after every answer: with
+    # Gradio's "auto", each finished answer sends one message to every waiting visitor, which under
+    # load makes the event loop's work grow with the square of the queue (bench/load.py).
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, status_update_rate=STATUS_EVERY)
     limit = demo.libraries.limits.files.max_file_bytes if max_file_mb is None else int(max_file_mb * 1e6)
     return gr.mount_gradio_app(app, demo, path="", css=CSS, theme=gr.themes.Soft(), show_error=False,
                                max_file_size=limit)
