@@ -88,8 +88,7 @@ class Retriever:
         dense_ids = self._chunks.search(qv, depth)
         sent_ids = self._sentences.search(qv, min(f.depth * 2, len(ix.sentences))) if self._sentences else []
         bm25 = ix.lexical.scores(query_tokens)
-        scored = np.flatnonzero(bm25)  # usually a small part of a large collection: partition only those
-        top_bm25 = scored[np.argpartition(-bm25[scored], depth - 1)[:depth]] if len(scored) > depth else scored
+        top_bm25 = np.argpartition(bm25, len(bm25) - depth)[-depth:] if bm25.any() else np.array([], dtype=np.int64)
 
         candidates = set(dense_ids.tolist())
         candidates.update(int(i) for i in top_bm25)
