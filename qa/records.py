@@ -19,7 +19,27 @@ import numpy as np
 from .types import Chunk, Document
 
 
-class ChunkTable(Sequence):
+class _Rows(Sequence):
+    """A sequence whose items are made when asked for (``_row``); slices give lists."""
+
+    def _row(self, i: int):
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self._row(i)
+
+    def __iter__(self) -> Iterator:
+        return (self._row(i) for i in range(len(self)))
+
+
+class ChunkTable(_Rows):
     """The chunks of an index: ``table[i]`` is a ``Chunk``; slices give lists."""
 
     def __init__(self, docs: Sequence[Document], doc: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
@@ -42,18 +62,10 @@ class ChunkTable(Sequence):
     def __len__(self) -> int:
         return len(self.doc)
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
-        if i < 0:
-            i += len(self)
+    def _row(self, i: int) -> Chunk:
         d = self.docs[int(self.doc[i])]
         a, b = int(self.start[i]), int(self.end[i])
         return Chunk(source=d.source, title=d.title, text=d.text[a:b], start=a, end=b)
-
-    def __iter__(self) -> Iterator[Chunk]:
-        return (self[i] for i in range(len(self)))
 
     def __eq__(self, other: object) -> bool:  # compares as the list of chunks it stands for
         return isinstance(other, Sequence) and len(self) == len(other) and all(a == b for a, b in zip(self, other))
@@ -72,7 +84,7 @@ class ChunkTable(Sequence):
         return None
 
 
-class TermsTable(Sequence):
+class TermsTable(_Rows):
     """The BM25 tokens of each chunk, one line each in a file read through a memory map at the
     byte offsets stored beside it (``offsets[i]`` to ``offsets[i + 1] - 1``, without the newline)."""
 
@@ -94,19 +106,13 @@ class TermsTable(Sequence):
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i) + (len(self) if int(i) < 0 else 0)
+    def _row(self, i: int) -> list[str]:
         a, b = int(self._offsets[i]), int(self._offsets[i + 1]) - 1
         return bytes(self._map[a:b]).decode("utf-8").split()
 
-    def __iter__(self) -> Iterator[list[str]]:
-        return (self[i] for i in range(len(self)))
 
 
-
-class SentenceLists(Sequence):
+class SentenceLists(_Rows):
     """The sentence ids inside each chunk, end to end: ``lists[c]`` is chunk ``c``'s array."""
 
     def __init__(self, ptr: np.ndarray, ids: np.ndarray) -> None:
@@ -130,10 +136,7 @@ class SentenceLists(Sequence):
     def __len__(self) -> int:
         return len(self.ptr) - 1
 
-    def __getitem__(self, c):
-        if isinstance(c, slice):
-            return [self[j] for j in range(*c.indices(len(self)))]
-        c = int(c) + (len(self) if int(c) < 0 else 0)
+    def _row(self, c: int) -> np.ndarray:
         return self.ids[self.ptr[c]:self.ptr[c + 1]]
 
     def lengths(self) -> np.ndarray:
