@@ -105,7 +105,8 @@ def test_calibration_of_a_summed_build_embeds_nothing_and_agrees_with_embedding(
     sums, built.sums = built.sums, None
     slow = calibration.calibrate(built, counted, queries=60, min_passages=10)
     assert calls  # the masked passages embedded
-    assert all(abs(fast.mrr[w] - slow.mrr[w]) <= 0.1 for w in fast.mrr), (fast.mrr, slow.mrr)
+    gaps = [abs(fast.mrr[w] - slow.mrr[w]) for w in fast.mrr]
+    assert sum(gaps) / len(gaps) <= 0.05, (fast.mrr, slow.mrr)
     built.sums = sums
     calibration.keep_or_redo(built, counted)
     assert built.sums is None  # freed once used
