@@ -478,6 +478,9 @@ def save(index: Index, folder: str | Path) -> None:
 
     An interrupted save leaves the previous index in place (or, in the instant
     between the two renames, as ``<folder>.old-*``, which ``load`` restores).
+    A large index's IVF, trained here when it has none, is kept on ``index``, so
+    the bot that built it searches as the saved index will (save a copy to keep
+    ``index`` as it was).
     """
     target = Path(folder).resolve()
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).exists())):
