@@ -79,16 +79,7 @@ def subset(full: Path, passages: int, out: Path) -> float:
     if (out / MANIFEST).exists():
         return json.loads((out / MANIFEST).read_text())["build_seconds"]
     t = time.perf_counter()
-    ix = index_io.load(full, verify=False)
-    sizes = np.bincount(ix.chunks.doc, minlength=len(ix.docs))
-    order = list(range(len(ix.docs)))
-    random.Random(0).shuffle(order)
-    kept, total = [], 0
-    for d in order:
-        if total + sizes[d] <= passages:
-            kept.append(d)
-            total += int(sizes[d])
-    small = index_io.assemble(index_io.segments_of(ix, sorted(kept)), ix.settings, ix.chunk_vectors.shape[1])
+    small = index_io.sample(index_io.load(full, verify=False), passages)
     small.manifest["build_seconds"] = round(time.perf_counter() - t, 1)
     index_io.save(small, out)
     return small.manifest["build_seconds"]

@@ -384,7 +384,7 @@ class Composer:
             return {}
         anchors: dict[str, list[tuple[int, int]]] = {}
         for source in {self.index.chunks[ev.hit.chunk].source for ev in evidence}:
-            for ci in self._chunks_of(source):
+            for ci in self.index.chunks_of(source):
                 c = self.index.chunks[ci]
                 for p in probes:
                     m = p.search(c.text)
@@ -406,9 +406,6 @@ class Composer:
             gap = min(max(0, a - ev.end, ev.start - b) for a, b in spans)
             out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
         return out
-
-    def _chunks_of(self, source: str) -> range:
-        return self.index.chunks_of(source)
 
     def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
         top = evidence[0]

@@ -23,7 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from .index import Index, assemble, embed_text, segments_of
+from .index import Index, embed_text
+from .index import sample as index_sample
 from .lexical import bm25_score as _bm25
 from .lexical import tokenize
 from .retrieval import FusionSettings
@@ -236,16 +237,8 @@ def _pick_sentences(ix: Index, n: int, seed: int) -> list[int]:
 
 
 def _sample(ix: Index, passages: int, seed: int) -> Index:
-    """An index of whole documents drawn at random from ``ix``, up to ``passages`` passages."""
-    sizes = np.bincount(ix.chunks.doc, minlength=len(ix.docs))
-    order = list(range(len(ix.docs)))
-    random.Random(seed).shuffle(order)
-    kept, total = [], 0
-    for d in order:
-        if total + sizes[d] <= passages:
-            kept.append(d)
-            total += int(sizes[d])
-    sample = assemble(segments_of(ix, sorted(kept)), ix.settings, ix.chunk_vectors.shape[1])
+    """Whole documents drawn at random from ``ix``, up to ``passages`` passages, with float32 vectors."""
+    sample = index_sample(ix, passages, seed)
     # float32 once: every pseudo-query multiplies all of them
     return replace(sample, chunk_vectors=sample.chunk_vectors.astype(np.float32, copy=False),
                    sentence_vectors=sample.sentence_vectors.astype(np.float32, copy=False))

@@ -30,6 +30,7 @@ import itertools
 import json
 import logging
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -352,6 +353,20 @@ def assemble(segments: list[Segment], settings: IndexSettings, dimension: int, s
         chunk_sentences=chunk_sentences(sentences, len(chunks)),
         lexical=Lexical.from_tokens(terms), manifest=manifest, terms=terms, sums=sums,
     )
+
+
+def sample(index: Index, passages: int, seed: int = 0) -> Index:
+    """An index of whole documents of ``index`` drawn at random, up to ``passages`` passages, from
+    their segments (the vectors are ``index``'s own: nothing is embedded again)."""
+    sizes = np.bincount(index.chunks.doc, minlength=len(index.docs))
+    order = list(range(len(index.docs)))
+    random.Random(seed).shuffle(order)
+    kept, total = [], 0
+    for d in order:
+        if total + sizes[d] <= passages:
+            kept.append(d)
+            total += int(sizes[d])
+    return assemble(segments_of(index, sorted(kept)), index.settings, index.chunk_vectors.shape[1])
 
 
 def chunk_sentences(sentences: np.ndarray, n_chunks: int) -> SentenceLists:
