@@ -14,6 +14,7 @@ from .index import Index
 from .lexical import fold, stopwords, tokenize
 from .retrieval import Hit
 from .types import Answer, Citation, Document
+from .vectors import prefetch
 
 # A follow-up leans on the previous turn when it opens with a connective or
 # points back with a pronoun; otherwise it is searched on its own, so that a
@@ -224,9 +225,14 @@ def numbers_in(text: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class _SentenceInfo:
     terms: frozenset[str]
-    numbers: frozenset[str]
+    text: str
     is_question: bool
     is_heading: bool  # a short line with no closing punctuation: it names a topic, it states nothing
+
+    @cached_property
+    def numbers(self) -> frozenset[str]:
+        """Read only for questions asking for a quantity."""
+        return numbers_in(self.text)
 
 
 def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
@@ -238,7 +244,8 @@ def coverage(tokens: set[str], idf: dict[str, float], focus: list[str]) -> float
     total = sum(idf.get(t, 0.0) for t in focus)
     if total <= 0:
         return 0.0
-    return sum(idf.get(t, 0.0) for t in focus if t in tokens or _same_root(t, tokens)) / total
+    heads = {u[:5] for u in tokens if len(u) >= 5}
+    return sum(idf.get(t, 0.0) for t in focus if t in tokens or (t[:5] in heads and _same_root(t, tokens))) / total
 
 
 def _same_root(term: str, tokens: set[str]) -> bool:
@@ -246,6 +253,9 @@ def _same_root(term: str, tokens: set[str]) -> bool:
     if len(term) < 5:
         return False
     return any(len(u) >= 5 and (term.startswith(u) or u.startswith(term)) for u in tokens)
+
+
+_SENTENCES_KEPT = 100_000  # sentences whose terms the Composer keeps between questions
 
 
 @dataclass
@@ -272,7 +282,9 @@ class Composer:
             heading = end not in ".!?\"”’)" and len(text.split()) <= 12
             # "Where China Is Catching Up — and Where America Still Leads" is a question without its "?".
             asks = end == "?" or (heading and bool(_WH_OPENING.match(text)))
-            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), numbers_in(text), asks, heading)
+            if len(self._info) >= _SENTENCES_KEPT:
+                self._info.clear()  # a large collection's sentences would otherwise pile up, question after question
+            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), text, asks, heading)
         return info
 
     def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float]) -> _Evidence:
@@ -288,7 +300,7 @@ class Composer:
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
                  for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
                  and not ix.lexical.doc_freq(tokens)[tokens[0]]]
-        cosines = ix.sentence_vectors[sids] @ query_vector
+        cosines = np.asarray(ix.sentence_vectors[sids], dtype=np.float32) @ query_vector
         spans, infos = [], []
         for sid in sids:
             _, a, b, _, _ = ix.sentences[sid]
@@ -340,6 +352,8 @@ class Composer:
         """
         ix, s = self.index, self.settings
         idf = _idf(ix, query.tokens)
+        if hits:  # one read of every hit's sentence vectors (a large index reads them from disk)
+            prefetch(ix.sentence_vectors, np.concatenate([ix.chunk_sentences[h.chunk] for h in hits]))
         evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
         if order is not None:
             if len(order) != len(hits):

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
+from .onnx_queries import OnnxQueries
+from .onnx_queries import enabled as onnx_enabled
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -58,6 +60,23 @@ class Embedder:
         self.max_batch = 32
         self._model = _load(self.name, device)
         self.dimension = _dimension(self._model)
+        self._onnx: OnnxQueries | None = None  # questions go through ONNX Runtime once it is ready
+        self._exporting: threading.Thread | None = None
+        if device == "cpu" and _mean_pooled(self._model) and onnx_enabled():
+            self._exporting = threading.Thread(target=self._export, name="qa-onnx-export", daemon=True)
+            self._exporting.start()
+
+    def _export(self) -> None:
+        """Off the start-up path: questions use torch until the exported model is ready (2 s the first
+        time, then read from the cache)."""
+        with self._lock:
+            self._onnx = OnnxQueries.of(self._model, model_location(self.name))
+
+    def wait_for_export(self, timeout: float = 60.0) -> bool:
+        """Whether questions go through ONNX Runtime, after waiting for the export to finish."""
+        if self._exporting is not None:
+            self._exporting.join(timeout)
+        return self._onnx is not None
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for questions, one row per text, encoded together with whatever other threads ask
@@ -76,7 +95,7 @@ class Embedder:
                 del self._queue[:len(batch)]
                 self._turn.release()
                 try:
-                    vectors, error = self.encode([b.text for b in batch]), None
+                    vectors, error = self._encode_questions([b.text for b in batch]), None
                 except Exception as err:  # noqa: BLE001 - each waiting caller gets it
                     vectors, error = None, err
                 finally:
@@ -89,6 +108,13 @@ class Embedder:
             if i.error is not None:
                 raise i.error
         return np.stack([i.vector for i in items]) if items else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def _encode_questions(self, texts: list[str]) -> np.ndarray:
+        onnx = self._onnx
+        if onnx is None:
+            return self.encode(texts)
+        with self._lock:
+            return onnx.encode(texts)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False, desc: str = "Embedding") -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""

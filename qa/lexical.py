@@ -78,7 +78,8 @@ def tokenize(text: str) -> list[str]:
     """Lower-case, drop accents, fold initialisms ("U.S." → "us") and spelled-out acronyms, drop
     stopwords, stem. Words in any alphabet are kept; Chinese, Japanese and Korean characters are one token each."""
     text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), fold(text))
-    text = _CJK.sub(r" \1 ", text)
+    if not text.isascii():
+        text = _CJK.sub(r" \1 ", text)
     text = _SPELLED.sub(lambda m: _ACRONYM[m.group(0)], text)
     text = _SPELLED_OUT.sub(lambda m: m.group(0).replace("-", ""), text)
     stop = stopwords()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .index import Index
-from .vectors import VectorSearch
+from .vectors import VectorSearch, rows
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,28 @@ class Hit:
     duplicates: list[int] = field(default_factory=list)  # near-duplicate chunks of other documents, collapsed into this one
 
 
+def top_scores(scores: np.ndarray, depth: int) -> np.ndarray:
+    """The ids of the ``depth`` highest positive scores, in no order.
+
+    At a million passages a question's words occur in a quarter of them, and a partition of every
+    score took 5 ms (72 ms at p95: it degrades on the many ties at 0). Halving a threshold from the
+    best score finds a small set that holds the top ``depth`` in a few cheap passes."""
+    best = float(scores.max()) if scores.size else 0.0
+    if best <= 0:
+        return np.array([], dtype=np.int64)
+    threshold = best / 2
+    while True:
+        ids = np.flatnonzero(scores >= threshold)
+        if len(ids) >= depth or threshold < best * 1e-4:
+            break
+        threshold /= 4
+    if len(ids) < depth:
+        ids = np.flatnonzero(scores > 0)
+    if len(ids) > depth:
+        ids = ids[np.argpartition(scores[ids], len(ids) - depth)[-depth:]]
+    return ids
+
+
 class Retriever:
     """Stateless over an Index, so one instance serves many threads."""
 
@@ -61,7 +83,7 @@ class Retriever:
             return sentence, best
         offsets = np.repeat(starts[has] - np.cumsum(counts[has]) + counts[has], counts[has]) + np.arange(counts[has].sum())
         sids = self._sent_ids[offsets]
-        sims = np.asarray(self.index.sentence_vectors[sids], dtype=np.float32) @ qv
+        sims = rows(self.index.sentence_vectors, sids) @ qv
         seg = np.concatenate([[0], np.cumsum(counts[has])[:-1]])
         maxima = np.maximum.reduceat(sims, seg)
         # position of the first maximum in each segment
@@ -88,7 +110,7 @@ class Retriever:
         dense_ids = self._chunks.search(qv, depth)
         sent_ids = self._sentences.search(qv, min(f.depth * 2, len(ix.sentences))) if self._sentences else []
         bm25 = ix.lexical.scores(query_tokens)
-        top_bm25 = np.argpartition(bm25, len(bm25) - depth)[-depth:] if bm25.any() else np.array([], dtype=np.int64)
+        top_bm25 = top_scores(bm25, depth)
 
         candidates = set(dense_ids.tolist())
         candidates.update(int(i) for i in top_bm25)
@@ -96,7 +118,8 @@ class Retriever:
             _, _, _, first, last = ix.sentences[sid]
             candidates.update(range(int(first), int(last) + 1))
         cand = np.fromiter(candidates, dtype=np.int64)
-        return cand, bm25[cand], float(bm25.max()) if bm25.size else 0.0, int(np.argmax(bm25)) if bm25.size else 0
+        best = int(top_bm25[np.argmax(bm25[top_bm25])]) if len(top_bm25) else 0
+        return cand, bm25[cand], float(bm25[best]), best
 
     def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:
         ix, f = self.index, self.fusion
@@ -107,7 +130,7 @@ class Retriever:
         cand, bm25, best_bm25, best_chunk = self._candidates(q[0], query_tokens, depth)
 
         qv = q[0]
-        passage = np.asarray(ix.chunk_vectors[cand], dtype=np.float32) @ qv
+        passage = rows(ix.chunk_vectors, cand) @ qv
         sentence, best = self._best_sentences(cand, qv, passage)
         top = max(best_bm25, f.lexical_reference)
         lexical = bm25 / top if top > 0 else np.zeros(len(cand), dtype=np.float32)

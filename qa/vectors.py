@@ -99,6 +99,32 @@ def open_vectors(path: Path) -> np.ndarray:
     return vectors
 
 
+def rows(vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``vectors[ids]`` as float32, the rows of a memory map read in parallel (``prefetch``)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    prefetch(vectors, ids)
+    return np.asarray(vectors[ids], dtype=np.float32)
+
+
+def prefetch(vectors: np.ndarray, ids: np.ndarray) -> None:
+    """Ask the kernel for the pages holding these rows of a memory map all at once (``MADV_WILLNEED``),
+    so that the disk reads them in parallel instead of one page fault at a time: at a million passages
+    a question reads a few hundred scattered rows. Only a hint; nothing to do for vectors in memory."""
+    raw = getattr(vectors, "_mmap", None)
+    if raw is None or not len(ids) or not hasattr(mmap, "MADV_WILLNEED"):
+        return
+    try:
+        base = np.frombuffer(raw, dtype=np.uint8).ctypes.data
+        row = vectors.strides[0]
+        first = vectors.ctypes.data - base + np.unique(np.asarray(ids, dtype=np.int64)) * row  # byte positions in the map
+        pages = np.unique(np.concatenate([first, first + row - 1]) // mmap.PAGESIZE)
+        breaks = np.flatnonzero(np.diff(pages) > 1) + 1  # runs of consecutive pages: one call each
+        for run in np.split(pages, breaks):
+            raw.madvise(mmap.MADV_WILLNEED, int(run[0]) * mmap.PAGESIZE, (int(run[-1]) - int(run[0]) + 1) * mmap.PAGESIZE)
+    except (OSError, ValueError):
+        pass  # the rows are read all the same
+
+
 class VectorSearch:
     """Top-k inner-product search over ``vectors``: exact (flat) or IVF re-ranked exactly."""
 
@@ -123,5 +149,5 @@ class VectorSearch:
             return ids[0][ids[0] >= 0]
         _, ids = self.ivf.search(q, k * RERANK)
         ids = np.sort(ids[0][ids[0] >= 0])  # in file order: fewer pages of the memory map touched
-        exact = np.asarray(self.vectors[ids], dtype=np.float32) @ q[0]
+        exact = rows(self.vectors, ids) @ q[0]
         return ids[np.argsort(-exact, kind="stable")[:k]]

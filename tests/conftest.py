@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The exported question encoder (qa/onnx_queries.py) is cached here, not in the user's ~/.cache/qa.
+os.environ.setdefault("QA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "qa-test-cache"))
 
 import pytest
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import numpy as np
+
 from qa.answer import fold_history
 from qa.eval import DEFAULT_QUESTIONS, contains, load_questions
 from qa.retrieval import FusionSettings, Retriever
@@ -49,3 +51,34 @@ def test_near_duplicate_passages_are_collapsed(tmp_path, embedder):
     # The copy is not lost: the citation says which other document holds it.
     other = {"robots.md": "repost.txt", "repost.txt": "robots.md"}[with_answer[0].source]
     assert with_answer[0].also_in == [other]
+
+
+def test_top_scores_is_the_top_of_every_positive_score():
+    from qa.retrieval import top_scores
+
+    rng = np.random.default_rng(7)
+    for _ in range(500):
+        n = int(rng.integers(1, 2000))
+        scores = np.where(rng.random(n) < rng.random(), rng.exponential(size=n), 0).astype(np.float32)
+        depth = int(rng.integers(1, 80))
+        got = top_scores(scores, depth)
+        positive = np.flatnonzero(scores > 0)
+        want = positive[np.argsort(-scores[positive], kind="stable")][:depth]
+        assert len(got) == len(set(got.tolist())) == len(want)
+        assert sorted(scores[got].tolist()) == sorted(scores[want].tolist())
+
+
+def test_rows_of_a_memory_map_read_with_prefetch_equal_plain_indexing(tmp_path):
+    from qa.vectors import open_vectors, rows, save_vectors
+
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((5000, 384)).astype(np.float32)
+    save_vectors(tmp_path / "v.f16.npy", vectors)
+    mapped = open_vectors(tmp_path / "v.f16.npy")
+    assert getattr(mapped, "_mmap", None) is not None
+    stored = vectors.astype(np.float16).astype(np.float32)
+    ids = np.array([4999, 0, 17, 18, 2500, 17, 3001])
+    assert np.array_equal(rows(mapped, ids), stored[ids])
+    inner = ids[ids < 4900]  # a slice of the map (as a segment of a large index is) starts mid-page
+    assert np.array_equal(rows(mapped[100:], inner), stored[100:][inner])
+    assert rows(mapped, np.array([], dtype=np.int64)).shape == (0, 384)
