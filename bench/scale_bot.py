@@ -18,7 +18,7 @@ Rows:
   Its build time is that of this writer, not of embedding.
 
 Per row, in a fresh process: index load seconds (files to a ready ``Bot``, model excluded, its own
-column), resident memory after load and after the questions, ``bot.ask`` p50 / p95 over the
+column, which includes reading or making the ONNX question encoder), resident memory after load and after the questions, ``bot.ask`` p50 / p95 over the
 questions (query encoding included, after a warm-up), and the passage search's recall@10 against
 exact search over the same vectors. The questions are sentences of the real collection (8–30 words)
 drawn at random, the same for every row.
@@ -229,6 +229,7 @@ def measure(index: Path, questions_file: Path) -> dict:
     start_rss = rss_mb()
     t = time.perf_counter()
     embedder = Embedder()
+    embedder.wait_for_export()  # questions through ONNX Runtime, as a served bot has them a few seconds after start
     model_s = time.perf_counter() - t
     t = time.perf_counter()
     bot = Bot(index_io.load(index), embedder, None, index)
@@ -261,6 +262,7 @@ def main() -> int:
     p.add_argument("--work", type=Path, default=Path("/tmp/qa-scale"), help="where the indexes go (GBs at 1M)")
     p.add_argument("--rows", default="10k,100k,1M")
     p.add_argument("--questions", type=int, default=200)
+    p.add_argument("--cold", action="store_true", help="drop the page cache before each row (needs root): the worst case")
     p.add_argument("--passage-vectors", default="summed", help="how the bot embeds the real text (summed: half the time)")
     p.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--questions-file", type=Path, help=argparse.SUPPRESS)
@@ -287,6 +289,9 @@ def main() -> int:
             build = f"{grow(full_ix, ix, 10):.0f} (synthetic writer)"
         else:
             raise SystemExit(f"unknown row {row}: use 10k, 100k, 1M")
+        if a.cold:
+            subprocess.run(["sync"], check=True)
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
         out = subprocess.run([sys.executable, __file__, "--measure", str(ix), "--questions-file", str(qfile)],
                              check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])

@@ -62,18 +62,25 @@ class Embedder:
         self.dimension = _dimension(self._model)
         self._onnx: OnnxQueries | None = None  # questions go through ONNX Runtime once it is ready
         self._exporting: threading.Thread | None = None
-        if device == "cpu" and _mean_pooled(self._model) and onnx_enabled():
-            self._exporting = threading.Thread(target=self._export, name="qa-onnx-export", daemon=True)
-            self._exporting.start()
+        self._exportable = device == "cpu" and _mean_pooled(self._model) and onnx_enabled()
+
+    def prepare_questions(self) -> None:
+        """Start making the ONNX question encoder, in the background, once: questions use torch until it
+        is ready (2 s the first time, then read from the cache). The chat calls this at launch; otherwise
+        the first question does. A command that asks nothing (``qa index``, ``qa add``) never pays for it.
+        The thread is not a daemon: a process never exits halfway through writing the export."""
+        with self._turn:
+            if self._exportable and self._exporting is None:
+                self._exporting = threading.Thread(target=self._export, name="qa-onnx-export")
+                self._exporting.start()
 
     def _export(self) -> None:
-        """Off the start-up path: questions use torch until the exported model is ready (2 s the first
-        time, then read from the cache)."""
         with self._lock:
             self._onnx = OnnxQueries.of(self._model, model_location(self.name))
 
     def wait_for_export(self, timeout: float = 60.0) -> bool:
-        """Whether questions go through ONNX Runtime, after waiting for the export to finish."""
+        """Whether questions go through ONNX Runtime, after starting the export and waiting for it."""
+        self.prepare_questions()
         if self._exporting is not None:
             self._exporting.join(timeout)
         return self._onnx is not None
@@ -82,6 +89,7 @@ class Embedder:
         """Vectors for questions, one row per text, encoded together with whatever other threads ask
         at the same moment: under load, one model pass serves many questions (it costs little more
         than one), and alone a question goes through at once with no waiting."""
+        self.prepare_questions()
         items = [_Pending(t) for t in texts]
         with self._turn:
             self._queue.extend(items)

@@ -175,6 +175,7 @@ class BotHolder:
         try:
             # A shared Milvus index is served as it is: a server never drops what others may be serving.
             self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **self._kwargs)
+            self.bot.embedder.prepare_questions()  # the faster question encoder, ready before most visitors
             c = self.bot.index.manifest.get("counts", {})
             rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
             writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
