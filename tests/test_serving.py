@@ -15,13 +15,13 @@ QUESTIONS = ["How many industrial robots did China install?", "What share of AI 
 
 def test_concurrent_questions_share_model_passes_and_each_gets_its_own_vector(embedder, monkeypatch):
     passes: list[int] = []
-    real = embedder.encode
+    real = embedder._encode_questions  # one model pass over a batch of questions (ONNX Runtime or torch)
 
-    def counted(texts, **kw):
+    def counted(texts):
         passes.append(len(texts))
-        return real(texts, **kw)
+        return real(texts)
 
-    monkeypatch.setattr(embedder, "encode", counted)  # the real model still encodes; only counted
+    monkeypatch.setattr(embedder, "_encode_questions", counted)  # the real model still encodes; only counted
     got: dict[tuple[int, int], np.ndarray] = {}
 
     def user(i: int) -> None:
@@ -34,21 +34,21 @@ def test_concurrent_questions_share_model_passes_and_each_gets_its_own_vector(em
     for t in threads:
         t.join(timeout=120)
     assert len(got) == 60
-    expected = real(QUESTIONS)
+    expected = embedder.encode(QUESTIONS)  # torch's vectors: ONNX Runtime's equal them
     for (i, j), v in got.items():
         assert np.abs(v - expected[(i + j) % len(QUESTIONS)]).max() < 1e-4
     assert sum(passes) == 60 and len(passes) < 60 and max(passes) > 1  # batches formed
 
 
 def test_a_failing_model_pass_reaches_every_question_in_it_and_the_next_ones_still_work(embedder, monkeypatch):
-    real = embedder.encode
-    monkeypatch.setattr(embedder, "encode", lambda texts, **kw: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    real = embedder._encode_questions
+    monkeypatch.setattr(embedder, "_encode_questions", lambda texts: (_ for _ in ()).throw(RuntimeError("out of memory")))
     try:
         embedder.encode_queries(["anything"])
         raise AssertionError("the error was swallowed")
     except RuntimeError as err:
         assert "out of memory" in str(err)
-    monkeypatch.setattr(embedder, "encode", real)
+    monkeypatch.setattr(embedder, "_encode_questions", real)
     assert embedder.encode_queries(QUESTIONS[:2]).shape == (2, embedder.dimension)
 
 
