@@ -63,6 +63,9 @@ class OnnxQueries:
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = max(1, torch.get_num_threads())
+            # Its worker threads would otherwise spin after each question, taking a core from the search
+            # that follows (10k passages: the flat sentence search and the encoder both twice as slow).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             path = _exported(model, location)
             try:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
