@@ -556,7 +556,13 @@ def make_server(demo, max_file_mb: float | None = None):
 
 def tune_for_serving() -> None:
     """At most two malloc arenas (glibc; elsewhere nothing): with one per thread, the server's memory grew
-    by a third over a minute of fifty users (bench/load.py) and did not come back; with two, by a tenth."""
+    by a third over a minute of fifty users (bench/load.py) and did not come back; with two, by a tenth.
+
+    Gradio summarises its last 10,000 events in a pandas DataFrame after every event (for its analytics
+    view, which this app does not show): a cost that grows with uptime. Once per 1,000 events, over the
+    last 1,000, unless the environment says otherwise."""
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     try:
         import ctypes
 
