@@ -63,12 +63,13 @@ class Embedder:
         self._onnx: OnnxQueries | None = None  # questions go through ONNX Runtime once it is ready
         self._exporting: threading.Thread | None = None
         self._exportable = device == "cpu" and _mean_pooled(self._model) and onnx_enabled()
+        self._questions_asked = 0
 
     def prepare_questions(self) -> None:
         """Start making the ONNX question encoder, in the background, once: questions use torch until it
         is ready (2 s the first time, then read from the cache). The chat calls this at launch; otherwise
-        the first question does. A command that asks nothing (``qa index``, ``qa add``) never pays for it.
-        The thread is not a daemon: a process never exits halfway through writing the export."""
+        the second question does, so that a command asking one question or none (``qa ask``, ``qa index``)
+        never pays for it. The thread is not a daemon: a process never exits halfway through the export."""
         with self._turn:
             if self._exportable and self._exporting is None:
                 self._exporting = threading.Thread(target=self._export, name="qa-onnx-export")
@@ -89,7 +90,9 @@ class Embedder:
         """Vectors for questions, one row per text, encoded together with whatever other threads ask
         at the same moment: under load, one model pass serves many questions (it costs little more
         than one), and alone a question goes through at once with no waiting."""
-        self.prepare_questions()
+        self._questions_asked += 1
+        if self._questions_asked > 1:
+            self.prepare_questions()
         items = [_Pending(t) for t in texts]
         with self._turn:
             self._queue.extend(items)
