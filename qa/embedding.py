@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
-from .onnx_queries import OnnxQueries
+from .onnx_queries import OnnxQueries, quiet_export_warnings
 from .onnx_queries import enabled as onnx_enabled
 
 if TYPE_CHECKING:
@@ -72,12 +72,13 @@ class Embedder:
         never pays for it. The thread is not a daemon: a process never exits halfway through the export."""
         with self._turn:
             if self._exportable and self._exporting is None:
+                quiet_export_warnings()
                 self._exporting = threading.Thread(target=self._export, name="qa-onnx-export")
                 self._exporting.start()
 
     def _export(self) -> None:
-        with self._lock:
-            self._onnx = OnnxQueries.of(self._model, model_location(self.name))
+        # The model's lock is held only to export (the first start on a machine) and to probe.
+        self._onnx = OnnxQueries.of(self._model, model_location(self.name), self._lock)
 
     def wait_for_export(self, timeout: float = 60.0) -> bool:
         """Whether questions go through ONNX Runtime, after starting the export and waiting for it."""
@@ -122,10 +123,14 @@ class Embedder:
 
     def _encode_questions(self, texts: list[str]) -> np.ndarray:
         onnx = self._onnx
-        if onnx is None:
-            return self.encode(texts)
-        with self._lock:
-            return onnx.encode(texts)
+        if onnx is not None:
+            try:
+                with self._lock:
+                    return onnx.encode(texts)
+            except Exception as err:  # noqa: BLE001 - torch still works: the question is answered all the same
+                log.warning("The ONNX question encoder failed (%s); questions go through torch from now on.", err)
+                self._onnx = None
+        return self.encode(texts)
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False, desc: str = "Embedding") -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""

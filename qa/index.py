@@ -47,7 +47,7 @@ from .ingest import READERS_VERSION
 from .lexical import TOKENIZER_VERSION, Lexical, tokenize
 from .records import ChunkTable, SentenceLists, TermsTable
 from .types import Chunk, Document, Heading
-from .vectors import ann_from, open_vectors, read_ivf, save_vectors, train_ivf
+from .vectors import ann_from, open_vectors, read_ivf, refill_ivf, save_vectors, train_ivf
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class Index:
     terms: Sequence[list[str]] = field(default_factory=list)  # BM25 tokens of each chunk, kept for updates
     ivf: Any = field(default=None, repr=False)  # a large index's IVF over the chunk vectors (None: exact search)
     sums: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # from a summed build, never saved
+    # An IVF trained on an earlier version of this collection (an update's): save refills it rather than
+    # training anew while the collection's size still suits its lists. Never searched.
+    trained_ivf: Any = field(default=None, repr=False)
     _by_source: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -405,7 +408,9 @@ def update(index: Index, docs: list[Document], remove: set[str] | frozenset[str]
             fresh.append(d)
     made = make_segments(fresh, index.settings, encode, hashes) if fresh else []
     dim = index.manifest.get("dimension") or next((s.chunk_vectors.shape[1] for s in made if len(s.chunk_vectors)), 0)
-    return assemble(keep + reused + made, index.settings, dim, skipped, t0, embedded=len(fresh))
+    updated = assemble(keep + reused + made, index.settings, dim, skipped, t0, embedded=len(fresh))
+    updated.trained_ivf = index.ivf if index.ivf is not None else index.trained_ivf
+    return updated
 
 
 # ---------------------------------------------------------------- near-duplicates
@@ -570,8 +575,10 @@ def _write_large(index: Index, tmp: Path) -> None:
     save_vectors(tmp / "chunks.f16.npy", index.chunk_vectors)
     save_vectors(tmp / "sentences.f16.npy", index.sentence_vectors)
     if index.ivf is None or index.ivf.ntotal != len(t):
-        log.info("Training the IVF search over %d passages.", len(t))
-        index.ivf = train_ivf(index.chunk_vectors)
+        index.ivf = refill_ivf(index.trained_ivf, index.chunk_vectors)
+        if index.ivf is None:
+            log.info("Training the IVF search over %d passages.", len(t))
+            index.ivf = train_ivf(index.chunk_vectors)
     faiss.write_index(index.ivf, str(tmp / "chunks.ivf"))
 
 

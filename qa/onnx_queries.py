@@ -16,6 +16,8 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 _PROBES = ["What is the capital of France?",
            "A longer probe sentence, so that a batch of two is padded: the mask must keep the padding out of the mean."]
 _TOLERANCE = 1e-4  # largest difference from torch's vector, per dimension, to use the exported model
+_UNUSED_FOR = 30 * 86400  # seconds after which an export nobody used is removed from the cache
 
 
 def enabled() -> bool:
@@ -50,39 +53,63 @@ class OnnxQueries:
         self._session, self._tokenizer, self._inputs, self._max_length = session, tokenizer, inputs, max_length
 
     @classmethod
-    def of(cls, model: "SentenceTransformer", location: str) -> "OnnxQueries | None":
-        """The exported ``model`` (from the cache when there), or None when it cannot be used."""
+    def of(cls, model: "SentenceTransformer", location: str, lock: threading.Lock | None = None) -> "OnnxQueries | None":
+        """The exported ``model`` (from the cache when there), or None when it cannot be used.
+
+        ``lock`` guards the model (its tokenizer is not re-entrant): held while exporting and probing,
+        not while ONNX Runtime reads the file, so a start with the export cached never holds questions
+        up. A model whose export cannot be used leaves a marker in the cache, so later starts do not try
+        again."""
         if not enabled():
             return None
         try:
             import onnxruntime as ort
+            import torch
         except ImportError:
             return None
+        lock = lock or threading.Lock()
+        path = marker = None
         try:
-            import torch
-
+            folder = _cache_folder()
+            digest = _digest(model, location)
+            path, marker = folder / f"queries-{digest}.onnx", folder / f"queries-{digest}.unusable"
+            if marker.exists():
+                return None
+            _tidy(folder, keep=path)
             options = ort.SessionOptions()
             options.intra_op_num_threads = max(1, torch.get_num_threads())
             # Its worker threads would otherwise spin after each question, taking a core from the search
             # that follows (10k passages: the flat sentence search and the encoder both twice as slow).
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            path = _exported(model, location)
+            fresh = not path.exists()
+            if fresh:
+                _export(model, path, lock)
             try:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             except Exception:  # noqa: BLE001 - a damaged file in the cache: export again, once
-                path.unlink(missing_ok=True)
-                session = ort.InferenceSession(str(_exported(model, location)), options, providers=["CPUExecutionProvider"])
-            names = [i.name for i in session.get_inputs()]
-            encoder = cls(session, model.tokenizer, names, int(model.max_seq_length or 512))
-            expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-            difference = float(np.abs(encoder.encode(_PROBES) - expected).max())
+                if fresh:
+                    raise
+                _export(model, path, lock)
+                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            os.utime(path)  # last used now: ``_tidy`` removes exports unused for a month
+            encoder = cls(session, model.tokenizer, [i.name for i in session.get_inputs()], int(model.max_seq_length or 512))
+            with lock:
+                expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                difference = max(float(np.abs(encoder.encode(_PROBES) - expected).max()),
+                                 float(np.abs(encoder.encode(_PROBES[:1]) - expected[:1]).max()))
+            if difference > _TOLERANCE:
+                raise ValueError(f"its vectors differ from torch's by {difference:.2g}")
+            return encoder
         except Exception as err:  # noqa: BLE001 - any failure leaves questions on torch, which works
-            log.info("Questions stay on torch: the ONNX export failed (%s)", str(err).splitlines()[0] if str(err) else type(err).__name__)
+            log.info("Questions stay on torch: the ONNX encoder cannot be used (%s)", str(err).splitlines()[0] if str(err) else type(err).__name__)
+            if marker is not None and not isinstance(err, OSError):  # a full disk may pass; a model that fails will not
+                try:
+                    marker.write_text(f"{type(err).__name__}: {err}"[:2000])
+                    if path is not None:
+                        path.unlink(missing_ok=True)
+                except OSError:
+                    pass
             return None
-        if difference > _TOLERANCE:
-            log.info("Questions stay on torch: the ONNX model differs by %.2g", difference)
-            return None
-        return encoder
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 vectors. The tokenizer is not re-entrant: callers hold the model's lock."""
@@ -93,22 +120,45 @@ class OnnxQueries:
         return np.ascontiguousarray(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12), dtype=np.float32)
 
 
-def _exported(model: "SentenceTransformer", location: str) -> Path:
-    """The model's transformer as an ONNX file in the cache, exported if not there yet (atomically)."""
+def _cache_folder() -> Path:
+    """``cache_dir()`` when writable, else a folder of this user's in the system's temporary folder."""
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=folder, delete=True)
-        probe.close()
+        tempfile.NamedTemporaryFile(dir=folder, delete=True).close()
     except OSError:
         folder = Path(tempfile.gettempdir()) / f"qa-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
         folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"queries-{_digest(model, location)}.onnx"
-    if path.exists():
-        return path
+    return folder
+
+
+def _tidy(folder: Path, keep: Path) -> None:
+    """Remove what earlier runs left: an export cut short an hour ago or more, and exports (90 MB each,
+    one per model and library version) unused for a month."""
+    now = time.time()
+    for p in list(folder.glob(".export-*.onnx")) + list(folder.glob("queries-*.onnx")):
+        try:
+            age = now - p.stat().st_mtime
+            if p != keep and age > (3600 if p.name.startswith(".export-") else _UNUSED_FOR):
+                p.unlink()
+        except OSError:
+            pass
+
+
+def _export(model: "SentenceTransformer", path: Path, lock: threading.Lock) -> None:
+    """The model's transformer as an ONNX file at ``path``, written to a temporary file first.
+
+    Under ``lock``, the whole export: while it traces, torch's exporter sets process-wide state that
+    changed the vector of a question torch encoded in another thread at the same moment (seen here).
+    Only the first start on a machine exports (1.5 s); later ones read the file."""
     import torch
 
     transformer = model[0].auto_model.eval()
+    with lock:
+        _export_locked(model, transformer, path, torch)
+
+
+def _export_locked(model: "SentenceTransformer", transformer, path: Path, torch) -> None:
     sample = model.tokenizer(["hello world"], return_tensors="pt")
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
 
@@ -120,13 +170,10 @@ def _exported(model: "SentenceTransformer", location: str) -> Path:
         def forward(self, *args):
             return self.inner(**dict(zip(names, args))).last_hidden_state
 
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".export-", suffix=".onnx")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".export-", suffix=".onnx")
     os.close(fd)
     try:
-        import warnings
-
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with torch.inference_mode(False), torch.no_grad():
             torch.onnx.export(Hidden(), tuple(sample[n] for n in names), tmp, input_names=names, output_names=["hidden"],
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in names + ["hidden"]},
                               opset_version=17, dynamo=False)
@@ -134,7 +181,22 @@ def _exported(model: "SentenceTransformer", location: str) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path
+
+
+def quiet_export_warnings() -> None:
+    """The exporter warns about tracing (shapes taken as constants, which the dynamic axes undo) and its
+    own deprecation: noise for a user. Filtered by category and module, from the thread that starts the
+    export (``warnings.catch_warnings`` in the export's thread would affect every thread meanwhile)."""
+    import warnings
+
+    try:
+        from torch.jit import TracerWarning
+
+        warnings.filterwarnings("ignore", category=TracerWarning)
+    except ImportError:
+        pass
+    warnings.filterwarnings("ignore", module=r"torch\.onnx")
+    warnings.filterwarnings("ignore", module=r"qa\.onnx_queries")
 
 
 def _digest(model: "SentenceTransformer", location: str) -> str:
@@ -145,6 +207,8 @@ def _digest(model: "SentenceTransformer", location: str) -> str:
 
     h = hashlib.sha256(f"{location}|{torch.__version__}|{transformers.__version__}|{onnxruntime.__version__}".encode())
     folder = Path(location)
+    if not folder.is_dir():  # a hub name: the snapshot folder it was read from names the revision
+        folder = Path(str(getattr(model[0].auto_model.config, "_name_or_path", "") or location))
     if folder.is_dir():
         for f in sorted(folder.rglob("*")):
             if f.is_file() and f.suffix in {".safetensors", ".bin", ".json", ".txt"}:

@@ -43,6 +43,9 @@ def top_scores(scores: np.ndarray, depth: int) -> np.ndarray:
     score took 5 ms (72 ms at p95: it degrades on the many ties at 0). Halving a threshold from the
     best score finds a small set that holds the top ``depth`` in a few cheap passes."""
     best = float(scores.max()) if scores.size else 0.0
+    if not np.isfinite(best) or np.isnan(scores).any():  # a damaged index: never loop on NaN or infinity
+        scores = np.nan_to_num(scores, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
+        best = float(scores.max())
     if best <= 0:
         return np.array([], dtype=np.int64)
     threshold = best / 2
@@ -118,7 +121,8 @@ class Retriever:
             _, _, _, first, last = ix.sentences[sid]
             candidates.update(range(int(first), int(last) + 1))
         cand = np.fromiter(candidates, dtype=np.int64)
-        best = int(top_bm25[np.argmax(bm25[top_bm25])]) if len(top_bm25) else 0
+        top = bm25[top_bm25]
+        best = int(top_bm25[top == top.max()].min()) if len(top_bm25) else 0  # the first chunk among ties, as argmax
         return cand, bm25[cand], float(bm25[best]), best
 
     def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:

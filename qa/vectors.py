@@ -70,6 +70,51 @@ def train_ivf(vectors: np.ndarray, seed: int = 0):
     return ivf
 
 
+def refill_ivf(trained, vectors: np.ndarray):
+    """``trained`` (an IVF of an earlier version of the collection) emptied and filled with ``vectors``,
+    its lists and 8-bit ranges kept: an update of a large index then costs one pass of adding, not
+    k-means again. None when there is nothing to reuse, or the collection has changed so much in size
+    that training anew pays: its ideal list count is over 1.5 times the trained one (the collection grew
+    2.25-fold) or under half of it."""
+    if trained is None or not len(vectors) or not 2 / 3 <= trained.nlist / lists_for(len(vectors)) <= 2:
+        return None
+    import faiss
+
+    ivf = faiss.clone_index(trained)
+    ivf.reset()
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    try:
+        for a in range(0, len(vectors), BLOCK):
+            ivf.add(np.ascontiguousarray(vectors[a:a + BLOCK], dtype=np.float32))
+    finally:
+        faiss.omp_set_num_threads(threads)
+    ivf.nprobe = probes_for(ivf.nlist)
+    return ivf if sampled_recall(ivf, vectors) >= MIN_RECALL else None
+
+
+MIN_RECALL = 0.95  # below this on a sample, a refilled IVF's lists no longer suit the collection: train anew
+
+
+def sampled_recall(ivf, vectors: np.ndarray, queries: int = 64, k: int = 10, seed: int = 0) -> float:
+    """Recall@k of ``ivf``, re-ranked as ``VectorSearch`` does, against exact search, for stored vectors
+    drawn at random as the questions: a check that takes about a second at a million passages."""
+    n = len(vectors)
+    k = min(k, n)
+    picks = np.random.default_rng(seed).choice(n, size=min(queries, n), replace=False)
+    q = np.asarray(vectors[picks], dtype=np.float32)
+    best = np.full((len(q), k), -np.inf, dtype=np.float32)
+    exact = np.zeros((len(q), k), dtype=np.int64)
+    for a in range(0, n, BLOCK):  # exact top k, a block at a time
+        s = q @ np.asarray(vectors[a:a + BLOCK], dtype=np.float32).T
+        both = np.concatenate([best, s], axis=1)
+        ids = np.concatenate([exact, np.broadcast_to(np.arange(a, a + s.shape[1]), s.shape)], axis=1)
+        top = np.argsort(-both, axis=1, kind="stable")[:, :k]
+        best, exact = np.take_along_axis(both, top, 1), np.take_along_axis(ids, top, 1)
+    search = VectorSearch(vectors, ivf)
+    return float(np.mean([len(set(search.search(v, k).tolist()) & set(e.tolist())) / k for v, e in zip(q, exact)]))
+
+
 def read_ivf(path: Path):
     """Read whole (8-bit codes: 400 MB at a million passages). A memory-mapped IVF would be written
     back by ``faiss.write_index`` as a stub pointing at its file, so re-saving an index would break it."""
@@ -117,12 +162,22 @@ def prefetch(vectors: np.ndarray, ids: np.ndarray) -> None:
         base = np.frombuffer(raw, dtype=np.uint8).ctypes.data
         row = vectors.strides[0]
         first = vectors.ctypes.data - base + np.unique(np.asarray(ids, dtype=np.int64)) * row  # byte positions in the map
-        pages = np.unique(np.concatenate([first, first + row - 1]) // mmap.PAGESIZE)
-        breaks = np.flatnonzero(np.diff(pages) > 1) + 1  # runs of consecutive pages: one call each
-        for run in np.split(pages, breaks):
-            raw.madvise(mmap.MADV_WILLNEED, int(run[0]) * mmap.PAGESIZE, (int(run[-1]) - int(run[0]) + 1) * mmap.PAGESIZE)
+        for start, length in page_runs(first, vectors.itemsize * int(np.prod(vectors.shape[1:])), mmap.PAGESIZE):
+            raw.madvise(mmap.MADV_WILLNEED, start, length)
     except (OSError, ValueError):
         pass  # the rows are read all the same
+
+
+def page_runs(first: np.ndarray, length: int, page: int) -> list[tuple[int, int]]:
+    """The runs of consecutive pages that hold the byte ranges ``[f, f + length)`` for ``f`` in ``first``
+    (sorted), as (offset, length) in bytes, page-aligned: one ``madvise`` each."""
+    if not len(first) or length <= 0:
+        return []
+    starts, ends = first // page, (first + length - 1) // page
+    reach = np.maximum.accumulate(ends)
+    breaks = np.flatnonzero(starts[1:] > reach[:-1] + 1) + 1  # a gap of at least one page
+    return [(int(starts[a]) * page, (int(reach[b - 1]) - int(starts[a]) + 1) * page)
+            for a, b in zip(np.r_[0, breaks], np.r_[breaks, len(starts)])]
 
 
 class VectorSearch:

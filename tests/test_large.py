@@ -63,12 +63,34 @@ def test_a_large_index_takes_updates(large, tiny_corpus, tmp_path, embedder):
     ix = tmp_path / "ix"
     index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode), ix)
     bot = Bot(index_io.load(ix), embedder, tiny_corpus, ix)
+    before = bot.index.ivf
     extra = write_corpus(tmp_path / "new", {"volcano.txt": "Volcanoes erupt when magma rises through the crust."})
     bot.add(extra / "volcano.txt")
     again = index_io.load(ix)
-    assert again.manifest["layout"] == "large" and again.ivf.ntotal == len(again.chunks)
+    assert again.manifest["layout"] == "large" and again.ivf.ntotal == len(again.chunks) > before.ntotal
+    # Refilled, not trained again: the same lists, now holding every passage of the updated collection.
+    assert again.ivf.nlist == before.nlist
+    np.testing.assert_array_equal(again.ivf.quantizer.reconstruct_n(0, again.ivf.nlist), before.quantizer.reconstruct_n(0, before.nlist))
     answer = Bot(again, embedder, tiny_corpus, ix).ask("Why do volcanoes erupt?")
     assert answer.citations[0].source == "volcano.txt"
+
+
+def test_an_ivf_is_trained_anew_when_the_collection_outgrows_its_lists():
+    from qa.vectors import lists_for, refill_ivf, sampled_recall, train_ivf
+
+    rng = np.random.default_rng(5)  # topics: 60 centres, passages scattered around them
+    centres = rng.standard_normal((60, 32))
+    vectors = (centres[rng.integers(0, 60, 3000)] + 0.3 * rng.standard_normal((3000, 32))).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    trained = train_ivf(vectors[:1000])
+    refilled = refill_ivf(trained, vectors[:1200])
+    assert refilled is not None and refilled.ntotal == 1200 and refilled.nlist == trained.nlist
+    assert trained.ntotal == 1000  # the original is left as it was (the serving bot still searches it)
+    _, ids = refilled.search(vectors[1100:1101], 1)
+    assert ids[0][0] == 1100  # a passage added by the refill is found
+    assert sampled_recall(refilled, vectors[:1200]) >= 0.95
+    assert lists_for(3000) / trained.nlist > 1.5 and refill_ivf(trained, vectors) is None
+    assert refill_ivf(None, vectors) is None
 
 
 @pytest.mark.parametrize("damage", ["truncate", "overwrite"])

@@ -10,10 +10,15 @@ QUESTIONS = ["Which country installed the most industrial robots?", "What did Ba
              "How much electricity will data centres in the United States use by 2030, and who says so?", "AI"]
 
 
-def test_the_shared_embedder_answers_questions_through_onnx_with_torchs_vectors(embedder):
+def test_the_shared_embedder_answers_questions_through_onnx_with_torchs_vectors(embedder, monkeypatch):
     assert embedder.wait_for_export()
-    assert embedder._onnx is not None
+    onnx = embedder._onnx
+    assert onnx is not None
+    calls = []
+    real = onnx.encode
+    monkeypatch.setattr(onnx, "encode", lambda texts: calls.append(len(texts)) or real(texts))  # counted, still real
     fast = embedder.encode_queries(QUESTIONS)
+    assert calls == [len(QUESTIONS)]  # ONNX Runtime answered, not torch
     torch_vectors = embedder.encode(QUESTIONS)
     assert fast.shape == torch_vectors.shape == (len(QUESTIONS), embedder.dimension)
     assert float(np.abs(fast - torch_vectors).max()) < 1e-4
@@ -24,17 +29,14 @@ def test_the_export_is_cached_and_a_damaged_copy_is_made_again(embedder, tmp_pat
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     assert cache_dir() == tmp_path / "cache"
     location = model_location(embedder.name)
-    with embedder._lock:
-        first = OnnxQueries.of(embedder._model, location)
+    first = OnnxQueries.of(embedder._model, location, embedder._lock)
     files = list((tmp_path / "cache").glob("queries-*.onnx"))
     assert first is not None and len(files) == 1
-    stamp = files[0].stat().st_mtime_ns
-    with embedder._lock:
-        again = OnnxQueries.of(embedder._model, location)
-    assert again is not None and files[0].stat().st_mtime_ns == stamp  # read from the cache, not exported again
+    inode = files[0].stat().st_ino
+    again = OnnxQueries.of(embedder._model, location, embedder._lock)
+    assert again is not None and files[0].stat().st_ino == inode  # read from the cache, not exported again
     files[0].write_bytes(b"not an ONNX model")
-    with embedder._lock:
-        repaired = OnnxQueries.of(embedder._model, location)
+    repaired = OnnxQueries.of(embedder._model, location, embedder._lock)
     assert repaired is not None
     assert float(np.abs(repaired.encode(QUESTIONS) - embedder.encode(QUESTIONS)).max()) < 1e-4
     assert not list((tmp_path / "cache").glob(".export-*"))  # no temporary file left behind
@@ -42,5 +44,33 @@ def test_the_export_is_cached_and_a_damaged_copy_is_made_again(embedder, tmp_pat
 
 def test_qa_onnx_0_keeps_questions_on_torch(embedder, monkeypatch):
     monkeypatch.setenv("QA_ONNX", "0")
-    with embedder._lock:
-        assert OnnxQueries.of(embedder._model, model_location(embedder.name)) is None
+    assert OnnxQueries.of(embedder._model, model_location(embedder.name), embedder._lock) is None
+
+
+def test_an_onnx_failure_falls_back_to_torch_for_good(embedder, monkeypatch):
+    assert embedder.wait_for_export()
+    onnx = embedder._onnx
+
+    def broken(texts):
+        raise RuntimeError("ONNX Runtime crashed")
+
+    monkeypatch.setattr(onnx, "encode", broken)
+    try:
+        vectors = embedder.encode_queries(QUESTIONS[:2])  # answered by torch, no error reaches the caller
+        assert float(np.abs(vectors - embedder.encode(QUESTIONS[:2])).max()) < 1e-6
+        assert embedder._onnx is None
+    finally:
+        monkeypatch.undo()
+        embedder._onnx = onnx  # the shared embedder, as the other tests expect it
+
+
+def test_a_model_whose_export_differs_is_marked_and_not_tried_again(embedder, tmp_path, monkeypatch):
+    import qa.onnx_queries as oq
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(oq, "_TOLERANCE", -1.0)  # no export can match: as a model whose graph ONNX gets wrong
+    location = model_location(embedder.name)
+    assert OnnxQueries.of(embedder._model, location, embedder._lock) is None
+    assert [p.suffix for p in (tmp_path / "cache").iterdir()] == [".unusable"]  # the 90 MB export is not kept
+    monkeypatch.setattr(oq, "_export", lambda *a: (_ for _ in ()).throw(AssertionError("exported again")))
+    assert OnnxQueries.of(embedder._model, location, embedder._lock) is None

@@ -66,6 +66,23 @@ def test_top_scores_is_the_top_of_every_positive_score():
         want = positive[np.argsort(-scores[positive], kind="stable")][:depth]
         assert len(got) == len(set(got.tolist())) == len(want)
         assert sorted(scores[got].tolist()) == sorted(scores[want].tolist())
+    # A damaged index's NaN or infinity must not hang the search.
+    assert set(top_scores(np.array([1, np.nan, 2], np.float32), 1).tolist()) == {2}
+    assert set(top_scores(np.array([np.inf, 1, 0], np.float32), 2).tolist()) == {0, 1}
+
+
+def test_page_runs_cover_every_page_of_every_row_and_nothing_else():
+    from qa.vectors import page_runs
+
+    rng = np.random.default_rng(11)
+    for length in (768, 4096, 8192, 10000):  # rows smaller than, equal to and larger than a page
+        first = np.unique(rng.integers(0, 200, 40)) * length + 128  # after a 128-byte header
+        runs = page_runs(first, length, 4096)
+        covered = {p for start, size in runs for p in range(start // 4096, (start + size) // 4096)}
+        needed = {p for f in first.tolist() for p in range(f // 4096, (f + length - 1) // 4096 + 1)}
+        assert covered == needed
+        assert all(start % 4096 == 0 and size % 4096 == 0 for start, size in runs)
+        assert all(a[0] + a[1] < b[0] for a, b in zip(runs, runs[1:]))  # separate runs have a gap between them
 
 
 def test_rows_of_a_memory_map_read_with_prefetch_equal_plain_indexing(tmp_path):
