@@ -34,6 +34,10 @@ _TOLERANCE = 1e-4  # largest difference from torch's vector, per dimension, to u
 _UNUSED_FOR = 30 * 86400  # seconds after which an export nobody used is removed from the cache
 
 
+class _Unusable(Exception):
+    """The export was made but does not serve: ONNX Runtime cannot read it, or its vectors are not torch's."""
+
+
 def enabled() -> bool:
     return os.environ.get("QA_ONNX", "1").strip().lower() not in {"0", "false", "no", "off"}
 
@@ -86,9 +90,9 @@ class OnnxQueries:
                 _export(model, path, lock)
             try:
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-            except Exception:  # noqa: BLE001 - a damaged file in the cache: export again, once
+            except Exception as err:  # noqa: BLE001 - a damaged file in the cache: export again, once
                 if fresh:
-                    raise
+                    raise _Unusable(f"ONNX Runtime cannot read the export ({err})") from err
                 _export(model, path, lock)
                 session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             os.utime(path)  # last used now: ``_tidy`` removes exports unused for a month
@@ -98,11 +102,12 @@ class OnnxQueries:
                 difference = max(float(np.abs(encoder.encode(_PROBES) - expected).max()),
                                  float(np.abs(encoder.encode(_PROBES[:1]) - expected[:1]).max()))
             if difference > _TOLERANCE:
-                raise ValueError(f"its vectors differ from torch's by {difference:.2g}")
+                raise _Unusable(f"its vectors differ from torch's by {difference:.2g}")
             return encoder
         except Exception as err:  # noqa: BLE001 - any failure leaves questions on torch, which works
             log.info("Questions stay on torch: the ONNX encoder cannot be used (%s)", str(err).splitlines()[0] if str(err) else type(err).__name__)
-            if marker is not None and not isinstance(err, OSError):  # a full disk may pass; a model that fails will not
+            # Marked only when the model itself is at fault; a full disk or a missing package may be fixed.
+            if marker is not None and isinstance(err, _Unusable):
                 try:
                     marker.write_text(f"{type(err).__name__}: {err}"[:2000])
                     if path is not None:
