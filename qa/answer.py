@@ -35,6 +35,10 @@ _ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the cha
 _TAG = re.compile(r"<[^>]+>")
 _FLAG = re.compile(r'<span class="qa-flag">.*?</span>', re.S)
 _REF = re.compile(r"\[\d+\]")
+# A year stated on its own ("in 2022", not "the 1990s", "2022-23" or "$2022"), and a span of years
+# in the text ("2019–2023", "from 1921 to 1950", "between 1974 and 79").
+_YEAR = re.compile(r"(?<![\d.,$£€¥/:-])(1[5-9]\d\d|20\d\d)(?![\d.,]\d|\d|'?s\b|\s*[-–—/]\s*\d)")
+_YEAR_SPAN = re.compile(r"\b(1[5-9]\d\d|20\d\d)\s*(?:[-–—/]|to|until|till|through|and)\s*(\d{4}|\d{2})\b")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
@@ -48,7 +52,7 @@ class AnswerSettings:
     """Abstain when the best evidence is weaker than these; tuned in bench/README.md."""
 
     min_sentence: float = 0.30  # cosine of the best sentence, on its own
-    min_support: float = 0.43  # blend of sentence cosine and query-term coverage, less penalties
+    min_support: float = 0.42  # blend of sentence cosine and query-term coverage, less penalties
     min_support_followup: float = 0.33  # a follow-up is terse by nature; its topic was already found
     lexical_weight: float = 0.30  # weight of query-term coverage when picking the highlight
     question_penalty: float = 1.0
@@ -78,6 +82,11 @@ class Query:
     def asked_numbers(self) -> frozenset[str] | None:
         """None unless the question asks for a quantity; then the numbers it states itself ("in 2024")."""
         return numbers_in(self.text) if self.wants_number else None
+
+    @cached_property
+    def stated_years(self) -> frozenset[int]:
+        """The years this turn names on its own ("in 2022"): a passage that answers it names them too."""
+        return frozenset(int(m.group(1)) for m in _YEAR.finditer(self.question))
 
     @cached_property
     def defines(self) -> re.Pattern | None:
@@ -215,6 +224,23 @@ def spells_out(name: str, text: str) -> bool:
                 and (numeral is not None or j >= len(words) or not _ACRONYM.fullmatch(words[j]) or words[j][0].islower()):
             return True
     return False
+
+
+def covers_years(years: frozenset[int], text: str) -> bool:
+    """Every one of ``years`` is written in ``text``, or falls inside a span of years it writes.
+
+    "What was the revenue in 2022?" is not answered by "Operating revenue for the 2023 financial
+    year was…": the sentence is about something else, however well it matches the rest.
+    """
+    if not years:
+        return True
+    written = {int(y) for y in re.findall(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)", text)}
+    missing = years - written
+    for m in _YEAR_SPAN.finditer(text) if missing else ():
+        first, last = int(m.group(1)), m.group(2)
+        end = int(last) if len(last) == 4 else first // 100 * 100 + int(last)
+        missing = {y for y in missing if not first <= y <= end}
+    return not missing
 
 
 def numbers_in(text: str) -> frozenset[str]:
@@ -430,11 +456,14 @@ class Composer:
         floor = self.settings.min_support_followup if query.is_followup else self.settings.min_support
         if top.cosine < self.settings.min_sentence or top.support < floor:
             return True
+        chunk = self.index.chunks[top.hit.chunk]
+        passage = chunk.text
+        if not covers_years(query.stated_years, f"{chunk.title}\n{passage}"):
+            return True  # asked about 2022, found 2023: the same kind of figure, not the one asked for
         # Asked about a name the corpus never mentions (nor anything spelt nearly like it, which
         # would be a typo): whatever matched is about something else. Unless the name is an acronym
         # the found passage spells out ("HR": "… who looks after human resources").
         lexical = self.index.lexical
-        passage = self.index.chunks[top.hit.chunk].text
         for name in query.name_spans:
             unknown = [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
             if unknown and not spells_out(name, passage):

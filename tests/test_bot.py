@@ -49,6 +49,26 @@ def test_unanswerable_question_abstains_and_still_lists_closest_passages(shipped
     assert len(ans.citations) == 5
 
 
+def test_a_year_the_found_passage_does_not_cover_is_not_answered(shipped_bot):
+    # The corpus gives the 2023 figure only: asked about 2019, the same sentence is no answer.
+    asked = shipped_bot.ask("How many industrial robots did China install in 2019?")
+    assert asked.abstained and "276,000" in asked.citations[0].highlight  # found, shown, not claimed
+    assert not shipped_bot.ask("How many industrial robots did China install in 2023?").abstained
+
+
+def test_stated_years_and_spans_of_years():
+    from qa.answer import Query, covers_years
+
+    def years(text: str) -> frozenset[int]:
+        return Query(text, text, []).stated_years
+
+    assert years("Who was keeper between 1921 and 1950?") == {1921, 1950}
+    assert years("What happened in the 1990s?") == years("in the 2022-23 season") == years("It cost $2020.") == frozenset()
+    assert covers_years(frozenset({2022}), "In 2022, revenue rose.") and not covers_years(frozenset({2022}), "Revenue for 2023 rose.")
+    assert covers_years(frozenset({2021}), "from 2019 to 2023") and covers_years(frozenset({1976}), "between 1974 and 79")
+    assert not covers_years(frozenset({1980}), "between 1974 and 79") and covers_years(frozenset(), "")
+
+
 def test_follow_up_is_answered_in_the_context_of_the_earlier_turn(shipped_bot):
     first = "How much private money went into AI in the United States in 2024?"
     prior = shipped_bot.ask(first)
