@@ -9,6 +9,9 @@ in the top passage, and two token-level signals from the same MiniLM ("soft cove
 question word's best cosine to a word piece of the highlight, in context, IDF-weighted; and the
 worst-matched question word). Each is scored by its AUC (answerable above unanswerable), and the
 rule "the best support among the top two" is counted as the abstention rule would apply it.
+
+A second table sweeps the support floor, with and without the stated-year rule (a year the question
+names that the found passage does not cover refuses the answer), as false / true abstentions.
 """
 from __future__ import annotations
 
@@ -56,7 +59,8 @@ class Recorder:
             veto = any(  # the unknown-name rule, as should_abstain applies it
                 [t for t, df in ix.lexical.doc_freq(tokenize(name)).items() if df == 0 and not ix.lexical.near(t)]
                 and not answer.spells_out(name, chunk.text) for name in query.name_spans)
-            recorder.last = dict(veto=veto,
+            years = not answer.covers_years(query.stated_years, f"{chunk.title}\n{chunk.text}")
+            recorder.last = dict(veto=veto, years=years, followup=query.is_followup,
                 support=[float(e.support) for e in evidence[:2]], cosine=float(top.cosine), defines=bool(top.defines),
                 pcov=answer.coverage(set(tokenize(chunk.text)), idf, query.tokens), verdict=verdict, text=query.text,
                 highlight=chunk.text[top.start - chunk.start:top.end - chunk.start], idf=idf)
@@ -124,6 +128,7 @@ def main() -> int:
     sets["SQuAD v2 dev"] = (Bot(squad_ix, embedder), [(q, True) for q, _ in squad.answerable] + [(q, False) for q, _ in squad.unanswerable])
     print("| set | support (the rule's) | cosine | word coverage of passage | soft coverage (token level) | worst-matched word | "
           "false / true abstentions: rule | best support of top 2 |\n|---|---|---|---|---|---|---|---|")
+    sweeps = {}
     for name, (bot, items) in sets.items():
         rows = []
         for question, answerable in items:
@@ -140,7 +145,24 @@ def main() -> int:
         rule = [(sum(r["verdict"] for r in ans), sum(r["verdict"] for r in una)), (sum(map(top2, ans)), sum(map(top2, una)))]
         fmt = lambda f, t: f"{f / max(1, len(ans)):.1%} / {t / max(1, len(una)):.1%}"  # noqa: E731
         print(f"| {name} ({len(ans)} + {len(una)}) | " + " | ".join(f"{c:.3f}" for c in cols) + f" | {fmt(*rule[0])} | {fmt(*rule[1])} |", flush=True)
+        sweeps[name] = [fmt(*(sum(refused(r, floor, use_years) for r in group) for group in (ans, una)))
+                        for floor, use_years in SWEEP]
+    print("\n| support floor | stated-year rule | " + " | ".join(f"{n}: false / true" for n in sweeps) + " |\n|---|---|" + "---|" * len(sweeps))
+    for i, (floor, use_years) in enumerate(SWEEP):
+        print(f"| {floor} | {'on' if use_years else 'off'} | " + " | ".join(cells[i] for cells in sweeps.values()) + " |")
     return 0
+
+
+SWEEP = [(f, y) for y in (False, True) for f in (0.40, 0.41, 0.42, 0.43)]
+
+
+def refused(r: dict, floor: float, use_years: bool) -> bool:
+    """The abstention rule as ``Composer.should_abstain`` applies it, at another floor."""
+    settings = answer.AnswerSettings()
+    if r["defines"]:
+        return False
+    low = r["cosine"] < settings.min_sentence or r["support"][0] < (settings.min_support_followup if r["followup"] else floor)
+    return low or (use_years and r["years"]) or r["veto"]
 
 
 if __name__ == "__main__":
