@@ -38,6 +38,7 @@ _REF = re.compile(r"\[\d+\]")
 # A year stated on its own ("in 2022", not "the 1990s", "2022-23" or "$2022"), and a span of years
 # in the text ("2019–2023", "from 1921 to 1950", "between 1974 and 79").
 _YEAR = re.compile(r"(?<![\d.,$£€¥/:-])(1[5-9]\d\d|20\d\d)(?![\d.,]\d|\d|'?s\b|\s*[-–—/]\s*\d)")
+_ANY_YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
 _YEAR_SPAN = re.compile(r"\b(1[5-9]\d\d|20\d\d)\s*(?:[-–—/]|to|until|till|through|and)\s*(\d{4}|\d{2})\b")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
@@ -234,7 +235,7 @@ def covers_years(years: frozenset[int], text: str) -> bool:
     """
     if not years:
         return True
-    written = {int(y) for y in re.findall(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)", text)}
+    written = {int(y) for y in _ANY_YEAR.findall(text)}
     missing = years - written
     for m in _YEAR_SPAN.finditer(text) if missing else ():
         first, last = int(m.group(1)), m.group(2)
