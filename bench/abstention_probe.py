@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/abstention_probe.py ../shared/benchmarks
 
-For every first-turn question of the four labeled sets and all of SQuAD v2 dev, ``bot.ask`` runs
+For every first-turn question of every labeled set (`bench/labeled.py`) and all of SQuAD v2 dev, ``bot.ask`` runs
 as users get it, and the evidence the abstention rule sees is recorded: the top highlight's
 support (what the rule thresholds), its cosine, the IDF-weighted share of the question's words
 in the top passage, and two token-level signals from the same MiniLM ("soft coverage": each
@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +28,12 @@ sys.path.insert(0, str(ROOT))
 import qa.answer as answer  # noqa: E402
 from qa import benchmarks as b  # noqa: E402
 from qa import calibration  # noqa: E402
-from qa import index as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.eval import load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
 from qa.lexical import tokenize  # noqa: E402
+from labeled import labeled_sets  # noqa: E402
 
 STOP = set("a an the of in on at to for from by with and or is are was were be been being do does did what which who whom "
            "whose when where why how that this these those it its as into than then there their they them i my me we our you "
@@ -113,18 +111,11 @@ def main() -> int:
     p.add_argument("benchmarks", type=Path, help="folder holding squad-v2-dev/")
     a = p.parse_args()
     embedder, rec = Embedder(), Recorder()
-    shipped = Bot(index_io.load(ROOT / "index"), embedder)
-    mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
-    mixed_ix = index_io.build_from_folder(mixed_dir, IndexSettings(model=embedder.name), embedder.encode)
-    calibration.keep_or_redo(mixed_ix, embedder.encode)
     squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
     squad_ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
     calibration.keep_or_redo(squad_ix, embedder.encode)
-    sets = {n: (shipped, [(q["question"], q.get("answerable", True) is not False) for q in load_questions(ROOT / "tests" / "data" / f"{n}.jsonl") if "turns" not in q])
-            for n in ("questions", "heldout", "heldout2")}
-    sets["mixed"] = (Bot(mixed_ix, embedder), [(q["question"], q.get("answerable", True) is not False)
-                                               for q in load_questions(ROOT / "tests" / "data" / "mixed.jsonl") if "turns" not in q])
+    sets = {name: (bot, [(q["question"], q.get("answerable", True) is not False) for q in load_questions(path) if "turns" not in q])
+            for name, (bot, path) in labeled_sets(embedder).items()}
     sets["SQuAD v2 dev"] = (Bot(squad_ix, embedder), [(q, True) for q, _ in squad.answerable] + [(q, False) for q, _ in squad.unanswerable])
     print("| set | support (the rule's) | cosine | word coverage of passage | soft coverage (token level) | worst-matched word | "
           "false / true abstentions: rule | best support of top 2 |\n|---|---|---|---|---|---|---|---|")

@@ -11,16 +11,13 @@ stemmed tokenizer); nDCG@10 in BEIR's form and in the leaderboard's form. Sets: 
 v2 dev seen as a retrieval set (paragraphs are the documents, each answerable question's own paragraph
 its one relevant document).
 
-Abstention, on every labeled set: the share of answerable questions the bot refuses (false
-abstentions) and of unanswerable ones it refuses (true abstentions). The mixed-format set is written
-by ``bench/make_mixed.py`` into a temporary folder.
+Abstention, on every labeled set (``bench/labeled.py``): the share of answerable questions the bot
+refuses (false abstentions) and of unanswerable ones it refuses (true abstentions).
 """
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from qa import benchmarks as b  # noqa: E402
 from qa import calibration  # noqa: E402
-from qa import index as index_io  # noqa: E402
 from qa.baselines import BM25Only, DenseOnly  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.eval import evaluate_labeled, load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
+from labeled import labeled_sets  # noqa: E402
 
 
 class AskRanker:
@@ -77,16 +74,9 @@ def retrieval_rows(data: b.BeirSet, embedder: Embedder, name: str, cache: str) -
 
 def abstention_rows(embedder: Embedder, squad: b.SquadSet, limit: int | None) -> None:
     print("\n#### Abstention\n\n| set | answerable | false abstentions | unanswerable | true abstentions |\n|---|---|---|---|---|")
-    shipped = Bot(index_io.load(ROOT / "index"), embedder)
-    mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
-    mixed_ix = index_io.build_from_folder(mixed_dir, IndexSettings(model=embedder.name), embedder.encode)
-    calibration.keep_or_redo(mixed_ix, embedder.encode)
-    mixed = Bot(mixed_ix, embedder)
-    for label, bot, path in [("questions.jsonl", shipped, "questions.jsonl"), ("heldout.jsonl", shipped, "heldout.jsonl"),
-                             ("heldout2.jsonl", shipped, "heldout2.jsonl"), ("mixed.jsonl (mixed formats)", mixed, "mixed.jsonl")]:
-        r = evaluate_labeled(bot, load_questions(ROOT / "tests" / "data" / path))
-        print(f"| {label} | {r.answerable} | {r.false_abstentions} ({r.false_abstentions / max(1, r.answerable):.1%}) | "
+    for bot, path in labeled_sets(embedder).values():
+        r = evaluate_labeled(bot, load_questions(path))
+        print(f"| {path.name} | {r.answerable} | {r.false_abstentions} ({r.false_abstentions / max(1, r.answerable):.1%}) | "
               f"{r.unanswerable} | {r.abstained} ({r.abstained / max(1, r.unanswerable):.1%}) |", flush=True)
     ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
     calibration.keep_or_redo(ix, embedder.encode)

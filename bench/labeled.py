@@ -1,0 +1,51 @@
+"""The labeled question sets and the collections they ask about, opened as the benchmarks need them.
+
+``questions``, ``heldout`` and ``heldout2`` ask about the shipped corpus (its saved index); ``mixed`` about
+the mixed-format documents ``bench/make_mixed.py`` writes; ``negations`` (questions that say "not",
+"never", "n't"…, written blind by a helper) about both together. Each new collection is indexed and
+calibrated as ``Bot.load`` would.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa import calibration  # noqa: E402
+from qa import index as index_io  # noqa: E402
+from qa.bot import Bot  # noqa: E402
+from qa.embedding import Embedder  # noqa: E402
+from qa.index import IndexSettings  # noqa: E402
+
+DATA = ROOT / "tests" / "data"
+
+
+def write_mixed(folder: Path) -> Path:
+    """The mixed-format documents, written by their real writers into ``folder``."""
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(folder)], check=True, capture_output=True)
+    return folder
+
+
+def labeled_sets(embedder: Embedder) -> dict[str, tuple[Bot, Path]]:
+    """Set name → (a bot over its collection, its questions file)."""
+    shipped = Bot(index_io.load(ROOT / "index"), embedder)
+    work = Path(tempfile.mkdtemp(prefix="qa-labeled-"))
+    mixed_dir = write_mixed(work / "mixed")
+    both = work / "shipped-and-mixed"
+    shutil.copytree(mixed_dir, both, ignore=shutil.ignore_patterns(".*"))
+    for f in (ROOT / "corpus").glob("*.txt"):
+        shutil.copy2(f, both / f.name)
+
+    def bot(folder: Path) -> Bot:
+        ix = index_io.build_from_folder(folder, IndexSettings(model=embedder.name), embedder.encode)
+        calibration.keep_or_redo(ix, embedder.encode)
+        return Bot(ix, embedder)
+
+    return {"questions": (shipped, DATA / "questions.jsonl"), "heldout": (shipped, DATA / "heldout.jsonl"),
+            "heldout2": (shipped, DATA / "heldout2.jsonl"), "mixed": (bot(mixed_dir), DATA / "mixed.jsonl"),
+            "negations": (bot(both), DATA / "negations.jsonl")}
