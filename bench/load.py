@@ -16,6 +16,10 @@ Starts ``python app.py`` on 127.0.0.1 (a free port), then, in one run:
 
 It prints the issue's four targets as ratios within the run: no errors; p95 ≤ 10 × the single-user
 p50; answers per second ≥ 40% of the in-process ceiling; memory at the end within 10% of after warm-up.
+
+``--noop`` serves, in place of ``app.py``, an ``/ask`` that answers nothing at once, behind the same queue
+settings: what the framework and the simulated users cost with no question to answer, the floor
+under every figure above.
 """
 from __future__ import annotations
 
@@ -100,6 +104,21 @@ def in_process_p50(n: int = 100) -> float:
     return statistics.median(times)
 
 
+NOOP_APP = """
+import gradio as gr
+from qa.ui import CONCURRENCY, QUEUE_SIZE, STATUS_EVERY, tune_for_serving
+
+tune_for_serving()
+with gr.Blocks() as demo:
+    def ask(question: str, history: list | None = None, k: int = 5, library: str = "") -> dict:
+        return {"question": question, "text": "", "abstained": True, "citations": []}
+
+    gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
+demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, status_update_rate=STATUS_EVERY)
+demo.launch()
+"""
+
+
 class User(threading.Thread):
     def __init__(self, url: str, n: int, deadline: float, upload: Path | None, results: list, errors: Counter) -> None:
         super().__init__(daemon=True)
@@ -160,6 +179,7 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=15, help="seconds of load before the 'after warm-up' memory reading")
     p.add_argument("--single", type=int, default=30, help="sequential requests for the single-user p50")
     p.add_argument("--no-upload", action="store_true", help="users do not upload a file")
+    p.add_argument("--noop", action="store_true", help="serve an /ask that answers nothing, behind the same queue")
     a = p.parse_args()
 
     from gradio_client import Client
@@ -171,11 +191,14 @@ def main() -> int:
     ceiling = cores / ceiling_p50
     print(f"in-process bot.ask p50 {ceiling_p50 * 1000:.1f} ms → ceiling {ceiling:.0f} answers/s on {cores} cores", flush=True)
 
-    upload = None
-    if not a.no_upload:
+    upload, cwd = None, ROOT
+    if a.noop:
+        cwd = Path(tempfile.mkdtemp(prefix="qa-noop-"))
+        (cwd / "app.py").write_text(NOOP_APP, encoding="utf-8")
+    elif not a.no_upload:
         upload = Path(tempfile.mkdtemp(prefix="qa-load-")) / "harbour.md"
         upload.write_text(UPLOAD, encoding="utf-8")
-    with served_app() as (url, log, _):
+    with served_app(cwd=cwd) as (url, log, _):
         pid = server_pid()
         one = Client(url, verbose=False, ssl_verify=False)
         for q in QUESTIONS[:3]:

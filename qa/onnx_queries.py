@@ -117,12 +117,48 @@ class OnnxQueries:
             return None
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """L2-normalised float32 vectors. The tokenizer is not re-entrant: callers hold the model's lock."""
-        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=self._max_length, return_tensors="np")
-        hidden = self._session.run(None, {n: np.asarray(batch[n], dtype=np.int64) for n in self._inputs})[0]
-        mask = np.asarray(batch["attention_mask"], dtype=np.float32)[..., None]
-        vectors = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
-        return np.ascontiguousarray(vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12), dtype=np.float32)
+        """L2-normalised float32 vectors. The tokenizer is not re-entrant: callers hold the model's lock.
+
+        Texts of like length run together: padded to the longest of a batch, a follow-up (its question
+        and the earlier answer, ~120 tokens) would make every ten-token question beside it cost as much.
+        """
+        encoded = self._tokenizer(list(texts), truncation=True, max_length=self._max_length)
+        ids = encoded["input_ids"]
+        out: np.ndarray | None = None
+        for group in _like_lengths([len(row) for row in ids]):
+            width = max(len(ids[i]) for i in group)
+            mask = np.zeros((len(group), width), dtype=np.int64)
+            for r, i in enumerate(group):
+                mask[r, :len(ids[i])] = 1
+            feed = {}
+            for name in self._inputs:
+                pad = (self._tokenizer.pad_token_id or 0) if name == "input_ids" else 0
+                rows = np.full((len(group), width), pad, dtype=np.int64)
+                for r, i in enumerate(group):
+                    rows[r, :len(ids[i])] = encoded[name][i] if name in encoded else 0
+                feed[name] = rows
+            hidden = self._session.run(None, feed)[0]
+            weights = mask.astype(np.float32)[..., None]
+            vectors = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[group] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+
+
+def _like_lengths(lengths: list[int], waste: float = 0.25) -> list[list[int]]:
+    """Indices grouped by length, shortest first, so that padding each group to its longest adds at most
+    ``waste`` of its real tokens (a group of one pads nothing)."""
+    groups: list[list[int]] = []
+    total = 0
+    for i in sorted(range(len(lengths)), key=lengths.__getitem__):
+        if groups and lengths[i] * (len(groups[-1]) + 1) <= (1 + waste) * (total + lengths[i]):
+            groups[-1].append(i)
+            total += lengths[i]
+        else:
+            groups.append([i])
+            total = lengths[i]
+    return groups
 
 
 def _cache_folder() -> Path:
