@@ -123,27 +123,22 @@ class OnnxQueries:
         and the earlier answer, ~120 tokens) would make every ten-token question beside it cost as much.
         """
         encoded = self._tokenizer(list(texts), truncation=True, max_length=self._max_length)
-        ids = encoded["input_ids"]
-        out: np.ndarray | None = None
-        for group in _like_lengths([len(row) for row in ids]):
-            width = max(len(ids[i]) for i in group)
-            mask = np.zeros((len(group), width), dtype=np.int64)
+        lengths = [len(row) for row in encoded["input_ids"]]
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        for group in _like_lengths(lengths):
+            shape = (len(group), max(lengths[i] for i in group))
+            feed = {name: np.full(shape, (self._tokenizer.pad_token_id or 0) if name == "input_ids" else 0, dtype=np.int64)
+                    for name in self._inputs}
             for r, i in enumerate(group):
-                mask[r, :len(ids[i])] = 1
-            feed = {}
-            for name in self._inputs:
-                pad = (self._tokenizer.pad_token_id or 0) if name == "input_ids" else 0
-                rows = np.full((len(group), width), pad, dtype=np.int64)
-                for r, i in enumerate(group):
-                    rows[r, :len(ids[i])] = encoded[name][i] if name in encoded else 0
-                feed[name] = rows
+                for name, rows in feed.items():
+                    rows[r, :lengths[i]] = encoded[name][i]
             hidden = self._session.run(None, feed)[0]
-            weights = mask.astype(np.float32)[..., None]
-            vectors = (hidden * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
-            if out is None:
+            mask = (np.arange(shape[1]) < np.array([lengths[i] for i in group])[:, None]).astype(np.float32)[..., None]
+            vectors = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
+            if not out.shape[1]:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[group] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
+        return out
 
 
 def _like_lengths(lengths: list[int], waste: float = 0.25) -> list[list[int]]:
