@@ -12,9 +12,7 @@ abstentions for the labeled ones).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +27,7 @@ from qa.embedding import Embedder  # noqa: E402
 from qa.eval import evaluate_labeled, load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
 from robustness import AskRanker, squad_as_beir  # noqa: E402
+from labeled import write_mixed  # noqa: E402
 
 
 def main() -> int:
@@ -41,8 +40,7 @@ def main() -> int:
     settings = IndexSettings(model=e.name)
     marco = b.load_beir(a.benchmarks / "msmarco-5k")
     squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
-    mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
+    mixed_dir = write_mixed()
     collections = [
         ("MS MARCO-5k", b.open_or_build(marco.documents, settings, e.encode, "msmarco"), marco, None),
         ("SQuAD v2 dev paragraphs", b.open_or_build(squad.documents, settings, e.encode, "squad"), squad_as_beir(squad, a.limit), None),

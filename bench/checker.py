@@ -21,9 +21,7 @@ import argparse
 import random
 import re
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -40,6 +38,7 @@ from qa.embedding import Embedder  # noqa: E402
 from qa.eval import load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
 from qa.lexical import stopwords, tokenize  # noqa: E402
+from labeled import write_mixed  # noqa: E402
 
 KINDS = ["wrong number", "swapped name", "unrelated", "no citation"]
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -150,8 +149,7 @@ def main() -> int:
     embedder = Embedder()
     shipped = Bot(index_io.load(ROOT / "index"), embedder, ROOT / "corpus", ROOT / "index")
     data = ROOT / "tests" / "data"
-    mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
+    mixed_dir = write_mixed()
     mixed = Bot(index_io.build_from_folder(mixed_dir, IndexSettings(model=embedder.name), embedder.encode), embedder)
     squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
     squad_bot = Bot(b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad"), embedder)

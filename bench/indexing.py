@@ -19,9 +19,7 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from qa.bot import Bot  # noqa: E402
 from qa.embedding import Embedder  # noqa: E402
 from qa.eval import evaluate_labeled, load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
+from labeled import write_mixed  # noqa: E402
 
 VARIANTS = ["summed", "encoded"]
 
@@ -66,8 +65,7 @@ def speed(marco: b.BeirSet, embedder: Embedder) -> None:
 
 
 def quality(root: Path, embedder: Embedder, labeled_only: bool = False, public_only: bool = False) -> None:
-    mixed_dir = Path(tempfile.mkdtemp(prefix="qa-mixed-"))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(mixed_dir)], check=True, capture_output=True)
+    mixed_dir = write_mixed()
     squad = b.load_squad(root / "squad-v2-dev" / "dev-v2.0.json")
     marco = b.load_beir(root / "msmarco-5k")
     results: dict[str, dict[str, str]] = {}

@@ -25,8 +25,9 @@ from qa.index import IndexSettings  # noqa: E402
 DATA = ROOT / "tests" / "data"
 
 
-def write_mixed(folder: Path) -> Path:
-    """The mixed-format documents, written by their real writers into ``folder``."""
+def write_mixed(folder: Path | None = None) -> Path:
+    """The mixed-format documents, written by their real writers into ``folder`` (default: a new temporary one)."""
+    folder = folder or Path(tempfile.mkdtemp(prefix="qa-mixed-"))
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_mixed.py"), str(folder)], check=True, capture_output=True)
     return folder
 
