@@ -37,9 +37,10 @@ _FLAG = re.compile(r'<span class="qa-flag">.*?</span>', re.S)
 _REF = re.compile(r"\[\d+\]")
 # A year stated on its own ("in 2022", not "the 1990s", "2022-23" or "$2022"), and a span of years
 # in the text ("2019–2023", "from 1921 to 1950", "between 1974 and 79").
-_YEAR = re.compile(r"(?<![\d.,$£€¥/:-])(1[5-9]\d\d|20\d\d)(?![\d.,]\d|\d|'?s\b|\s*[-–—/]\s*\d)")
-_ANY_YEAR = re.compile(r"(?<!\d)(1[5-9]\d\d|20\d\d)(?!\d)")
-_YEAR_SPAN = re.compile(r"\b(1[5-9]\d\d|20\d\d)\s*(?:[-–—/]|to|until|till|through|and)\s*(\d{4}|\d{2})\b")
+_YEAR_DIGITS = r"(1[5-9]\d\d|20\d\d)"
+_YEAR = re.compile(r"(?<![\d.,$£€¥/:-])" + _YEAR_DIGITS + r"(?![\d.,]\d|\d|'?s\b|\s*[-–—/]\s*\d)")
+_ANY_YEAR = re.compile(r"(?<!\d)" + _YEAR_DIGITS + r"(?!\d)")
+_YEAR_SPAN = re.compile(r"\b" + _YEAR_DIGITS + r"\s*(?:[-–—/]|to|until|till|through|and)\s*(\d{4}|\d{2})\b")
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
