@@ -131,9 +131,9 @@ def main() -> int:
         ans, una = [r for r in rows if r["answerable"]], [r for r in rows if not r["answerable"]]
         cols = [auc([r[k] if k != "support" else r[k][0] for r in ans], [r[k] if k != "support" else r[k][0] for r in una])
                 for k in ("support", "cosine", "pcov", "soft", "worst")]
-        settings = answer.AnswerSettings()
-        top2 = lambda r: (not r["defines"]) and (r["cosine"] < settings.min_sentence or max(r["support"]) < settings.min_support or r["veto"])  # noqa: E731
-        rule = [(sum(r["verdict"] for r in ans), sum(r["verdict"] for r in una)), (sum(map(top2, ans)), sum(map(top2, una)))]
+        floor = answer.AnswerSettings().min_support
+        rule = [(sum(r["verdict"] for r in ans), sum(r["verdict"] for r in una)),
+                tuple(sum(refused(r, floor, True, best_of=2) for r in group) for group in (ans, una))]
         fmt = lambda f, t: f"{f / max(1, len(ans)):.1%} / {t / max(1, len(una)):.1%}"  # noqa: E731
         print(f"| {name} ({len(ans)} + {len(una)}) | " + " | ".join(f"{c:.3f}" for c in cols) + f" | {fmt(*rule[0])} | {fmt(*rule[1])} |", flush=True)
         sweeps[name] = [fmt(*(sum(refused(r, floor, use_years) for r in group) for group in (ans, una)))
@@ -147,12 +147,14 @@ def main() -> int:
 SWEEP = [(f, y) for y in (False, True) for f in (0.40, 0.41, 0.42, 0.43)]
 
 
-def refused(r: dict, floor: float, use_years: bool) -> bool:
-    """The abstention rule as ``Composer.should_abstain`` applies it, at another floor."""
+def refused(r: dict, floor: float, use_years: bool, best_of: int = 1) -> bool:
+    """The abstention rule as ``Composer.should_abstain`` applies it, at another floor (``best_of=2``:
+    judged on the best support among the top two citations)."""
     settings = answer.AnswerSettings()
     if r["defines"]:
         return False
-    low = r["cosine"] < settings.min_sentence or r["support"][0] < (settings.min_support_followup if r["followup"] else floor)
+    support = max(r["support"][:best_of])
+    low = r["cosine"] < settings.min_sentence or support < (settings.min_support_followup if r["followup"] else floor)
     return low or (use_years and r["years"]) or r["veto"]
 
 
