@@ -14,7 +14,7 @@ from .index import Index
 from .lexical import fold, stopwords, tokenize
 from .retrieval import Hit
 from .types import Answer, Citation, Document
-from .vectors import prefetch
+from .vectors import rows
 
 # A follow-up leans on the previous turn when it opens with a connective or
 # points back with a pronoun; otherwise it is searched on its own, so that a
@@ -79,6 +79,11 @@ class Query:
     tokens: list[str]
     previous_answer: str = ""  # a follow-up's earlier answer: the new one is most likely near it …
     previous_subject: str = ""  # … but not in a sentence about the subject the follow-up moved away from
+    embedded: str = ""  # what the encoder reads, when not ``text``: a follow-up's earlier answer cut short
+
+    @property
+    def encoded(self) -> str:
+        return self.embedded or self.text
 
     @cached_property
     def asked_numbers(self) -> frozenset[str] | None:
@@ -166,6 +171,17 @@ def plain_answer(reply: str) -> str:
     return "" if text.startswith("Not found") else text[:400]
 
 
+_FOLDED_REPLY_CHARS = 200
+
+
+def clip_words(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, at a space when one is near the end."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit + 1)
+    return text[:cut if cut > 0 else limit]
+
+
 def fold_history(question: str, history: list[dict] | None) -> Query:
     """Make a follow-up such as "And China's?" searchable by adding the previous turn.
 
@@ -182,7 +198,10 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
             return Query(question, f"{swapped[0]} {question}", focus * 2 + tokenize(swapped[0]), reply, swapped[1])
         # Current terms count twice: they say what is asked now; the earlier ones say about what.
         weighted = focus * 2 + tokenize(before) + tokenize(reply)
-        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted, reply)
+        # The encoder reads the earlier answer's start only: it says where in the corpus as well as the
+        # whole does (bench/README.md, "Load"), and each token more costs every follow-up (~0.15 ms here).
+        embedded = " ".join(p for p in (before, clip_words(reply, _FOLDED_REPLY_CHARS), question) if p)
+        return Query(question, " ".join(p for p in (before, reply, question) if p), weighted, reply, embedded=embedded)
     return Query(question, question, focus)
 
 
@@ -315,7 +334,8 @@ class Composer:
             info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), text, asks, heading)
         return info
 
-    def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float]) -> _Evidence:
+    def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float],
+                  cosines: np.ndarray | None = None) -> _Evidence:
         """The sentence of the passage that best answers: meaning first, then the question's words."""
         ix, s = self.index, self.settings
         focus, asked_numbers, defines = query.tokens, query.asked_numbers, query.defines
@@ -328,7 +348,8 @@ class Composer:
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
                  for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
                  and not ix.lexical.doc_freq(tokens)[tokens[0]]]
-        cosines = np.asarray(ix.sentence_vectors[sids], dtype=np.float32) @ query_vector
+        if cosines is None:
+            cosines = np.asarray(ix.sentence_vectors[sids], dtype=np.float32) @ query_vector
         spans, infos = [], []
         for sid in sids:
             _, a, b, _, _ = ix.sentences[sid]
@@ -380,9 +401,13 @@ class Composer:
         """
         ix, s = self.index, self.settings
         idf = _idf(ix, query.tokens)
-        if hits:  # one read of every hit's sentence vectors (a large index reads them from disk)
-            prefetch(ix.sentence_vectors, np.concatenate([ix.chunk_sentences[h.chunk] for h in hits]))
-        evidence = [self.highlight(h, query_vector, query, idf) for h in hits]
+        # Every hit's sentence cosines in one product, from one read of their vectors (a large index
+        # reads them from disk): under load each numpy call gives up the interpreter lock and waits
+        # to get it back, twenty times per question when taken hit by hit.
+        groups = [ix.chunk_sentences[h.chunk] for h in hits]
+        cosines = np.split(rows(ix.sentence_vectors, np.concatenate(groups)) @ query_vector,
+                           np.cumsum([len(g) for g in groups])[:-1]) if hits else []
+        evidence = [self.highlight(h, query_vector, query, idf, c) for h, c in zip(hits, cosines)]
         if order is not None:
             if len(order) != len(hits):
                 raise ValueError(f"The re-ranker gave {len(order)} scores for {len(hits)} passages.")

@@ -420,11 +420,11 @@ class Bot:
         if query.is_followup:
             # Half the earlier turn folded in, half what is asked now: the context says what
             # about, the new question says which part of it.
-            folded, current = self.embedder.encode_queries([query.text, query.question])
+            folded, current = self.embedder.encode_queries([query.encoded, query.question])
             vector = folded + current
             vector /= np.linalg.norm(vector)
         else:
-            vector = self.embedder.encode_queries([query.text])[0]
+            vector = self.embedder.encode_queries([query.encoded])[0]
         hits = engine.retriever.search(vector, query.tokens, max(k, engine.composer.settings.rerank_depth), collapse=collapse)
         order = None
         if self.reranker is not None:

@@ -191,6 +191,21 @@ def test_follow_up_about_a_new_subject_swaps_it_into_the_earlier_question():
     assert "China" in fold_history("And where does America lead?", two_names).text  # ambiguous: plain folding
 
 
+def test_a_follow_up_encodes_the_start_of_the_earlier_answer_and_searches_its_words_in_full(shipped_bot):
+    from qa.answer import fold_history, plain_answer
+    from qa.lexical import tokenize
+
+    first = "How many industrial robots did China install?"
+    reply = shipped_bot.ask(first).text
+    assert len(reply) > 250  # (two quoted passages)
+    history = [{"role": "user", "content": first}, {"role": "assistant", "content": reply}]
+    q = fold_history("And the US?", history)
+    assert q.encoded.startswith(first) and q.encoded.endswith("And the US?") and len(q.encoded) < len(q.text)
+    assert len(q.encoded) <= len(first) + 200 + len("And the US?") + 2
+    assert set(tokenize(plain_answer(reply))) <= set(q.tokens)  # BM25 still reads every word of it
+    assert fold_history(first, None).encoded == first
+
+
 def test_what_does_x_mean_highlights_the_sentence_that_defines_x(shipped_bot):
     ans = shipped_bot.ask("What does E-E-A-T mean?")
     assert "Authoritativeness" in ans.citations[0].highlight
