@@ -66,6 +66,22 @@ class Recorder:
 
         answer.Composer.should_abstain = spy
 
+    def rows(self, bot: Bot, items: list[tuple[str, bool]]) -> list[dict]:
+        """What the rule saw for each question, with whether it is answerable (none when nothing was retrieved)."""
+        out = []
+        for question, answerable in items:
+            self.last = {}
+            bot.ask(question)
+            if self.last:
+                out.append({**self.last, "answerable": answerable})
+        return out
+
+
+def first_turns(embedder: Embedder) -> dict[str, tuple[Bot, list[tuple[str, bool]]]]:
+    """Every labeled set's first-turn questions, each with whether it is answerable, and a bot over its collection."""
+    return {name: (bot, [(q["question"], q.get("answerable", True) is not False) for q in load_questions(path) if "turns" not in q])
+            for name, (bot, path) in labeled_sets(embedder).items()}
+
 
 def soft_signals(embedder: Embedder, rows: list[dict]) -> None:
     """Token-level coverage of the question by the top highlight, in MiniLM's own word pieces."""
@@ -114,19 +130,13 @@ def main() -> int:
     squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
     squad_ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
     calibration.keep_or_redo(squad_ix, embedder.encode)
-    sets = {name: (bot, [(q["question"], q.get("answerable", True) is not False) for q in load_questions(path) if "turns" not in q])
-            for name, (bot, path) in labeled_sets(embedder).items()}
+    sets = first_turns(embedder)
     sets["SQuAD v2 dev"] = (Bot(squad_ix, embedder), [(q, True) for q, _ in squad.answerable] + [(q, False) for q, _ in squad.unanswerable])
     print("| set | support (the rule's) | cosine | word coverage of passage | soft coverage (token level) | worst-matched word | "
           "false / true abstentions: rule | best support of top 2 |\n|---|---|---|---|---|---|---|---|")
     sweeps = {}
     for name, (bot, items) in sets.items():
-        rows = []
-        for question, answerable in items:
-            rec.last = {}
-            bot.ask(question)
-            if rec.last:  # (nothing retrieved: no evidence to score)
-                rows.append({**rec.last, "answerable": answerable})
+        rows = rec.rows(bot, items)
         soft_signals(embedder, rows)
         ans, una = [r for r in rows if r["answerable"]], [r for r in rows if not r["answerable"]]
         cols = [auc([r[k] if k != "support" else r[k][0] for r in ans], [r[k] if k != "support" else r[k][0] for r in una])

@@ -35,10 +35,8 @@ from qa.answer import AnswerSettings  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.chunking import sentence_spans  # noqa: E402
 from qa.embedding import DEFAULT_MODEL, Embedder, model_location  # noqa: E402
-from qa.eval import load_questions  # noqa: E402
 from qa.index import IndexSettings  # noqa: E402
-from abstention_probe import Recorder, auc  # noqa: E402
-from labeled import labeled_sets  # noqa: E402
+from abstention_probe import Recorder, auc, first_turns  # noqa: E402
 
 
 def halves(articles: list[dict]) -> dict[str, int]:
@@ -148,19 +146,13 @@ def main() -> int:
     squad = b.load_squad(path)
     squad_ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
     calibration.keep_or_redo(squad_ix, embedder.encode)
-    sets = {name: (bot, [(q["question"], q.get("answerable", True) is not False) for q in load_questions(qs) if "turns" not in q])
-            for name, (bot, qs) in labeled_sets(embedder).items()}
+    sets = first_turns(embedder)
     labeled = [(q, True, s) for q, s in squad.answerable] + [(q, False, s) for q, s in squad.unanswerable]
     for h, name in ((0, "SQuAD, trained half"), (1, "SQuAD, held-out half")):
         sets[name] = (Bot(squad_ix, embedder), [(q, ok) for q, ok, s in labeled if half[s.rsplit("/", 1)[0]] == h])
     recorded = {}
     for name, (bot, items) in sets.items():
-        rows = []
-        for question, answerable in items:
-            rec.last = {}
-            bot.ask(question)
-            if rec.last:
-                rows.append({**rec.last, "answerable": answerable})
+        rows = rec.rows(bot, items)
         for r, prob in zip(rows, model.probabilities([r["text"] for r in rows], [r["highlight"] or "." for r in rows])):
             r["p"] = prob
         recorded[name] = rows
