@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml requirements.txt | $(PY)
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[test,llm,milvus]"
+	$(PY) -m pip install -q -e ".[test,llm,milvus,openvino]"
 	touch $(TEST_STAMP)
 
 # Debian's Chromium for the browser test (Playwright never downloads a browser here).

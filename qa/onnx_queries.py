@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_PROBES = ["What is the capital of France?",
+PROBES = ["What is the capital of France?",
            "A longer probe sentence, so that a batch of two is padded: the mask must keep the padding out of the mean."]
 _TOLERANCE = 1e-4  # largest difference from torch's vector, per dimension, to use the exported model
 _UNUSED_FOR = 30 * 86400  # seconds after which an export nobody used is removed from the cache
@@ -74,12 +74,10 @@ class OnnxQueries:
         lock = lock or threading.Lock()
         path = marker = None
         try:
-            folder = _cache_folder()
-            digest = _digest(model, location)
-            path, marker = folder / f"queries-{digest}.onnx", folder / f"queries-{digest}.unusable"
+            path, marker = _paths(model, location)
             if marker.exists():
                 return None
-            _tidy(folder, keep=path)
+            _tidy(path.parent, keep=path)
             options = ort.SessionOptions()
             options.intra_op_num_threads = max(1, torch.get_num_threads())
             # Its worker threads would otherwise spin after each question, taking a core from the search
@@ -98,9 +96,9 @@ class OnnxQueries:
             os.utime(path)  # last used now: ``_tidy`` removes exports unused for a month
             encoder = cls(session, model.tokenizer, [i.name for i in session.get_inputs()], int(model.max_seq_length or 512))
             with lock:
-                expected = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-                difference = max(float(np.abs(encoder.encode(_PROBES) - expected).max()),
-                                 float(np.abs(encoder.encode(_PROBES[:1]) - expected[:1]).max()))
+                expected = model.encode(PROBES, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                difference = max(float(np.abs(encoder.encode(PROBES) - expected).max()),
+                                 float(np.abs(encoder.encode(PROBES[:1]) - expected[:1]).max()))
             if difference > _TOLERANCE:
                 raise _Unusable(f"its vectors differ from torch's by {difference:.2g}")
             return encoder
@@ -139,6 +137,22 @@ class OnnxQueries:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[group] = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def exported(model: "SentenceTransformer", location: str, lock: threading.Lock) -> Path:
+    """The model's ONNX export in the cache, made now if it is not there yet (under ``lock``)."""
+    path, _ = _paths(model, location)
+    if not path.exists():
+        _export(model, path, lock)
+    os.utime(path)
+    return path
+
+
+def _paths(model: "SentenceTransformer", location: str) -> tuple[Path, Path]:
+    """Where the export of ``model`` is cached, and the marker saying it cannot be used."""
+    folder = _cache_folder()
+    digest = _digest(model, location)
+    return folder / f"queries-{digest}.onnx", folder / f"queries-{digest}.unusable"
 
 
 def _like_lengths(lengths: list[int], waste: float = 0.25) -> list[list[int]]:
