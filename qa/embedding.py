@@ -69,6 +69,7 @@ class Embedder:
         self.bf16 = device == "cpu" and bf16_enabled()
         self._openvino: OpenVinoBatches | None = None  # passages go through OpenVINO once a build calls for it
         self._openvino_tried = device != "cpu" or not _mean_pooled(self._model)
+        self._openvino_setup = threading.Lock()
 
     def prepare_questions(self) -> None:
         """Start making the ONNX question encoder, in the background, once: questions use torch until it
@@ -162,8 +163,10 @@ class Embedder:
     def _openvino_for(self, count: int) -> OpenVinoBatches | None:
         """OpenVINO, set up the first time one call brings enough texts to be worth its second of compiling."""
         if self._openvino is None and not self._openvino_tried and count >= _OPENVINO_FROM:
-            self._openvino_tried = True
-            self._openvino = OpenVinoBatches.of(self._model, model_location(self.name), self._lock, self.bf16)
+            with self._openvino_setup:  # two builds at once set it up once
+                if not self._openvino_tried:
+                    self._openvino = OpenVinoBatches.of(self._model, model_location(self.name), self._lock, self.bf16)
+                    self._openvino_tried = True
         return self._openvino
 
     def batch_encoder(self) -> str:
