@@ -156,9 +156,21 @@ class Embedder:
                 size = min(batch_size, _OPENVINO_BATCH) if openvino is not None else batch_size
                 for idx in _sorted_batches(texts, size, progress, desc):
                     batch = [texts[j] for j in idx]
-                    vecs[idx] = openvino.mean_pooled(batch) if openvino is not None else model.encode(
+                    got = self._through_openvino(openvino, "mean_pooled", batch) if openvino is not None else None
+                    vecs[idx] = got if got is not None else model.encode(
                         batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def _through_openvino(self, openvino: OpenVinoBatches, method: str, batch: list[str]):
+        """``openvino.method(batch)``, or None after a failure, which moves every later batch to torch."""
+        if self._openvino is None:
+            return None
+        try:
+            return getattr(openvino, method)(batch)
+        except Exception as err:  # noqa: BLE001 - torch embeds the same texts, only slower
+            log.warning("OpenVINO failed (%s); the build goes on with torch.", str(err).splitlines()[0] if str(err) else type(err).__name__)
+            self._openvino = None
+            return None
 
     def _openvino_for(self, count: int) -> OpenVinoBatches | None:
         """OpenVINO, set up the first time one call brings enough texts to be worth its second of compiling."""
@@ -191,7 +203,8 @@ class Embedder:
         for idx in _sorted_batches(texts, size, progress, desc):
             batch = [texts[j] for j in idx]
             with self._lock, _precision(self.bf16):
-                tokens, mask, special = openvino.tokens(batch) if openvino is not None else self._torch_tokens(batch)
+                got = self._through_openvino(openvino, "tokens", batch) if openvino is not None else None
+                tokens, mask, special = got if got is not None else self._torch_tokens(batch)
             out[idx] = (tokens * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
             sums[idx] = (tokens * (mask * (1 - special))[..., None]).sum(1)
         out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)

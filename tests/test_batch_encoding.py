@@ -108,3 +108,20 @@ def test_a_build_embeds_each_distinct_text_once(tmp_path, embedder, monkeypatch)
     np.testing.assert_array_equal(built.sentence_vectors[rice], built.chunk_vectors[passage])
     alone = real(["Rice exports from Vietnam hit a record."])[0]  # in bfloat16, a batch's padding moves the last digits
     assert float(built.chunk_vectors[passage] @ alone) > 0.999
+
+
+def test_an_openvino_failure_mid_build_goes_on_with_torch(monkeypatch):
+    monkeypatch.delenv("QA_OPENVINO", raising=False)
+    e = Embedder()
+    texts = _shipped_sentences()[:40]
+    assert e._openvino_for(10**6) is not None
+    calls = []
+
+    def broken(batch):
+        calls.append(len(batch))
+        raise RuntimeError("OpenVINO crashed")
+
+    monkeypatch.setattr(e._openvino, "mean_pooled", broken)
+    vectors = e.encode(texts, progress=True)  # no error reaches the build
+    assert calls == [16] and e._openvino is None  # tried once, then torch for good
+    assert (vectors * _float32(e, texts)).sum(axis=1).min() > 0.999

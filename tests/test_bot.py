@@ -240,7 +240,7 @@ def test_locality_favours_evidence_near_the_earlier_answer_but_not_about_the_old
     history = [{"role": "user", "content": "What does a San Francisco developer rely on?"}, {"role": "assistant", "content": f"{anchor} [1]"}]
     query = fold_history("And a developer in Beijing?", history)
     assert query.previous_subject == "San Francisco" and query.previous_answer.startswith(anchor)
-    vector = shipped_bot.embedder.encode([query.text])[0]
+    vector = shipped_bot.embedder.encode_queries([query.text])[0]
     hits = shipped_bot.retriever.search(vector, query.tokens, 20)
     evidence = [composer.highlight(h, vector, query, _idf(ix, query.tokens)) for h in hits]
     bonus = composer.locality(query, evidence)

@@ -45,8 +45,9 @@ def test_changed_file_is_the_only_one_embedded_and_equals_a_rebuild(tiny_corpus,
     assert updated.documents == fresh.documents == ["baking.txt", "robots.md", "volcanoes.txt"]
     assert [(c.source, c.start, c.end, c.text) for c in updated.chunks] == [(c.source, c.start, c.end, c.text) for c in fresh.chunks]
     assert np.array_equal(updated.sentences, fresh.sentences)
-    assert np.allclose(updated.chunk_vectors, fresh.chunk_vectors, atol=1e-5)
-    assert np.allclose(updated.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
+    # Equal to bfloat16's rounding, which moves with what a text is batched with (float32: to 1e-7).
+    assert np.allclose(updated.chunk_vectors, fresh.chunk_vectors, atol=2e-3)
+    assert np.allclose(updated.sentence_vectors, fresh.sentence_vectors, atol=2e-3)
     assert np.array_equal(updated.groups, fresh.groups)
 
 

@@ -97,13 +97,9 @@ def test_interrupted_build_keeps_the_previous_index(tiny_corpus, tmp_path, embed
     ix = tmp_path / "ix"
     build_bot(tiny_corpus, ix, embedder)
     before = (ix / "manifest.json").read_bytes()
-    calls = {"n": 0}
-
     def dying_encode(texts, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:  # passages embedded, sentences not yet
-            raise KeyboardInterrupt
-        return embedder.encode(texts, **kw)
+        embedder.encode(texts[:len(texts) // 2], **kw)  # half the texts embedded, then the process is stopped
+        raise KeyboardInterrupt
 
     (tiny_corpus / "extra.txt").write_text("Tea is grown on hillsides in Darjeeling.", encoding="utf-8")
     with pytest.raises(KeyboardInterrupt):
@@ -169,7 +165,7 @@ def test_summed_passage_vectors_are_one_pass_and_close_to_encoded(tiny_corpus, t
     summed = index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name, passage_vectors="summed"), embedder.encode)
     assert calls and calls[0] == len(summed.sentences)  # the sentences' pass (titles are a second, tiny one)
     assert summed.chunks == exact.chunks
-    np.testing.assert_allclose(summed.sentence_vectors, exact.sentence_vectors, atol=1e-4)
+    np.testing.assert_allclose(summed.sentence_vectors, exact.sentence_vectors, atol=2e-3)  # bfloat16 rounding
     cos = (summed.chunk_vectors * exact.chunk_vectors).sum(axis=1)
     assert cos.min() > 0.7 and cos.mean() > 0.85, cos
     np.testing.assert_allclose(np.linalg.norm(summed.chunk_vectors, axis=1), 1.0, atol=1e-5)
@@ -213,7 +209,8 @@ def test_model_that_does_not_mean_pool_falls_back_to_two_passes(tiny_corpus, tmp
     e = Embedder(str(tmp_path / "cls-model"))
     assert not e.sums_tokens
     ix = index_io.build_from_folder(tiny_corpus, IndexSettings(model=e.name, passage_vectors="summed"), e.encode)
-    np.testing.assert_allclose(ix.chunk_vectors[:3], e.encode([index_io.embed_text(c.title, c.text, True) for c in ix.chunks[:3]]), atol=1e-4)
+    own = e.encode([index_io.embed_text(c.title, c.text, True) for c in ix.chunks[:3]])
+    assert ((ix.chunk_vectors[:3] * own).sum(axis=1) > 0.999).all()  # each passage's own vector (bfloat16 rounding aside)
 
 
 def test_unknown_passage_vectors_is_one_clear_line(monkeypatch, tiny_corpus, tmp_path):

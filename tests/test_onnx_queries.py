@@ -19,7 +19,7 @@ def test_the_shared_embedder_answers_questions_through_onnx_with_torchs_vectors(
     monkeypatch.setattr(onnx, "encode", lambda texts: calls.append(len(texts)) or real(texts))  # counted, still real
     fast = embedder.encode_queries(QUESTIONS)
     assert calls == [len(QUESTIONS)]  # ONNX Runtime answered, not torch
-    torch_vectors = embedder.encode(QUESTIONS)
+    torch_vectors = embedder.encode(QUESTIONS, bf16=False)
     assert fast.shape == torch_vectors.shape == (len(QUESTIONS), embedder.dimension)
     assert float(np.abs(fast - torch_vectors).max()) < 1e-4
     assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
@@ -34,7 +34,7 @@ def test_questions_of_unlike_lengths_run_apart_with_the_same_vectors(embedder):
     texts = ["And China's?", " ".join(QUESTIONS) * 3, QUESTIONS[0], "x " * 600]  # the last is truncated
     with embedder._lock:
         fast = embedder._onnx.encode(texts)
-    assert float(np.abs(fast - embedder.encode(texts)).max()) < 1e-4
+    assert float(np.abs(fast - embedder.encode(texts, bf16=False)).max()) < 1e-4
 
 
 def test_the_export_is_cached_and_a_damaged_copy_is_made_again(embedder, tmp_path, monkeypatch):
@@ -50,7 +50,7 @@ def test_the_export_is_cached_and_a_damaged_copy_is_made_again(embedder, tmp_pat
     files[0].write_bytes(b"not an ONNX model")
     repaired = OnnxQueries.of(embedder._model, location, embedder._lock)
     assert repaired is not None
-    assert float(np.abs(repaired.encode(QUESTIONS) - embedder.encode(QUESTIONS)).max()) < 1e-4
+    assert float(np.abs(repaired.encode(QUESTIONS) - embedder.encode(QUESTIONS, bf16=False)).max()) < 1e-4
     assert not list((tmp_path / "cache").glob(".export-*"))  # no temporary file left behind
 
 
@@ -69,7 +69,7 @@ def test_an_onnx_failure_falls_back_to_torch_for_good(embedder, monkeypatch):
     monkeypatch.setattr(onnx, "encode", broken)
     try:
         vectors = embedder.encode_queries(QUESTIONS[:2])  # answered by torch, no error reaches the caller
-        assert float(np.abs(vectors - embedder.encode(QUESTIONS[:2])).max()) < 1e-6
+        assert float(np.abs(vectors - embedder.encode(QUESTIONS[:2], bf16=False)).max()) < 1e-6
         assert embedder._onnx is None
     finally:
         monkeypatch.undo()

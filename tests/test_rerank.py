@@ -53,7 +53,7 @@ def test_citations_follow_the_cross_encoder_scores(shipped_bot, reranked_bot):
     answer = reranked_bot.ask(QUESTION, k=5)
     ix = shipped_bot.index
     # The candidates are the fused search's, unchanged; the cross-encoder only re-orders them.
-    vector = shipped_bot.embedder.encode([QUESTION])[0]
+    vector = shipped_bot.embedder.encode_queries([QUESTION])[0]
     from qa.answer import fold_history
 
     hits = shipped_bot.retriever.search(vector, fold_history(QUESTION, None).tokens, shipped_bot.composer.settings.rerank_depth)

@@ -11,7 +11,7 @@ from .conftest import ROBOTS, build_bot, write_corpus
 
 def _first_hit_rank(bot, retriever, item):
     q = fold_history(item["question"], None)
-    v = bot.embedder.encode([q.text])[0]
+    v = bot.embedder.encode_queries([q.text])[0]
     for n, h in enumerate(retriever.search(v, q.tokens, 5), 1):
         if contains(bot.index.chunks[h.chunk].text, item["answer"]):
             return n
