@@ -154,7 +154,7 @@ class Embedder:
             else:
                 vecs = np.zeros((len(texts), self.dimension), dtype=np.float32)
                 size = min(batch_size, _OPENVINO_BATCH) if openvino is not None else batch_size
-                for idx in _sorted_batches(texts, size, progress, desc):
+                for idx in _sorted_batches(texts, size, progress, self._labelled(desc, openvino)):
                     batch = [texts[j] for j in idx]
                     got = self._through_openvino(openvino, "mean_pooled", batch) if openvino is not None else None
                     vecs[idx] = got if got is not None else model.encode(
@@ -181,10 +181,13 @@ class Embedder:
                     self._openvino_tried = True
         return self._openvino
 
+    def _labelled(self, desc: str, openvino: OpenVinoBatches | None) -> str:
+        """A progress bar's label saying what embeds: "Embedding passages (OpenVINO, bfloat16)"."""
+        return f"{desc} ({'OpenVINO' if openvino is not None else 'torch'}, {'bfloat16' if self.bf16 else 'float32'})"
+
     def batch_encoder(self) -> str:
-        """What embeds the passages of a build, set up now if it is not yet: "OpenVINO bfloat16", "torch float32", …"""
-        runtime = "OpenVINO" if self._openvino_for(_OPENVINO_FROM) is not None else "torch"
-        return f"{runtime} {'bfloat16' if self.bf16 else 'float32'}"
+        """What embeds the passages of a build, set up now if it is not yet: "OpenVINO, bfloat16", "torch, float32", …"""
+        return self._labelled("", self._openvino_for(_OPENVINO_FROM)).strip(" ()")
 
     @property
     def sums_tokens(self) -> bool:
@@ -200,7 +203,7 @@ class Embedder:
         sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
         openvino = self._openvino_for(len(texts))
         size = min(batch_size, _OPENVINO_BATCH) if openvino is not None else batch_size
-        for idx in _sorted_batches(texts, size, progress, desc):
+        for idx in _sorted_batches(texts, size, progress, self._labelled(desc, openvino)):
             batch = [texts[j] for j in idx]
             with self._lock, _precision(self.bf16):
                 got = self._through_openvino(openvino, "tokens", batch) if openvino is not None else None

@@ -54,7 +54,8 @@ def test_index_command_builds_a_user_corpus(tmp_path):
     out = qa("index", str(corpus))
     assert out.returncode == 0, out.stderr
     assert "Index ready" in out.stdout and (corpus / ".qa-index" / "manifest.json").exists()
-    assert "Embedding passages" in out.stderr  # the progress bar
+    assert "Embedding passages" in out.stderr  # the progress bar, saying what embeds
+    assert any(f"({runtime}, {precision})" in out.stderr for runtime in ("torch", "OpenVINO") for precision in ("bfloat16", "float32"))
     # One line about the calibration, and the same figures in the manifest.
     line = next(x for x in out.stdout.splitlines() if x.startswith("Calibration:"))
     stored = json.loads((corpus / ".qa-index" / "manifest.json").read_text())["calibration"]
