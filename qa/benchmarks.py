@@ -19,6 +19,7 @@ from .errors import BadIndexError, CorpusError
 from .index import Index, IndexSettings
 from .baselines import unique_sources
 from .metrics import ndcg_at_k, ndcg_at_k_leaderboard, recall_at_k, reciprocal_rank
+from .openvino_batches import available as openvino_available
 from .types import Document
 
 CACHE = Path(tempfile.gettempdir()) / "qa-eval-cache"
@@ -95,7 +96,10 @@ def open_or_build(docs: list[Document], settings: IndexSettings, encode: Callabl
                   cache: Path = CACHE) -> Index:
     """The index of ``docs`` from the cache when it matches, else built (with progress) and cached."""
     hashes = corpus_fingerprint(docs)
-    key = hashlib.sha256(json.dumps([settings.to_dict(), sorted(hashes.items())]).encode()).hexdigest()[:12]
+    # How it embeds is part of the key: an index embedded in float32 must not stand in for a bfloat16 one.
+    embedder = getattr(encode, "__self__", None)
+    route = [getattr(embedder, "bf16", False), openvino_available()]
+    key = hashlib.sha256(json.dumps([settings.to_dict(), sorted(hashes.items()), route]).encode()).hexdigest()[:12]
     folder = cache / f"{name}-{key}"
     try:
         if index_io.staleness(index_io.read_manifest(folder), settings, hashes) is None:

@@ -33,6 +33,13 @@ def enabled() -> bool:
     return os.environ.get("QA_OPENVINO", "1").strip().lower() not in {"0", "false", "no", "off"}
 
 
+def available() -> bool:
+    """Whether a build would try OpenVINO: installed and not turned off."""
+    import importlib.util
+
+    return enabled() and importlib.util.find_spec("openvino") is not None
+
+
 class OpenVinoBatches:
     """Token vectors for batches of texts, as the model's transformer gives them to its mean pooling."""
 
