@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -153,20 +153,24 @@ class Embedder:
                                     convert_to_numpy=True, show_progress_bar=False)
             else:
                 vecs = np.zeros((len(texts), self.dimension), dtype=np.float32)
-                size = min(batch_size, _OPENVINO_BATCH) if openvino is not None else batch_size
-                for idx in _sorted_batches(texts, size, progress, self._labelled(desc, openvino)):
-                    batch = [texts[j] for j in idx]
-                    got = self._through_openvino(openvino, "mean_pooled", batch) if openvino is not None else None
+                for idx, batch in self._batches(texts, batch_size, progress, desc, openvino):
+                    got = self._through_openvino(openvino.mean_pooled, batch) if openvino is not None else None
                     vecs[idx] = got if got is not None else model.encode(
                         batch, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
-    def _through_openvino(self, openvino: OpenVinoBatches, method: str, batch: list[str]):
-        """``openvino.method(batch)``, or None after a failure, which moves every later batch to torch."""
+    def _batches(self, texts: Sequence[str], batch_size: int, progress: bool, desc: str, openvino: OpenVinoBatches | None):
+        """(indices, texts) of each batch, shortest texts first, in OpenVINO's batch size when it embeds."""
+        size = min(batch_size, _OPENVINO_BATCH) if openvino is not None else batch_size
+        for idx in _sorted_batches(texts, size, progress, self._labelled(desc, openvino)):
+            yield idx, [texts[j] for j in idx]
+
+    def _through_openvino(self, run: Callable[[list[str]], Any], batch: list[str]) -> Any:
+        """``run(batch)`` (an OpenVINO method), or None after a failure, which moves every later batch to torch."""
         if self._openvino is None:
             return None
         try:
-            return getattr(openvino, method)(batch)
+            return run(batch)
         except Exception as err:  # noqa: BLE001 - torch embeds the same texts, only slower
             log.warning("OpenVINO failed (%s); the build goes on with torch.", str(err).splitlines()[0] if str(err) else type(err).__name__)
             self._openvino = None
@@ -202,11 +206,9 @@ class Embedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         sums = np.zeros((len(texts), self.dimension), dtype=np.float32)
         openvino = self._openvino_for(len(texts))
-        size = min(batch_size, _OPENVINO_BATCH) if openvino is not None else batch_size
-        for idx in _sorted_batches(texts, size, progress, self._labelled(desc, openvino)):
-            batch = [texts[j] for j in idx]
+        for idx, batch in self._batches(texts, batch_size, progress, desc, openvino):
             with self._lock, _precision(self.bf16):
-                got = self._through_openvino(openvino, "tokens", batch) if openvino is not None else None
+                got = self._through_openvino(openvino.tokens, batch) if openvino is not None else None
                 tokens, mask, special = got if got is not None else self._torch_tokens(batch)
             out[idx] = (tokens * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
             sums[idx] = (tokens * (mask * (1 - special))[..., None]).sum(1)
