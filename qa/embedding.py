@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
-from .onnx_queries import OnnxQueries, quiet_export_warnings
+from .onnx_queries import OnnxQueries, env_switch, quiet_export_warnings
 from .onnx_queries import enabled as onnx_enabled
 from .openvino_batches import OpenVinoBatches
 
@@ -178,7 +178,7 @@ class Embedder:
 
     def _openvino_for(self, count: int) -> OpenVinoBatches | None:
         """OpenVINO, set up the first time one call brings enough texts to be worth its second of compiling."""
-        if self._openvino is None and not self._openvino_tried and count >= _OPENVINO_FROM:
+        if not self._openvino_tried and count >= _OPENVINO_FROM:
             with self._openvino_setup:  # two builds at once set it up once
                 if not self._openvino_tried:
                     self._openvino = OpenVinoBatches.of(self._model, model_location(self.name), self._lock, self.bf16)
@@ -255,9 +255,9 @@ def bf16_enabled() -> bool:
 
     Where it does (AVX512-BF16 or AMX), an index builds in 0.58 of the time with vectors at cosine
     0.99995 or more to float32's (``bench/indexing.py``); elsewhere bfloat16 is emulated, and slower."""
-    forced = os.environ.get("QA_BF16", "").strip().lower()
-    if forced:
-        return forced not in {"0", "false", "no", "off"}
+    forced = env_switch("QA_BF16")
+    if forced is not None:
+        return forced
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:

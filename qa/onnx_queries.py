@@ -38,8 +38,15 @@ class _Unusable(Exception):
     """The export was made but does not serve: ONNX Runtime cannot read it, or its vectors are not torch's."""
 
 
+def env_switch(name: str) -> bool | None:
+    """An on/off environment variable (``QA_ONNX``, ``QA_OPENVINO``, ``QA_BF16``): None when unset or empty,
+    False for 0, false, no or off, True for anything else."""
+    value = os.environ.get(name, "").strip().lower()
+    return None if not value else value not in {"0", "false", "no", "off"}
+
+
 def enabled() -> bool:
-    return os.environ.get("QA_ONNX", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return env_switch("QA_ONNX") is not False
 
 
 def cache_dir() -> Path:

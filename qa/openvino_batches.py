@@ -13,13 +13,12 @@ leaves the build on torch.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .onnx_queries import PROBES, exported
+from .onnx_queries import PROBES, env_switch, exported
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -30,7 +29,7 @@ _MIN_COSINE = 0.999  # to torch's vector of each probe text: bfloat16 gives 0.99
 
 
 def enabled() -> bool:
-    return os.environ.get("QA_OPENVINO", "1").strip().lower() not in {"0", "false", "no", "off"}
+    return env_switch("QA_OPENVINO") is not False
 
 
 def available() -> bool:
