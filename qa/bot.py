@@ -91,7 +91,8 @@ def _open_milvus(store: MilvusStore, corpus: Path, settings: IndexSettings, chos
             return store.load()
     if rebuild:
         store.drop()
-    why = ("you asked for a rebuild" if rebuild else "an earlier build stopped part way" if store.interrupted()
+    why = ("you asked for a rebuild" if rebuild else f"it was damaged ({store.damaged})" if store.damaged
+           else "an earlier build stopped part way" if store.interrupted()
            else "the corpus or settings changed" if manifest else "there is no index there yet")
     _say(f"Building the index of {corpus} in Milvus at {store.settings.uri}: {why}.", on_status)
     docs, skipped = index_io.load_documents(corpus)
@@ -179,7 +180,7 @@ class Bot:
         reason = "you asked for a rebuild" if rebuild else None
         loaded: Index | None = None
         changed: str | None = None
-        store = MilvusStore(milvus) if milvus is not None else None  # first: an unreachable server fails fast
+        store = MilvusStore(milvus, rebuild) if milvus is not None else None  # first: an unreachable server fails fast
         if store is None:
             index_io.recover(index_path)
         if reason is None and store is None:

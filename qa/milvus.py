@@ -29,6 +29,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -77,14 +78,31 @@ class MilvusSettings:
 class MilvusStore:
     """One corpus's index in Milvus: build it (resumably), open it, search it."""
 
-    def __init__(self, settings: MilvusSettings) -> None:
+    def __init__(self, settings: MilvusSettings, rebuild: bool = False) -> None:
+        """Connect and load the collections. One that cannot be read (Milvus Lite leaves a half-written
+        file when its process is killed mid-write) is dropped with the others, for ``load`` to build
+        them again from the corpus, when the index is a Milvus Lite file or ``rebuild`` is asked for:
+        ``damaged`` then says what was wrong. On a server, without ``rebuild``, it is one clear error."""
         self.settings = settings
         self.client = _connect(settings)
         self.lite = settings.uri.endswith(".db")
         self.passages, self.sentences, self.blobs = (f"{settings.name}_{kind}" for kind in ("passages", "sentences", "blobs"))
-        for name in (self.passages, self.sentences, self.blobs):
-            if self.client.has_collection(name):
-                self.client.load_collection(name)  # a collection written by another process starts released
+        self.damaged: str | None = None
+        with _quiet():  # what cannot be read is said below in one line, not as the engine's tracebacks
+            for name in (self.passages, self.sentences, self.blobs):
+                try:
+                    if self.client.has_collection(name):
+                        self.client.load_collection(name)  # a collection written by another process starts released
+                except Exception as err:  # noqa: BLE001 - pymilvus raises MilvusException, Milvus Lite its own
+                    self.damaged = f"the collection {name} cannot be read: {_first_line(err)}"
+                    break
+        if self.damaged is None:
+            return
+        if not (self.lite or rebuild):
+            raise BadIndexError(f"The index in Milvus at {settings.uri} is damaged ({self.damaged}). Build it again with "
+                                f"`qa index --rebuild --milvus-uri {settings.uri}`; the corpus files are untouched.")
+        with _quiet():
+            self.drop()
 
     # ------------------------------------------------------------ state
 
@@ -101,8 +119,7 @@ class MilvusStore:
 
     def drop(self) -> None:
         for name in (self.passages, self.sentences, self.blobs):
-            if self.client.has_collection(name):
-                self.client.drop_collection(name)
+            self.client.drop_collection(name)  # no error for one that is not there, nor for one that cannot be read
 
     # ------------------------------------------------------------ build
 
@@ -433,6 +450,9 @@ def _connect(settings: MilvusSettings):
     logging.getLogger("pymilvus").setLevel(logging.ERROR)  # its iterators warn about timestamps on every scan
     uri = settings.uri
     if uri.endswith(".db"):
+        # Milvus Lite serves gRPC in this process, and logs a traceback for each call it does not implement
+        # (pymilvus's iterators ask for a timestamp, then do without): noise, never news, for a user.
+        logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
         folder = os.path.dirname(os.path.abspath(uri))
         if not os.path.isdir(folder):
             raise BadIndexError(f"Cannot create the Milvus Lite file {uri}: the folder {folder} does not exist.")
@@ -440,10 +460,30 @@ def _connect(settings: MilvusSettings):
     try:
         return MilvusClient(uri=uri, token=settings.token) if settings.token else MilvusClient(uri=uri)
     except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds for "cannot connect"
-        text = str(getattr(err, "message", "") or err)
-        first = text.splitlines()[0][:200] if text else type(err).__name__
+        first = _first_line(err)
         raise BadIndexError(f"Cannot reach Milvus at {settings.uri} ({first}). Check the URI (a path ending in .db for "
                             "Milvus Lite, http://host:19530 for a server) and the token (QA_MILVUS_TOKEN).") from err
+
+
+def _first_line(err: Exception, limit: int = 200) -> str:
+    """pymilvus's message without its wrapping (``<MilvusException: (code=1, message=…)>``), one line."""
+    text = str(getattr(err, "message", "") or err)
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """pymilvus and Milvus Lite log a traceback for every failed call, also for one the caller handles."""
+    loggers = [logging.getLogger(name) for name in ("pymilvus", "milvus_lite")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def _batch_key(batch: list[Document]) -> str:
