@@ -17,13 +17,15 @@ Starts ``python app.py`` on 127.0.0.1 (a free port), then, in one run:
 It prints the issue's four targets as ratios within the run: no errors; p95 ≤ 10 × the single-user
 p50; answers per second ≥ 40% of the in-process ceiling; memory at the end within 10% of after warm-up.
 
-``--noop`` serves, in place of ``app.py``, an ``/ask`` that answers nothing at once, behind the same queue
-settings: what the framework and the simulated users cost with no question to answer, the floor
-under every figure above.
+``--noop`` serves, in place of ``app.py``, an ``/ask`` that returns a stored answer at once (the bot's own
+answer to the first question, as JSON of the same size as every answer), behind the same queue settings:
+what the framework and the simulated users cost with no question to answer, the floor under every figure
+above.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -46,6 +48,7 @@ QUESTIONS = [
     "What are the US export controls on chips?", "Who leads in frontier AI models?",
 ]
 FOLLOW_UPS = ["And China's?", "What about the US?", "Why is that?", "How many exactly?"]
+FOLLOW_UP_SHARE = 0.3  # of the questions a user asks after a first one
 UPLOAD = "# Harbour notes\n\nThe harbour of Velmora has 14 berths. Ferries to the islands leave at 7 and 19 o'clock.\n"
 UPLOAD_QUESTION = "How many berths does the harbour of Velmora have?"
 
@@ -90,7 +93,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def in_process_p50(n: int = 100) -> float:
+def in_process(n: int = 100) -> tuple[float, float, dict]:
+    """In this process: ``bot.ask``'s p50 over first questions (the ceiling's), the CPU time per answer
+    of the users' own mix (follow-ups as often as ``User`` asks them), and the answer to the first
+    question (the noop server returns it)."""
     from qa import Bot
 
     bot = Bot.load(on_status=lambda m: None)
@@ -101,17 +107,28 @@ def in_process_p50(n: int = 100) -> float:
         t0 = time.perf_counter()
         bot.ask(QUESTIONS[i % len(QUESTIONS)])
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    rng, last, cpu = random.Random(0), None, time.process_time()
+    for _ in range(2 * n):
+        if last is not None and rng.random() < FOLLOW_UP_SHARE:
+            history = [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
+            bot.ask(rng.choice(FOLLOW_UPS), history=history).to_dict()
+        else:
+            q = rng.choice(QUESTIONS)
+            last = (q, bot.ask(q).to_dict()["text"])
+    mix_cpu = (time.process_time() - cpu) / (2 * n)
+    return statistics.median(times), mix_cpu, bot.ask(QUESTIONS[0]).to_dict()
 
 
 NOOP_APP = """
+import json
 import gradio as gr
 from qa.ui import CONCURRENCY, QUEUE_SIZE, STATUS_EVERY, tune_for_serving
 
 tune_for_serving()
+STORED = json.load(open("answer.json", encoding="utf-8"))
 with gr.Blocks() as demo:
     def ask(question: str, history: list | None = None, k: int = 5, library: str = "") -> dict:
-        return {"question": question, "text": "", "abstained": True, "citations": []}
+        return STORED
 
     gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
 demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, status_update_rate=STATUS_EVERY)
@@ -152,7 +169,7 @@ class User(threading.Thread):
                     first = out["citations"][0] if out["citations"] else {}
                     if "14" not in first.get("highlight", ""):
                         raise AssertionError(f"the upload's answer is missing: {first.get('source')}")
-                elif last is not None and self.rng.random() < 0.3:
+                elif last is not None and self.rng.random() < FOLLOW_UP_SHARE:
                     kind = "follow-up"
                     history = [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
                     out = client.predict(question=self.rng.choice(FOLLOW_UPS), history=history, api_name="/ask")
@@ -179,7 +196,7 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=15, help="seconds of load before the 'after warm-up' memory reading")
     p.add_argument("--single", type=int, default=30, help="sequential requests for the single-user p50")
     p.add_argument("--no-upload", action="store_true", help="users do not upload a file")
-    p.add_argument("--noop", action="store_true", help="serve an /ask that answers nothing, behind the same queue")
+    p.add_argument("--noop", action="store_true", help="serve an /ask that returns a stored answer, behind the same queue")
     a = p.parse_args()
 
     from gradio_client import Client
@@ -187,14 +204,16 @@ def main() -> int:
     from tests.conftest import served_app
 
     cores = os.cpu_count() or 1
-    ceiling_p50 = in_process_p50()
+    ceiling_p50, mix_cpu, stored = in_process()
     ceiling = cores / ceiling_p50
-    print(f"in-process bot.ask p50 {ceiling_p50 * 1000:.1f} ms → ceiling {ceiling:.0f} answers/s on {cores} cores", flush=True)
+    print(f"in-process bot.ask p50 {ceiling_p50 * 1000:.1f} ms → ceiling {ceiling:.0f} answers/s on {cores} cores; "
+          f"CPU per answer of the users' mix ({FOLLOW_UP_SHARE:.0%} follow-ups): {mix_cpu * 1000:.1f} ms", flush=True)
 
     upload, cwd = None, ROOT
     if a.noop:
         cwd = Path(tempfile.mkdtemp(prefix="qa-noop-"))
         (cwd / "app.py").write_text(NOOP_APP, encoding="utf-8")
+        (cwd / "answer.json").write_text(json.dumps(stored), encoding="utf-8")
     elif not a.no_upload:
         upload = Path(tempfile.mkdtemp(prefix="qa-load-")) / "harbour.md"
         upload.write_text(UPLOAD, encoding="utf-8")
@@ -243,6 +262,9 @@ def main() -> int:
     print(f"\nCPU over {elapsed:.0f} s on {cores} cores: server {cpu_server:.0f} s ({cpu_server / elapsed / cores:.0%} of the machine), "
           f"the simulated users {cpu_client:.0f} s ({cpu_client / elapsed / cores:.0%}); per answer: server "
           f"{cpu_server / max(1, served) * 1000:.0f} ms, client {cpu_client / max(1, served) * 1000:.0f} ms")
+    per_answer = (cpu_server + cpu_client) / max(1, served)
+    print(f"Two cores at full use, at this CPU per answer ({per_answer * 1000:.0f} ms, server and users), serve at most "
+          f"{cores / per_answer:.0f} answers/s: {cores / per_answer / ceiling:.0%} of the ceiling")
     for e, n in errors.most_common(10):
         print(f"  error ×{n}: {e}")
     if alive:
