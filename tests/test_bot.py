@@ -266,3 +266,22 @@ def test_a_name_one_letter_off_the_corpus_is_a_typo_but_an_unknown_acronym_is_no
     assert not ans.abstained and "450,000" in ans.citations[0].highlight
     assert shipped_bot.ask("What is TSMC's role in the US-China chip rivalry?").abstained
 
+
+
+def test_ok_in_a_question_is_not_a_name_the_corpus_lacks(tmp_path):
+    """"Is it OK to …?" asks about what follows: the unknown-name rule must not refuse the answer
+    because no document writes "OK"; a real name no document writes still refuses it."""
+    from qa.answer import Query
+
+    assert Query("Is it OK to grind rice?", "", []).name_spans == []
+    assert Query("Is it okay to ask Piotr?", "", []).name_spans == ["Piotr"]
+    corpus = tmp_path / "manual"
+    corpus.mkdir()
+    (corpus / "grinder.md").write_text(
+        "# Ostara C40 grinder: care\n\nEmpty the hopper before cleaning. Do not use rice to clean the grinder: it "
+        "wears the burrs and can jam the motor. Clean the burrs with the brush supplied, once a week.\n\n"
+        "# Settings\n\nUse settings 4 to 9 for espresso and 25 to 32 for a French press.\n", encoding="utf-8")
+    bot = Bot.load(corpus=corpus, index=tmp_path / "index", on_status=lambda m: None)
+    ans = bot.ask("Is it OK to clean the burrs by grinding rice through them?")
+    assert not ans.abstained and "rice" in ans.citations[0].highlight
+    assert bot.ask("Is it OK to clean the burrs with a Dremel?").abstained
