@@ -20,7 +20,7 @@ from .answer import AnswerSettings, Composer, clean_text, fold_history, locate
 from .checker import Checker
 from .chunking import ChunkSettings
 from .embedding import Embedder, model_name
-from .errors import BadIndexError, CorpusError, QuestionError
+from .errors import BadIndexError, CorpusError, QuestionError, SaveError
 from .ingest import Limits, UnreadableFile, read
 from .index import Index, IndexSettings, embed_text
 from .llm import LLMSettings, connect
@@ -153,7 +153,7 @@ class Bot:
              fusion: FusionSettings | None = None, answer_settings: AnswerSettings | None = None,
              reranker: str | None = None, llm: str | None = None,
              milvus_uri: str | None = None, milvus_token: str | None = None, passage_vectors: str | None = None,
-             replace_stale: bool = True) -> "Bot":
+             replace_stale: bool = True, require_saved: bool = False) -> "Bot":
         """Open the index of ``corpus`` (default ``corpus/``), rebuilding it when stale, damaged or missing.
 
         ``model`` is a sentence-transformers name or path (default: bundled all-MiniLM-L6-v2,
@@ -164,7 +164,9 @@ class Bot:
         the index in Milvus instead of ``index`` (a ``.db`` path for Milvus Lite, or a server's URL
         with ``milvus_token``; default: none, or ``QA_MILVUS_URI``; see ``qa.milvus``); with
         ``replace_stale=False`` (a server sharing it) an index already there is served as it is, never
-        dropped. ``passage_vectors`` ("encoded" or "summed"; default ``QA_PASSAGE_VECTORS``, else what
+        dropped. An index built or updated here that cannot be saved (a full disk) is answered from in
+        memory, with one line saying so, unless ``require_saved`` (``qa index``) makes that an error.
+        ``passage_vectors`` ("encoded" or "summed"; default ``QA_PASSAGE_VECTORS``, else what
         the existing index used, else "encoded") is how passages are embedded. ``on_status``
         receives one-line progress messages (default: stderr, with progress bars).
         """
@@ -231,7 +233,12 @@ class Bot:
                  f"{len(loaded.chunks):,} passages (once) …", on_status)
         if store is None and (reason or changed or relayout or calibration.stale(previous, len(loaded.chunks))):
             _calibrate(loaded, embedder, previous, on_status)
-            index_io.save(loaded, index_path)
+            try:
+                index_io.save(loaded, index_path)
+            except SaveError as err:
+                if require_saved:
+                    raise
+                _say(f"{err} Meanwhile, questions are answered from the index in memory.", on_status)
         if on_status is not None and (loaded is not None and (reason or changed)):  # the CLI already saw them in the log
             for line in loaded.manifest.get("skipped", []):
                 on_status(line)

@@ -67,10 +67,11 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _bot(args, corpus=None, rebuild=False, passage_vectors=None):
+def _bot(args, corpus=None, rebuild=False, passage_vectors=None, require_saved=False):
     from .bot import Bot
 
     return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild, passage_vectors=passage_vectors,
+                    require_saved=require_saved,
                     reranker=args.reranker if "reranker" in args else "none",  # None: QA_RERANKER decides
                     llm=args.llm if "llm" in args else "",  # likewise QA_LLM, for `qa ask` only
                     milvus_uri=args.milvus_uri if "milvus_uri" in args else None)
@@ -80,7 +81,7 @@ def cmd_index(args) -> int:
     import time
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-    bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild, passage_vectors=args.passage_vectors)
+    bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild, passage_vectors=args.passage_vectors, require_saved=True)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
     for d in bot.index.docs:

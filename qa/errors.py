@@ -16,6 +16,10 @@ class BadIndexError(QAError):
     """The persisted index is missing, corrupted or built for other settings."""
 
 
+class SaveError(BadIndexError):
+    """The index could not be written (a full disk, a folder not writable); the previous one is intact."""
+
+
 class ModelError(QAError):
     """The embedding model cannot be found or loaded."""
 

@@ -42,7 +42,7 @@ import numpy as np
 
 from .chunking import ChunkSettings, chunk_document, make_splitter, sentence_spans
 from .documents import corpus_files, load_documents, unsupported_warning
-from .errors import BadIndexError, CorpusError
+from .errors import BadIndexError, CorpusError, SaveError
 from .ingest import READERS_VERSION
 from .lexical import TOKENIZER_VERSION, Lexical, tokenize
 from .records import ChunkTable, SentenceLists, TermsTable
@@ -522,8 +522,8 @@ def save(index: Index, folder: str | Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=target.parent))
     except OSError as err:
-        raise BadIndexError(f"Cannot write the index beside {target} ({err.strerror}): "
-                            "pass a writable folder with --index (or QA_INDEX).") from err
+        raise SaveError(f"Cannot write the index beside {target} ({err.strerror}): "
+                        "pass a writable folder with --index (or QA_INDEX).") from err
     try:
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in index.docs:
@@ -545,15 +545,25 @@ def save(index: Index, folder: str | Path) -> None:
         index.manifest = manifest
         _swap_in(tmp, target)
     except (OSError, RuntimeError) as err:  # a full disk, a file-size limit; FAISS reports its write errors as RuntimeError
-        shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(err, RuntimeError) and "write" not in str(err).lower():
+            shutil.rmtree(tmp, ignore_errors=True)
             raise
-        why = getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
-        raise BadIndexError(f"Could not save the index at {target} ({why}); the previous index is intact. "
-                            "Free some disk space (or pass another folder with --index) and run again.") from err
+        why = _disk_full(target.parent) or getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SaveError(f"Could not save the index at {target} ({why}); the previous index is intact. "
+                        "Free some disk space (or pass another folder with --index) and run again.") from err
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _disk_full(folder: Path) -> str | None:
+    """Says so when the disk holding ``folder`` is full (what FAISS's own write errors do not say)."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return f"no space left on the disk: {free // 1024:,} KB free" if free < 1 << 20 else None
 
 
 def layout_outdated(index: Index) -> bool:

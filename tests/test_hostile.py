@@ -140,6 +140,57 @@ def test_a_write_that_fails_mid_save_gives_one_line_and_keeps_the_previous_index
     assert dict(kept.manifest["corpus_files"]) == before and not list(tiny_corpus.glob(".qa-index.tmp-*"))
 
 
+def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_index(tiny_corpus, tmp_path):
+    """A real full disk: the corpus and its index on a small filesystem mounted for the test (tmpfs, as root,
+    as CI runs), with room for the index once but not for the new copy an update writes beside it."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from qa import index as index_io
+
+    from .conftest import ROOT
+
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    first = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus)], cwd=ROOT, env=env,
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    def pages(folder) -> int:  # what the files take on a tmpfs: whole 4 KiB pages
+        return sum(-(-f.stat().st_size // 4096) * 4096 for f in folder.rglob("*") if f.is_file())
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    size = pages(tiny_corpus) + pages(tiny_corpus / ".qa-index") // 2  # what is there, and half an index more
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here (needs root): {mounted.stderr.strip()}")
+    try:
+        corpus = disk / "docs"
+        shutil.copytree(tiny_corpus, corpus)
+        before = json.loads((corpus / ".qa-index" / index_io.MANIFEST).read_text())["corpus_files"]
+        (corpus / "more.md").write_text("# Ferries\n\nThe ferry to the island leaves at seven.\n", encoding="utf-8")
+        out = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(corpus)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+        line = [x for x in out.stderr.splitlines() if x.startswith("qa: ")]
+        assert len(line) == 1 and "Could not save the index" in line[0] and "previous index is intact" in line[0], out.stderr[-800:]
+        assert "space" in line[0].lower(), line[0]  # says why: the disk is full
+        kept = index_io.load(corpus / ".qa-index")
+        assert dict(kept.manifest["corpus_files"]) == before and not list(corpus.glob(".qa-index.tmp-*"))
+        # Asking still works: the update is answered from memory, with one line saying it could not be saved.
+        asked = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "--corpus", str(corpus), "--index",
+                                str(corpus / ".qa-index"), "When does the ferry to the island leave?"], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=300)
+        assert asked.returncode == 0 and "seven" in asked.stdout, asked.stderr[-800:]
+        assert "Could not save the index" in asked.stderr and "answered from the index in memory" in asked.stderr
+        assert "Traceback" not in asked.stderr and not list(corpus.glob(".qa-index.tmp-*"))
+        assert dict(index_io.load(corpus / ".qa-index").manifest["corpus_files"]) == before
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
 def _damage(folder, how: str) -> str:
     """Break one file of a model folder the way disks and downloads do; return the file's name."""
     import os
