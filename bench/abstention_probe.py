@@ -11,7 +11,10 @@ worst-matched question word). Each is scored by its AUC (answerable above unansw
 rule "the best support among the top two" is counted as the abstention rule would apply it.
 
 A second table sweeps the support floor, with and without the stated-year rule (a year the question
-names that the found passage does not cover refuses the answer), as false / true abstentions.
+names that the found passage does not cover refuses the answer), as false / true abstentions. A third
+sweeps an answer-type check, as in classic question answering: a question that asks for a quantity, a
+time or a person ("how many…", "when…", "who…") gets ``bonus`` added to its support when the highlight
+holds one (a number, a date, a capitalised name) and ``penalty`` taken off when it does not.
 """
 from __future__ import annotations
 
@@ -115,6 +118,29 @@ def soft_signals(embedder: Embedder, rows: list[dict]) -> None:
         r["soft"], r["worst"] = (num / den if den else 0.0), worst
 
 
+_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
+                 "hundred|thousand|million|billion|trillion|dozen|half|quarter|double|twice")
+_TIME_WORDS = ("January|February|March|April|May|June|July|August|September|October|November|December|Monday|"
+               "Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|spring|summer|autumn|winter|century|decade")
+ANSWER_TYPES = [  # what the question asks for, and what a highlight that gives it holds
+    (re.compile(r"\bhow\s+(?:many|much|long|far|old|big|large|tall|high|deep|wide|heavy|fast|soon|often|quickly)\b|"
+                r"\bwhat\s+(?:percentage|percent|share|proportion|fraction|number|amount)\b", re.I),
+     re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)),
+    (re.compile(r"^\s*when\b|\b(?:what|which|in what)\s+(?:year|date|day|month|time|decade|century)\b", re.I),
+     re.compile(rf"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b(?:{_TIME_WORDS})\b|\d{{1,2}}[:.]\d{{2}}|\b\d{{1,2}}\s*(?:am|pm|o'clock)\b", re.I)),
+    (re.compile(r"^\s*(?:who|whom|whose)\b|\b(?:which|what)\s+(?:person|people|company|companies|firms?|organi[sz]ations?)\b", re.I),
+     re.compile(r"(?<!^)(?<![.?!:]\s)\b[A-Z][a-z]+")),
+]
+
+
+def answer_type(question: str, highlight: str) -> bool | None:
+    """Whether the highlight holds the kind of thing the question asks for; None for other questions."""
+    for asks, holds in ANSWER_TYPES:
+        if asks.search(question):
+            return bool(holds.search(highlight))
+    return None
+
+
 def auc(pos: list[float], neg: list[float]) -> float:
     if not pos or not neg:
         return float("nan")
@@ -134,7 +160,7 @@ def main() -> int:
     sets["SQuAD v2 dev"] = (Bot(squad_ix, embedder), [(q, True) for q, _ in squad.answerable] + [(q, False) for q, _ in squad.unanswerable])
     print("| set | support (the rule's) | cosine | word coverage of passage | soft coverage (token level) | worst-matched word | "
           "false / true abstentions: rule | best support of top 2 |\n|---|---|---|---|---|---|---|---|")
-    sweeps = {}
+    sweeps, typed = {}, {}
     for name, (bot, items) in sets.items():
         rows = rec.rows(bot, items)
         soft_signals(embedder, rows)
@@ -148,22 +174,35 @@ def main() -> int:
         print(f"| {name} ({len(ans)} + {len(una)}) | " + " | ".join(f"{c:.3f}" for c in cols) + f" | {fmt(*rule[0])} | {fmt(*rule[1])} |", flush=True)
         sweeps[name] = [fmt(*(sum(refused(r, floor, use_years) for r in group) for group in (ans, una)))
                         for floor, use_years in SWEEP]
+        typed[name] = [fmt(*(sum(refused(r, floor, True, bonus=bonus, penalty=penalty) for r in group) for group in (ans, una)))
+                       for floor, bonus, penalty in TYPE_SWEEP]
+        matched = [(r["answerable"], answer_type(r["text"], r["highlight"] or "")) for r in rows]
+        print(f"  {name}: answer-type questions {sum(m is not None for a, m in matched if a)} answerable "
+              f"({sum(m is True for a, m in matched if a)} with the type in the highlight), "
+              f"{sum(m is not None for a, m in matched if not a)} unanswerable ({sum(m is True for a, m in matched if not a)})")
     print("\n| support floor | stated-year rule | " + " | ".join(f"{n}: false / true" for n in sweeps) + " |\n|---|---|" + "---|" * len(sweeps))
     for i, (floor, use_years) in enumerate(SWEEP):
         print(f"| {floor} | {'on' if use_years else 'off'} | " + " | ".join(cells[i] for cells in sweeps.values()) + " |")
+    print("\n| support floor | answer-type bonus / penalty | " + " | ".join(f"{n}: false / true" for n in typed) + " |\n|---|---|" + "---|" * len(typed))
+    for i, (floor, bonus, penalty) in enumerate(TYPE_SWEEP):
+        print(f"| {floor} | {bonus} / {penalty} | " + " | ".join(cells[i] for cells in typed.values()) + " |")
     return 0
 
 
 SWEEP = [(f, y) for y in (False, True) for f in (0.40, 0.41, 0.42, 0.43)]
+TYPE_SWEEP = [(f, b, p) for f in (0.42, 0.43, 0.44) for b in (0.0, 0.02, 0.04, 0.06) for p in (0.0, 0.03)]
 
 
-def refused(r: dict, floor: float, use_years: bool, best_of: int = 1) -> bool:
+def refused(r: dict, floor: float, use_years: bool, best_of: int = 1, bonus: float = 0.0, penalty: float = 0.0) -> bool:
     """The abstention rule as ``Composer.should_abstain`` applies it, at another floor (``best_of=2``:
-    judged on the best support among the top two citations)."""
+    judged on the best support among the top two citations; ``bonus``/``penalty``: the answer-type check)."""
     settings = answer.AnswerSettings()
     if r["defines"]:
         return False
     support = max(r["support"][:best_of])
+    if bonus or penalty:
+        typed = answer_type(r["text"], r["highlight"] or "")
+        support += bonus if typed is True else -penalty if typed is False else 0.0
     low = r["cosine"] < settings.min_sentence or support < (settings.min_support_followup if r["followup"] else floor)
     return low or (use_years and r["years"]) or r["veto"]
 
