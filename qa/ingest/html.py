@@ -1,6 +1,8 @@
 """Web pages: the main text only (trafilatura drops menus, cookie banners, scripts and footers)."""
 from __future__ import annotations
 
+import logging
+
 import re
 
 from ..types import Document
@@ -70,6 +72,9 @@ def _blocks(xml: str) -> list[tuple[str, int]]:
 
 def read_html(data: bytes, source: str, limits: Limits | None = None) -> Document:
     import trafilatura
+
+    # Its "discarding data: None" for a page with no main text is said better, once, by UnreadableFile below.
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
     page = _decode(data)
     options = dict(output_format="xml", include_tables=True, include_comments=False, include_formatting=False,
