@@ -75,7 +75,10 @@ def read_pdf(data: bytes, source: str, limits: Limits | None = None) -> Document
     except pdfium.PdfiumError as err:
         if "password" in str(err).lower():
             raise UnreadableFile(source, "is password-protected", "save a copy without a password and add that") from err
-        raise UnreadableFile(source, f"is a damaged PDF ({err})", "open it in a PDF viewer and save or print it to a new PDF") from err
+        # pypdfium2 says "Failed to load document (PDFium: Data format error)."; the reason is the part in brackets.
+        why = re.search(r"\(PDFium: ([^)]*)\)", str(err))
+        detail = f"PDFium: {why.group(1).lower()}" if why else str(err).rstrip(".")
+        raise UnreadableFile(source, f"is a damaged PDF ({detail})", "open it in a PDF viewer and save or print it to a new PDF") from err
     try:
         texts = []
         for page in pdf:
