@@ -99,8 +99,8 @@ class MilvusStore:
         if self.damaged is None:
             return
         if not (self.lite or rebuild):
-            raise BadIndexError(f"The index in Milvus at {settings.uri} is damaged ({self.damaged}). Build it again with "
-                                f"`qa index --rebuild --milvus-uri {settings.uri}`; the corpus files are untouched.")
+            raise BadIndexError(f"The index in Milvus at {settings.uri} cannot be read ({self.damaged}). If the server is up, "
+                                f"build it again with `qa index --rebuild --milvus-uri {settings.uri}`; the corpus files are untouched.")
         with _quiet():
             self.drop()
 
@@ -458,11 +458,35 @@ def _connect(settings: MilvusSettings):
             raise BadIndexError(f"Cannot create the Milvus Lite file {uri}: the folder {folder} does not exist.")
         uri = os.path.abspath(uri)
     try:
-        return MilvusClient(uri=uri, token=settings.token) if settings.token else MilvusClient(uri=uri)
+        with _quiet():  # Milvus Lite logs a traceback when it cannot start; what went wrong is said below
+            return MilvusClient(uri=uri, token=settings.token) if settings.token else MilvusClient(uri=uri)
     except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds for "cannot connect"
+        if uri.endswith(".db") and _held_elsewhere(uri):
+            raise BadIndexError(f"The Milvus Lite file {settings.uri} is in use by another process (a running app.py or qa "
+                                "command): stop it and run again, or keep the index in a Milvus server, which many "
+                                "processes can share.") from err
         first = _first_line(err)
         raise BadIndexError(f"Cannot reach Milvus at {settings.uri} ({first}). Check the URI (a path ending in .db for "
                             "Milvus Lite, http://host:19530 for a server) and the token (QA_MILVUS_TOKEN).") from err
+
+
+def _held_elsewhere(path: str) -> bool:
+    """Whether another process holds Milvus Lite's lock on the file at ``path`` (an advisory ``flock`` on
+    its ``LOCK``, held while it is open): pymilvus reports only "Open local milvus failed"."""
+    try:
+        import fcntl
+    except ImportError:  # not on Windows
+        return False
+    try:
+        with open(os.path.join(path, "LOCK"), "rb") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(f, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    return False
 
 
 def _first_line(err: Exception, limit: int = 200) -> str:

@@ -123,6 +123,15 @@ def test_a_damaged_milvus_lite_file_is_built_again_in_one_clear_line(milvus_bot,
     assert _count(again, again.store.passages) == len(again.index.chunks)
 
 
+def test_a_milvus_lite_file_in_use_by_another_process_is_one_clear_line(milvus_bot):
+    """Milvus Lite lets one process open a file: this test process holds the module's (its bot is open),
+    so ``qa ask`` in another process is refused, in one line that says why and what to do."""
+    _, db = milvus_bot
+    out = qa("ask", "--milvus-uri", str(db), "Who leads in AI compute?")
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert out.stderr.strip().count("\n") == 0 and "is in use by another process" in out.stderr, out.stderr[-2000:]
+
+
 def test_a_server_never_drops_a_shared_index_built_from_other_files(tmp_path):
     """``app.py`` (replace_stale=False) serves what is in Milvus even when its own folder differs; only
     ``qa index`` (or Bot.load's default) rebuilds it."""
