@@ -263,7 +263,7 @@ def main() -> int:
           f"the simulated users {cpu_client:.0f} s ({cpu_client / elapsed / cores:.0%}); per answer: server "
           f"{cpu_server / max(1, served) * 1000:.0f} ms, client {cpu_client / max(1, served) * 1000:.0f} ms")
     per_answer = (cpu_server + cpu_client) / max(1, served)
-    print(f"Two cores at full use, at this CPU per answer ({per_answer * 1000:.0f} ms, server and users), serve at most "
+    print(f"{cores} cores at full use, at this CPU per answer ({per_answer * 1000:.0f} ms, server and users), serve at most "
           f"{cores / per_answer:.0f} answers/s: {cores / per_answer / ceiling:.0%} of the ceiling")
     for e, n in errors.most_common(10):
         print(f"  error ×{n}: {e}")

@@ -27,8 +27,9 @@ _NUMERIC_QUESTION = re.compile(
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
-# Written in capitals, never a name: "Is it OK to grind rice?" asks about rice, not about an "OK".
-_NOT_NAMES = {"OK", "Ok", "Okay", "OKAY"}
+# Capitalised, never a name: "Is it OK to grind rice?" asks about rice, not about an "OK" (nor does a
+# written answer that says "it is OK to…" name one: ``checker``).
+NOT_NAMES = frozenset({"OK", "Okay", "OKAY"})
 # A run of capitalised words not opening the text: "San Francisco", "United States", "Beijing".
 _NAME_SPAN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)*")
 # "What does E-E-A-T mean?", "What are SMRs?": the answer defines the term right after naming it.
@@ -130,7 +131,7 @@ class Query:
     def name_spans(self) -> list[str]:
         """The names as written (accents dropped): "HR", "Gulf", "Schrodinger". Computed once per
         question: every highlighted passage asks for them."""
-        return [m.group(1) for m in _NAME.finditer(fold(self.question, lower=False)) if m.group(1) not in _NOT_NAMES]
+        return [m.group(1) for m in _NAME.finditer(fold(self.question, lower=False)) if m.group(1) not in NOT_NAMES]
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -164,7 +164,7 @@ class Bot:
         the index in Milvus instead of ``index`` (a ``.db`` path for Milvus Lite, or a server's URL
         with ``milvus_token``; default: none, or ``QA_MILVUS_URI``; see ``qa.milvus``); with
         ``replace_stale=False`` (a server sharing it) an index already there is served as it is, never
-        dropped. An index built or updated here that cannot be saved (a full disk) is answered from in
+        dropped (but a Milvus Lite file whose data a killed process cut short is built again). An index built or updated here that cannot be saved (a full disk) is answered from in
         memory, with one line saying so, unless ``require_saved`` (``qa index``) makes that an error.
         ``passage_vectors`` ("encoded" or "summed"; default ``QA_PASSAGE_VECTORS``, else what
         the existing index used, else "encoded") is how passages are embedded. ``on_status``

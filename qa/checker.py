@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import spells_out
+from .answer import NOT_NAMES, spells_out
 from .chunking import sentence_spans
 from .lexical import fold, stopwords, tokenize
 from .types import Citation
@@ -98,7 +98,7 @@ def split_written(text: str) -> list[tuple[str, str, list[int]]]:
 def names_in(claim: str) -> list[str]:
     """Names a sentence states: capitalised words inside it and acronyms, and its first words when
     they are capitalised and not an ordinary opener ("Germany installed …", not "However, …")."""
-    names = _NAME.findall(claim)
+    names = [n for n in _NAME.findall(claim) if n not in NOT_NAMES]
     m = _FIRST.match(claim)
     if m:
         words = m.group(1).split()

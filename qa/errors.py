@@ -16,8 +16,9 @@ class BadIndexError(QAError):
     """The persisted index is missing, corrupted or built for other settings."""
 
 
-class SaveError(BadIndexError):
-    """The index could not be written (a full disk, a folder not writable); the previous one is intact."""
+class SaveError(QAError):
+    """The index could not be written (a full disk, a folder not writable); the previous one is intact.
+    Not a ``BadIndexError``: nothing is wrong with the index, so it is never rebuilt for this."""
 
 
 class ModelError(QAError):

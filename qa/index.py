@@ -548,7 +548,7 @@ def save(index: Index, folder: str | Path) -> None:
         if isinstance(err, RuntimeError) and "write" not in str(err).lower():
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        why = _disk_full(target.parent) or getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
+        why = _full_disk_note(err, target.parent) or getattr(err, "strerror", None) or str(err).strip().splitlines()[-1][:200]
         shutil.rmtree(tmp, ignore_errors=True)
         raise SaveError(f"Could not save the index at {target} ({why}); the previous index is intact. "
                         "Free some disk space (or pass another folder with --index) and run again.") from err
@@ -557,8 +557,12 @@ def save(index: Index, folder: str | Path) -> None:
         raise
 
 
-def _disk_full(folder: Path) -> str | None:
-    """Says so when the disk holding ``folder`` is full (what FAISS's own write errors do not say)."""
+def _full_disk_note(err: Exception, folder: Path) -> str | None:
+    """Says so when FAISS failed to write because the disk holding ``folder`` is full: its errors carry
+    no errno ("'ret == (size * 4)' failed"), so by the space left (under 1 MB). An ``OSError`` says
+    it itself ("No space left on device")."""
+    if isinstance(err, OSError):
+        return None
     try:
         free = shutil.disk_usage(folder).free
     except OSError:

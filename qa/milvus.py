@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -79,10 +80,10 @@ class MilvusStore:
     """One corpus's index in Milvus: build it (resumably), open it, search it."""
 
     def __init__(self, settings: MilvusSettings, rebuild: bool = False) -> None:
-        """Connect and load the collections. One that cannot be read (Milvus Lite leaves a half-written
-        file when its process is killed mid-write) is dropped with the others, for ``load`` to build
-        them again from the corpus, when the index is a Milvus Lite file or ``rebuild`` is asked for:
-        ``damaged`` then says what was wrong. On a server, without ``rebuild``, it is one clear error."""
+        """Connect and load the collections. A Milvus Lite collection whose data files cannot be read
+        (Milvus Lite leaves one cut short when its process is killed mid-write) is dropped with the
+        others, for ``load`` to build them again from the corpus: ``damaged`` says what was wrong. Any
+        other collection that will not load is one clear error, unless ``rebuild`` drops it anyway."""
         self.settings = settings
         self.client = _connect(settings)
         self.lite = settings.uri.endswith(".db")
@@ -95,14 +96,22 @@ class MilvusStore:
                         self.client.load_collection(name)  # a collection written by another process starts released
                 except Exception as err:  # noqa: BLE001 - pymilvus raises MilvusException, Milvus Lite its own
                     self.damaged = f"the collection {name} cannot be read: {_first_line(err)}"
+                    cut_short = self.lite and _DATA_FILE_DAMAGED.search(str(err)) is not None
                     break
         if self.damaged is None:
             return
-        if not (self.lite or rebuild):
-            raise BadIndexError(f"The index in Milvus at {settings.uri} cannot be read ({self.damaged}). If the server is up, "
-                                f"build it again with `qa index --rebuild --milvus-uri {settings.uri}`; the corpus files are untouched.")
-        with _quiet():
-            self.drop()
+        if not (cut_short or rebuild):
+            raise BadIndexError(f"The index in Milvus at {settings.uri} cannot be read ({self.damaged}). "
+                                + ("If the server is up, b" if not self.lite else "B") + "uild it again with "
+                                f"`qa index FOLDER --rebuild --milvus-uri {settings.uri}` (FOLDER: its corpus); "
+                                "the corpus files are untouched.")
+        try:
+            with _quiet():
+                self.drop()
+        except Exception as err:  # noqa: BLE001 - as above
+            raise BadIndexError(f"The index in Milvus at {settings.uri} cannot be read ({self.damaged}) nor dropped "
+                                f"({_first_line(err)}). Delete it (for Milvus Lite, the folder {settings.uri}) and run again; "
+                                "the corpus files are untouched.") from err
 
     # ------------------------------------------------------------ state
 
@@ -468,6 +477,11 @@ def _connect(settings: MilvusSettings):
         first = _first_line(err)
         raise BadIndexError(f"Cannot reach Milvus at {settings.uri} ({first}). Check the URI (a path ending in .db for "
                             "Milvus Lite, http://host:19530 for a server) and the token (QA_MILVUS_TOKEN).") from err
+
+
+# What Milvus Lite says of a data file a killed process left cut short (pyarrow reading Parquet):
+# a file to build again, unlike other errors (out of memory, a format this version cannot read).
+_DATA_FILE_DAMAGED = re.compile(r"parquet|magic bytes|not fully written|failed to read all data|arrowinvalid", re.I)
 
 
 def _held_elsewhere(path: str) -> bool:

@@ -274,7 +274,10 @@ def test_ok_in_a_question_is_not_a_name_the_corpus_lacks(tmp_path):
     from qa.answer import Query
 
     assert Query("Is it OK to grind rice?", "", []).name_spans == []
-    assert Query("Is it okay to ask Piotr?", "", []).name_spans == ["Piotr"]
+    assert Query("Is it Okay to ask Piotr?", "", []).name_spans == ["Piotr"]
+    from qa.checker import names_in
+
+    assert names_in("It is OK to grind coffee with it.") == []
     corpus = tmp_path / "manual"
     corpus.mkdir()
     (corpus / "grinder.md").write_text(

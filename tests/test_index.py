@@ -8,7 +8,7 @@ import pytest
 
 from qa import index as index_io
 from qa.bot import Bot
-from qa.errors import BadIndexError
+from qa.errors import BadIndexError, SaveError
 from qa.index import IndexSettings
 
 from .conftest import BAKING, build_bot, write_corpus
@@ -119,7 +119,7 @@ def test_interrupted_save_leaves_no_half_written_index(tiny_corpus, tmp_path, em
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(index_io.Lexical, "save", disk_full)  # fails midway through writing the new folder
-    with pytest.raises(BadIndexError, match=r"No space left on device\); the previous index is intact"):
+    with pytest.raises(SaveError, match=r"No space left on device\); the previous index is intact"):
         index_io.save(built, ix)
     assert (ix / "manifest.json").read_bytes() == before
     assert not list(tmp_path.glob("ix.tmp-*"))

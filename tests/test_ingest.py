@@ -118,6 +118,7 @@ def _bad_files(folder, tmp_path):
     (folder / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >> garbage\n%%EOF")
     write_pdf(folder / "locked.pdf", [["A secret paragraph about the harbour."]], encrypt="s3cret")
     write_scanned_pdf(folder / "scan.pdf")
+    (folder / "blank.html").write_text("  \n\t \n")
     (folder / "scripts.html").write_text("<html><head><script>" + "var a=1;" * 2000 + "</script></head><body><script>alert(1)</script></body></html>")
     write_zip_bomb_docx(folder / "bomb.docx")
     (folder / "fake.pdf").write_text("this is not a pdf at all", encoding="utf-8")
@@ -126,8 +127,8 @@ def _bad_files(folder, tmp_path):
 
 
 EXPECTED = {  # file → words its one-line warning must contain
-    "empty.txt": "empty", "binary.txt": "binary", "corrupt.pdf": "damaged", "locked.pdf": "password",
-    "scan.pdf": "OCR", "scripts.html": "no main text", "bomb.docx": "zip bomb", "fake.pdf": "not a PDF",
+    "empty.txt": "empty", "binary.txt": "binary", "corrupt.pdf": "damaged PDF (PDFium: data format error)", "locked.pdf": "password",
+    "scan.pdf": "OCR", "scripts.html": "no main text", "blank.html": "empty", "bomb.docx": "zip bomb", "fake.pdf": "not a PDF",
     "latin1.txt": "UTF-8",
 }
 

@@ -72,8 +72,9 @@ def _blocks(xml: str) -> list[tuple[str, int]]:
 def read_html(data: bytes, source: str, limits: Limits | None = None) -> Document:
     import trafilatura
 
-    # Its "discarding data: None" for a page with no main text is said better, once, by UnreadableFile below.
-    logging.getLogger("trafilatura").setLevel(logging.ERROR)
+    # Its "discarding data: None", "empty HTML tree" or "lxml parsing failed" for a page with no main text
+    # is said better, once, by UnreadableFile below.
+    logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
 
     page = _decode(data)
     options = dict(output_format="xml", include_tables=True, include_comments=False, include_formatting=False,
