@@ -93,6 +93,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+def follow_up_history(last: tuple[str, str]) -> list[dict]:
+    """The chat so far, for a follow-up to the question and answer in ``last``."""
+    return [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
+
+
 def in_process(n: int = 100) -> tuple[float, float, dict]:
     """In this process: ``bot.ask``'s p50 over first questions (the ceiling's), the CPU time per answer
     of the users' own mix (follow-ups as often as ``User`` asks them), and the answer to the first
@@ -110,8 +115,7 @@ def in_process(n: int = 100) -> tuple[float, float, dict]:
     rng, last, cpu = random.Random(0), None, time.process_time()
     for _ in range(2 * n):
         if last is not None and rng.random() < FOLLOW_UP_SHARE:
-            history = [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
-            bot.ask(rng.choice(FOLLOW_UPS), history=history).to_dict()
+            bot.ask(rng.choice(FOLLOW_UPS), history=follow_up_history(last)).to_dict()
         else:
             q = rng.choice(QUESTIONS)
             last = (q, bot.ask(q).to_dict()["text"])
@@ -171,8 +175,7 @@ class User(threading.Thread):
                         raise AssertionError(f"the upload's answer is missing: {first.get('source')}")
                 elif last is not None and self.rng.random() < FOLLOW_UP_SHARE:
                     kind = "follow-up"
-                    history = [{"role": "user", "content": last[0]}, {"role": "assistant", "content": last[1]}]
-                    out = client.predict(question=self.rng.choice(FOLLOW_UPS), history=history, api_name="/ask")
+                    out = client.predict(question=self.rng.choice(FOLLOW_UPS), history=follow_up_history(last), api_name="/ask")
                 else:
                     q = self.rng.choice(QUESTIONS)
                     out = client.predict(question=q, api_name="/ask")

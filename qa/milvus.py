@@ -101,9 +101,9 @@ class MilvusStore:
         if self.damaged is None:
             return
         if not (cut_short or rebuild):
-            raise BadIndexError(f"The index in Milvus at {settings.uri} cannot be read ({self.damaged}). "
-                                + ("If the server is up, b" if not self.lite else "B") + "uild it again with "
-                                f"`qa index FOLDER --rebuild --milvus-uri {settings.uri}` (FOLDER: its corpus); "
+            build = "Build" if self.lite else "If the server is up, build"
+            raise BadIndexError(f"The index in Milvus at {settings.uri} cannot be read ({self.damaged}). {build} it again "
+                                f"with `qa index FOLDER --rebuild --milvus-uri {settings.uri}` (FOLDER: its corpus); "
                                 "the corpus files are untouched.")
         try:
             with _quiet():
@@ -128,7 +128,12 @@ class MilvusStore:
 
     def drop(self) -> None:
         for name in (self.passages, self.sentences, self.blobs):
-            self.client.drop_collection(name)  # no error for one that is not there, nor for one that cannot be read
+            try:
+                there = self.client.has_collection(name)
+            except Exception:  # noqa: BLE001 - a collection that cannot be read is there, and is dropped
+                there = True
+            if there:
+                self.client.drop_collection(name)
 
     # ------------------------------------------------------------ build
 
