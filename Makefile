@@ -5,6 +5,12 @@ PY := $(VENV)/bin/python
 # The CPU build of torch; installed first so nothing pulls the multi-GB CUDA build.
 # Elsewhere: `make run TORCH=torch` (or any spec pip understands).
 TORCH ?= torch==2.13.0
+# llama.cpp (the `llm` extra) compiled for any x86-64 CPU with AVX2, not for the one it builds on: pip's
+# default (-march=native) compiles in AMX or AVX-512 code, which dies with "Illegal instruction" wherever
+# the CPU or the kernel does not enable it (README, "Written answers"). `make test LLAMA_CMAKE=` builds native.
+LLAMA_CMAKE ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+  -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
+  -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
@@ -31,7 +37,11 @@ $(STAMP): pyproject.toml requirements.txt | $(PY)
 	$(PY) -m pip install -q -e .
 	touch $(STAMP)
 
+# llama-cpp-python first, on its own, never from pip's wheel cache: a wheel cached from a native build
+# would be taken whatever CMAKE_ARGS say.
 $(TEST_STAMP): $(STAMP)
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip install -q --no-cache-dir --force-reinstall --no-deps \
+		"llama-cpp-python>=0.3.7,<0.4"
 	$(PY) -m pip install -q -e ".[test,llm,milvus,openvino]"
 	touch $(TEST_STAMP)
 

@@ -14,6 +14,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# How close two vectors of one text must be. Both in float32: equal to the last digits. Either through
+# bfloat16 (8 bits of mantissa), which the embedder takes where the CPU computes it natively or QA_BF16=1
+# says so: equal to its rounding, whose size moves with the batch the text was padded in (up to 3.6e-4
+# seen). `make test` runs the suite once with QA_BF16=1 and once with QA_BF16=0, so both hold whatever the CPU.
+FLOAT32_ATOL = 1e-5
+BF16_ATOL = 2e-3
+
+
+def vector_atol(bf16: bool) -> float:
+    """The tolerance for comparing vectors of which one went through bfloat16 (``bf16``) or neither did."""
+    return BF16_ATOL if bf16 else FLOAT32_ATOL
+
 
 @pytest.fixture(scope="session")
 def embedder():

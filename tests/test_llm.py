@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import platform
+import re
 import socket
 import subprocess
 import sys
@@ -46,6 +48,30 @@ def writing_bot(shipped_bot, local_model):
     bot = shipped_bot.session()
     bot.writer = Writer(local_model, max_tokens=96)
     return bot
+
+
+# ---------------------------------------------------------------- a portable build (issue 23)
+
+# What llama.cpp may be compiled with so that it runs on any x86-64 machine of this kind: instructions
+# every AVX2 CPU has, each as /proc/cpuinfo names it. AVX-512 and AMX are left out: the CPU may list them
+# while the kernel does not let a process use them (AMX traps with "Illegal instruction" here).
+PORTABLE_X86 = {"SSE3": "pni", "SSSE3": "ssse3", "AVX": "avx", "AVX2": "avx2", "F16C": "f16c", "FMA": "fma", "BMI2": "bmi2"}
+INSTRUCTION_SETS = re.compile(r"\b(SSE\w*|SSSE3|AVX\w*|F16C|FMA|BMI2|AMX\w*|VNNI\w*)\s*=\s*1\b")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None or platform.machine() not in ("x86_64", "AMD64"),
+                    reason='needs the llm extra on x86-64: pip install "qa[llm]" (make test installs it)')
+def test_the_model_runtime_is_built_for_any_x86_64_cpu_not_this_one():
+    """`make test` builds llama.cpp with the instruction sets named (GGML_NATIVE=OFF): what it reports
+    compiled in is within the portable set, and this machine's CPU has each of them."""
+    import llama_cpp
+
+    info = llama_cpp.llama_print_system_info().decode()
+    compiled = set(INSTRUCTION_SETS.findall(info))
+    assert compiled, info  # the report still names instruction sets in this form
+    assert compiled <= set(PORTABLE_X86), f"compiled for this CPU, not for any: {sorted(compiled - set(PORTABLE_X86))} in {info}"
+    flags = Path("/proc/cpuinfo").read_text().split("flags", 1)[1].split("\n", 1)[0].split()
+    assert all(PORTABLE_X86[name] in flags for name in compiled), info
 
 
 # ---------------------------------------------------------------- the checker, on real answers
