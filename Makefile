@@ -53,7 +53,7 @@ browser:
 		|| echo "Could not install chromium: the browser test will be skipped."; }
 
 index: install
-	$(PY) -m qa.cli index corpus --index index
+	$(PY) -m qa index corpus --index index
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) bench/speed.py

@@ -28,14 +28,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import qa.answer as answer  # noqa: E402
+import qa.answer.compose as answer  # noqa: E402
 from qa import benchmarks as b  # noqa: E402
 from qa import calibration  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
-from qa.lexical import tokenize  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
+from qa.store.lexical import tokenize  # noqa: E402
 from labeled import labeled_sets  # noqa: E402
 
 STOP = set("a an the of in on at to for from by with and or is are was were be been being do does did what which who whom "

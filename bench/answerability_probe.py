@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from qa import benchmarks as b  # noqa: E402
 from qa import calibration  # noqa: E402
-from qa.answer import AnswerSettings  # noqa: E402
+from qa.answer.query import AnswerSettings  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.chunking import sentence_spans  # noqa: E402
-from qa.embedding import DEFAULT_MODEL, Embedder, model_location  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.ingest.chunking import sentence_spans  # noqa: E402
+from qa.embed.embedder import DEFAULT_MODEL, Embedder, model_location  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 from abstention_probe import Recorder, auc, first_turns  # noqa: E402
 
 

@@ -23,9 +23,9 @@ from qa import benchmarks as b  # noqa: E402
 from qa import calibration  # noqa: E402
 from qa import index as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import evaluate_labeled, load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import evaluate_labeled, load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 from robustness import AskRanker, squad_as_beir  # noqa: E402
 from labeled import write_mixed  # noqa: E402
 

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa import benchmarks as b  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.index import Index, IndexSettings  # noqa: E402
-from qa.lexical import stopwords, tokenize  # noqa: E402
-from qa.retrieval import FusionSettings, Retriever  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.store import Index, IndexSettings  # noqa: E402
+from qa.store.lexical import stopwords, tokenize  # noqa: E402
+from qa.answer.retrieval import FusionSettings, Retriever  # noqa: E402
 
 WEIGHTS = [(0.5, 0.2, 0.3), (0.6, 0.2, 0.2), (0.7, 0.2, 0.1), (1.0, 0.0, 0.0), (0.4, 0.2, 0.4), (0.3, 0.2, 0.5)]
 

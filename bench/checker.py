@@ -32,12 +32,12 @@ sys.path.insert(0, str(ROOT))
 from qa import benchmarks as b  # noqa: E402
 from qa import index as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.checker import _NAME, Checker, names_in  # noqa: E402
-from qa.chunking import sentence_spans  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
-from qa.lexical import stopwords, tokenize  # noqa: E402
+from qa.answer.checker import _NAME, Checker, names_in  # noqa: E402
+from qa.ingest.chunking import sentence_spans  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
+from qa.store.lexical import stopwords, tokenize  # noqa: E402
 from labeled import write_mixed  # noqa: E402
 
 KINDS = ["wrong number", "swapped name", "unrelated", "no citation"]
@@ -79,7 +79,7 @@ def longest_clause(sentence: str) -> str | None:
 
 
 def run_set(name: str, bot: Bot, questions: list[str], rng: random.Random) -> dict:
-    checker = Checker(bot.embedder.encode, bot.index.lexical.idf, stored=bot._engine.stored_sentences)  # as bot.ask does
+    checker = Checker(bot.embedder.encode, bot.index.lexical.idf, stored=bot._answerer.stored_sentences)  # as bot.ask does
     chunks = bot.index.chunks
     pool = sorted({n for c in rng.sample(chunks, min(400, len(chunks))) for n in _NAME.findall(c.text)
                    if len(n) > 2 and n.lower() not in stopwords()})

@@ -14,10 +14,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import index as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.chunking import ChunkSettings  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import DEFAULT_QUESTIONS, evaluate_labeled, load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.ingest.chunking import ChunkSettings  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import DEFAULT_QUESTIONS, evaluate_labeled, load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 
 GRID = [(300, 75), (400, 100), (500, 100), (600, 0), (600, 150), (800, 150), (800, 200), (1000, 200)]
 

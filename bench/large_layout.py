@@ -19,8 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa import benchmarks as b  # noqa: E402
 from qa import index as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 
 
 def main() -> int:

@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import index as index_io  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
 from qa.types import Document  # noqa: E402
-from qa.vectors import refill_ivf, sampled_recall, train_ivf  # noqa: E402
+from qa.store.vectors import refill_ivf, sampled_recall, train_ivf  # noqa: E402
 
 
 def main() -> int:

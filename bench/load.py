@@ -126,7 +126,7 @@ def in_process(n: int = 100) -> tuple[float, float, dict]:
 NOOP_APP = """
 import json
 import gradio as gr
-from qa.ui import CONCURRENCY, QUEUE_SIZE, STATUS_EVERY, tune_for_serving
+from qa.serve.chat import CONCURRENCY, QUEUE_SIZE, STATUS_EVERY, tune_for_serving
 
 tune_for_serving()
 STORED = json.load(open("answer.json", encoding="utf-8"))

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa.bot import Bot  # noqa: E402
-from qa.eval import evaluate_labeled, load_questions  # noqa: E402
+from qa.evaluate.labeled import evaluate_labeled, load_questions  # noqa: E402
 
 
 def latency(bot: Bot, questions: list[str]) -> tuple[float, float]:

@@ -21,11 +21,11 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 from qa import benchmarks as b  # noqa: E402
 from qa import index as index_io  # noqa: E402
-from qa.baselines import BM25Only, DenseOnly, PlainRecipe  # noqa: E402
+from qa.evaluate.baselines import BM25Only, DenseOnly, PlainRecipe  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import DEFAULT_QUESTIONS, evaluate_labeled, load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import DEFAULT_QUESTIONS, evaluate_labeled, load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 
 
 def systems(docs, embedder, name):

@@ -26,11 +26,11 @@ sys.path.insert(0, str(ROOT))
 
 from qa import benchmarks as b  # noqa: E402
 from qa import calibration  # noqa: E402
-from qa.baselines import BM25Only, DenseOnly  # noqa: E402
+from qa.evaluate.baselines import BM25Only, DenseOnly  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import evaluate_labeled, load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import evaluate_labeled, load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 from labeled import labeled_sets  # noqa: E402
 
 

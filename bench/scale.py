@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import benchmarks as b  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
 
 
 def grow(base: np.ndarray, n: int, rng: np.random.Generator, sigma: float = 0.02) -> np.ndarray:

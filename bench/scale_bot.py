@@ -43,10 +43,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from qa import index as index_io  # noqa: E402
-from qa.index import MANIFEST, document_record, file_digest, lexical_text  # noqa: E402
-from qa.lexical import Lexical, tokenize  # noqa: E402
+from qa.store import MANIFEST, document_record, file_digest, lexical_text  # noqa: E402
+from qa.store.lexical import Lexical, tokenize  # noqa: E402
 from qa.types import Chunk, Document, Heading  # noqa: E402
-from qa.vectors import train_ivf  # noqa: E402
+from qa.store.vectors import train_ivf  # noqa: E402
 
 WORD = re.compile(r"[A-Za-z]+")
 
@@ -223,7 +223,7 @@ def exact_top(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarr
 
 def measure(index: Path, questions_file: Path) -> dict:
     from qa.bot import Bot
-    from qa.embedding import Embedder
+    from qa.embed.embedder import Embedder
 
     qs = json.loads(questions_file.read_text())
     start_rss = rss_mb()
@@ -245,7 +245,7 @@ def measure(index: Path, questions_file: Path) -> dict:
     anon, mapped = rss_mb("RssAnon"), rss_mb("RssFile")
     qv = embedder.encode(qs)
     depth = bot.retriever.fusion.depth  # the search as the bot makes it (top 50), its first ten compared
-    found = [bot.retriever._chunks.search(v, depth)[:10] for v in qv]
+    found = [bot.retriever.store_search._chunks.search(v, depth)[:10] for v in qv]
     exact = exact_top(bot.index.chunk_vectors, qv)
     recall = float(np.mean([len(set(f.tolist()) & set(e.tolist())) / 10 for f, e in zip(found, exact)]))
     return {"passages": len(bot.index.chunks), "sentences": len(bot.index.sentences), "documents": len(bot.index.docs),

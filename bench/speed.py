@@ -24,14 +24,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from qa import index as index_io  # noqa: E402
-from qa.answer import fold_history  # noqa: E402
-from qa.baselines import PlainRecipe  # noqa: E402
+from qa.answer.query import fold_history  # noqa: E402
+from qa.evaluate.baselines import PlainRecipe  # noqa: E402
 from qa.bot import Bot  # noqa: E402
-from qa.documents import load_documents  # noqa: E402
-from qa.embedding import Embedder  # noqa: E402
-from qa.eval import DEFAULT_QUESTIONS, contains, evaluate_labeled, load_questions  # noqa: E402
-from qa.index import IndexSettings  # noqa: E402
-from qa.rerank import Reranker  # noqa: E402
+from qa.ingest.documents import load_documents  # noqa: E402
+from qa.embed.embedder import Embedder  # noqa: E402
+from qa.evaluate.labeled import DEFAULT_QUESTIONS, contains, evaluate_labeled, load_questions  # noqa: E402
+from qa.store import IndexSettings  # noqa: E402
+from qa.answer.rerank import Reranker  # noqa: E402
 
 COLD_BOT = """
 import time, resource, sys
@@ -45,8 +45,8 @@ COLD_RECIPE = """
 import time, resource, sys
 from pathlib import Path
 t = time.perf_counter()
-from qa.embedding import Embedder
-from qa.baselines import PlainRecipe
+from qa.embed.embedder import Embedder
+from qa.evaluate.baselines import PlainRecipe
 e = Embedder()
 r = PlainRecipe.load(Path(sys.argv[1]), e.encode)
 r.search("How many industrial robots did China install in 2023?")

@@ -6,8 +6,8 @@
 """
 from __future__ import annotations
 
-from .errors import QAError
-from .types import Answer, Citation
+from qa.errors import QAError
+from qa.types import Answer, Citation
 
 __all__ = ["Bot", "Answer", "Citation", "QAError"]
 __version__ = "0.1.0"
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 def __getattr__(name: str):
     # Bot pulls in numpy and faiss; keep `import qa` (and `qa --help`) instant.
     if name == "Bot":
-        from .bot import Bot
+        from qa.bot import Bot
 
         return Bot
     raise AttributeError(name)

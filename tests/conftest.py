@@ -29,7 +29,7 @@ def vector_atol(bf16: bool) -> float:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from qa.embedding import Embedder
+    from qa.embed.embedder import Embedder
 
     return Embedder()
 
@@ -37,7 +37,7 @@ def embedder():
 @pytest.fixture(scope="session")
 def shipped_bot(embedder):
     """The bot over the shipped corpus and its committed index (never rebuilt here)."""
-    from qa import index as index_io
+    from qa import store as index_io
     from qa.bot import Bot
 
     return Bot(index_io.load(ROOT / "index"), embedder, ROOT / "corpus", ROOT / "index")
@@ -57,9 +57,9 @@ def write_corpus(folder: Path, files: dict[str, str | bytes]) -> Path:
 
 def build_bot(corpus: Path, index: Path, embedder, **settings):
     """A Bot over ``corpus`` built with the session's model (no second model load)."""
-    from qa import index as index_io
+    from qa import store as index_io
     from qa.bot import Bot
-    from qa.index import IndexSettings
+    from qa.store import IndexSettings
 
     built = index_io.build_from_folder(corpus, IndexSettings(model=embedder.name, **settings), embedder.encode)
     index_io.save(built, index)

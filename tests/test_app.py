@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qa.eval import contains
+from qa.evaluate.labeled import contains
 
 from .conftest import ROOT
 

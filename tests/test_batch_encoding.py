@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa import index as index_io
-from qa.chunking import sentence_spans
-from qa.embedding import Embedder, bf16_enabled, model_location
-from qa.index import IndexSettings
-from qa.openvino_batches import OpenVinoBatches
+from qa import store as index_io
+from qa.ingest.chunking import sentence_spans
+from qa.embed.embedder import Embedder, bf16_enabled, model_location
+from qa.store import IndexSettings
+from qa.embed.openvino_batches import OpenVinoBatches
 
 from .conftest import BF16_ATOL, FLOAT32_ATOL, ROOT, vector_atol, write_corpus
 

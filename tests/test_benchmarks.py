@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from qa import benchmarks as b
+from qa.evaluate import benchmarks as b
 from qa.bot import Bot
-from qa.index import IndexSettings
+from qa.store import IndexSettings
 
 from .conftest import ROOT
 
@@ -88,7 +88,7 @@ def test_squad_scores_report_recall_and_abstention(squad_file, embedder, tmp_pat
 
 def test_cli_eval_beir_prints_the_metrics(beir_dir, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT), TMPDIR=str(tmp_path))
-    out = subprocess.run([sys.executable, "-m", "qa.cli", "eval", "--beir", str(beir_dir)], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "qa", "eval", "--beir", str(beir_dir)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     for metric in ("nDCG@10", "nDCG@10 (leaderboard)", "recall@10", "MRR@10"):
@@ -97,6 +97,6 @@ def test_cli_eval_beir_prints_the_metrics(beir_dir, tmp_path):
 
 def test_cli_eval_on_a_folder_that_is_not_beir_is_one_clear_line(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-m", "qa.cli", "eval", "--beir", str(tmp_path)], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "qa", "eval", "--beir", str(tmp_path)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "is not a BEIR folder" in out.stderr and "Traceback" not in out.stderr

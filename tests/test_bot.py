@@ -4,9 +4,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from qa import Answer, Bot, Citation
+from qa import Answer
+
+from qa import Bot
+
+from qa import Citation
 from qa.bot import MAX_QUESTION_CHARS
-from qa.eval import DEFAULT_QUESTIONS, contains, load_questions
+from qa.evaluate.labeled import DEFAULT_QUESTIONS, contains, load_questions
 
 from .conftest import ROOT
 
@@ -57,7 +61,8 @@ def test_a_year_the_found_passage_does_not_cover_is_not_answered(shipped_bot):
 
 
 def test_stated_years_and_spans_of_years():
-    from qa.answer import Query, covers_years
+    from qa.answer.evidence import covers_years
+    from qa.answer.query import Query
 
     def years(text: str) -> frozenset[int]:
         return Query(text, text, []).stated_years
@@ -180,7 +185,7 @@ def test_a_user_corpus_gets_its_index_inside_it_even_with_qa_corpus(tmp_path, mo
 
 
 def test_follow_up_about_a_new_subject_swaps_it_into_the_earlier_question():
-    from qa.answer import fold_history
+    from qa.answer.query import fold_history
 
     history = [{"role": "user", "content": "What does a typical San Francisco developer build on?"},
                {"role": "assistant", "content": "In San Francisco, a developer likely relies on proprietary APIs. [1]"}]
@@ -192,8 +197,8 @@ def test_follow_up_about_a_new_subject_swaps_it_into_the_earlier_question():
 
 
 def test_a_follow_up_encodes_the_start_of_the_earlier_answer_and_searches_its_words_in_full(shipped_bot):
-    from qa.answer import fold_history, plain_answer
-    from qa.lexical import tokenize
+    from qa.answer.query import fold_history, plain_answer
+    from qa.store.lexical import tokenize
 
     first = "How many industrial robots did China install?"
     reply = shipped_bot.ask(first).text
@@ -233,7 +238,8 @@ def test_a_follow_up_is_answered_near_the_earlier_answer(shipped_bot):
 
 
 def test_locality_favours_evidence_near_the_earlier_answer_but_not_about_the_old_subject(shipped_bot):
-    from qa.answer import _idf, fold_history
+    from qa.answer.evidence import _idf
+    from qa.answer.query import fold_history
 
     composer, ix = shipped_bot.composer, shipped_bot.index
     anchor = "In San Francisco, a developer likely relies on a stack of proprietary APIs from companies like OpenAI or Anthropic."
@@ -271,11 +277,11 @@ def test_a_name_one_letter_off_the_corpus_is_a_typo_but_an_unknown_acronym_is_no
 def test_ok_in_a_question_is_not_a_name_the_corpus_lacks(tmp_path):
     """"Is it OK to …?" asks about what follows: the unknown-name rule must not refuse the answer
     because no document writes "OK"; a real name no document writes still refuses it."""
-    from qa.answer import Query
+    from qa.answer.query import Query
 
     assert Query("Is it OK to grind rice?", "", []).name_spans == []
     assert Query("Is it Okay to ask Piotr?", "", []).name_spans == ["Piotr"]
-    from qa.checker import names_in
+    from qa.answer.checker import names_in
 
     assert names_in("It is OK to grind coffee with it.") == []
     corpus = tmp_path / "manual"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import ChunkSettings, chunk_document, sentence_spans
-from qa.documents import load_documents
+from qa.ingest.chunking import ChunkSettings, chunk_document, sentence_spans
+from qa.ingest.documents import load_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from .conftest import ROOT, write_corpus
 
 def qa(*args, cwd=ROOT):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "qa.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_help_lists_the_commands():

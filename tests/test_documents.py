@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.documents import load_documents, title_of
+from qa.ingest.documents import load_documents, title_of
 from qa.errors import CorpusError
 
 from .conftest import write_corpus

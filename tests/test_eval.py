@@ -1,7 +1,7 @@
 """The labeled set's figures, and the metric code checked on hand-computed cases."""
 from __future__ import annotations
 
-from qa.eval import DEFAULT_QUESTIONS, LabeledReport, contains, evaluate_labeled, load_questions, rank_of
+from qa.evaluate.labeled import DEFAULT_QUESTIONS, LabeledReport, contains, evaluate_labeled, load_questions, rank_of
 from qa.types import Answer, Citation
 
 

@@ -6,7 +6,9 @@ import os
 
 import pytest
 
-from qa.ui import BotHolder, build_app, make_server
+from qa.serve.chat import build_app, make_server
+
+from qa.serve.holder import BotHolder
 
 from .conftest import ROBOTS, build_bot, write_corpus
 from .writers import html_page, write_pdf

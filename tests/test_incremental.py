@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from qa import index as index_io
+from qa import store as index_io
 from qa.bot import Bot
-from qa.index import IndexSettings
+from qa.store import IndexSettings
 
 from .conftest import BAKING, ROOT, build_bot, write_corpus
 
@@ -87,7 +87,7 @@ def test_add_and_remove_persist_like_a_rebuild(tiny_corpus, tmp_path, embedder):
 
 def test_cli_add_and_remove(tiny_corpus, tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    qa = [sys.executable, "-m", "qa.cli"]
+    qa = [sys.executable, "-m", "qa"]
     note = write_corpus(tmp_path / "in", {"tides.txt": "Tides\n\nSpring tides come twice a month, after new and full moon.\n"})
     out = subprocess.run(qa + ["add", str(note / "tides.txt"), "--corpus", str(tiny_corpus)], env=env, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and "tides.txt" in out.stdout, out.stderr
@@ -129,7 +129,7 @@ def _kill_qa_index_while_embedding(corpus, ix) -> str:
     long = "\n\n".join(f"Paragraph {i}. The lighthouse keeper logged {i} ships passing the reef in week {i}." for i in range(3000))
     (corpus / "log.txt").write_text("Keeper's Log\n\n" + long, encoding="utf-8")
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index", str(ix)],
+    proc = subprocess.Popen([sys.executable, "-m", "qa", "index", str(corpus), "--index", str(ix)],
                             env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
     deadline = time.time() + 120
     seen = ""

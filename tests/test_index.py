@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from qa import index as index_io
+from qa import store as index_io
 from qa.bot import Bot
 from qa.errors import BadIndexError, SaveError
-from qa.index import IndexSettings
+from qa.store import IndexSettings
 
 from .conftest import BAKING, build_bot, write_corpus
 
@@ -63,7 +63,7 @@ def test_other_model_or_settings_trigger_rebuild(tiny_corpus, tmp_path, embedder
     m = index_io.read_manifest(ix)
     assert index_io.staleness(m, IndexSettings(model="BAAI/bge-small-en-v1.5"), index_io.file_hashes(tiny_corpus)).startswith(
         "it was built with model")
-    from qa.chunking import ChunkSettings
+    from qa.ingest.chunking import ChunkSettings
 
     assert "chunking" in index_io.staleness(m, IndexSettings(model=embedder.name, chunking=ChunkSettings(300, 50)),
                                              index_io.file_hashes(tiny_corpus))
@@ -200,7 +200,7 @@ def test_model_that_does_not_mean_pool_falls_back_to_two_passes(tiny_corpus, tmp
     """A CLS-pooled model cannot sum token vectors into a passage: "summed" embeds both, as "encoded" does."""
     from sentence_transformers import SentenceTransformer, models
 
-    from qa.embedding import Embedder, model_location
+    from qa.embed.embedder import Embedder, model_location
 
     base = model_location("sentence-transformers/all-MiniLM-L6-v2")
     word = models.Transformer(base)

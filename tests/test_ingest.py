@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from qa.documents import load_documents
+from qa.ingest.documents import load_documents
 from qa.ingest import UnreadableFile, detect, read
 from qa.ingest.titles import title_of_text
 

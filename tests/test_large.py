@@ -8,12 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from qa import index as index_io
+from qa import store as index_io
 from qa.bot import Bot
 from qa.errors import BadIndexError, CorpusError
-from qa.eval import evaluate_labeled, load_questions
-from qa.index import IndexSettings
-from qa.records import SentenceLists
+from qa.evaluate.labeled import evaluate_labeled, load_questions
+from qa.store import IndexSettings
+from qa.store.records import SentenceLists
 
 from .conftest import ROOT, write_corpus
 
@@ -46,7 +46,7 @@ def test_large_layout_answers_the_labeled_set_as_the_flat_index(large, shipped_b
     """The committed (flat) index saved in the large layout: same hit@1, same first citations."""
     index_io.save(replace(shipped_bot.index), tmp_path / "ix")  # a copy: saving sets the IVF on what it saves
     bot = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix")
-    assert bot.index.ivf is not None and bot.retriever._sentences is None  # no search over every sentence
+    assert bot.index.ivf is not None and bot.retriever.store_search._sentences is None  # no search over every sentence
     items = load_questions(ROOT / "tests" / "data" / "questions.jsonl")
     flat, large_ = evaluate_labeled(shipped_bot, items), evaluate_labeled(bot, items)
     assert abs(flat.metrics()["hit@1"] - large_.metrics()["hit@1"]) <= 0.02
@@ -76,7 +76,7 @@ def test_a_large_index_takes_updates(large, tiny_corpus, tmp_path, embedder):
 
 
 def test_an_ivf_is_trained_anew_when_the_collection_outgrows_its_lists():
-    from qa.vectors import lists_for, refill_ivf, sampled_recall, train_ivf
+    from qa.store.vectors import lists_for, refill_ivf, sampled_recall, train_ivf
 
     rng = np.random.default_rng(5)  # topics: 60 centres, passages scattered around them
     centres = rng.standard_normal((60, 32))

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.checker import Checker, split_written
-from qa.llm import LLMError, LLMSettings, LocalGGUF, OpenAICompatible, connect
-from qa.writer import Writer, grounded_messages
+from qa.answer.checker import Checker, split_written
+from qa.answer.models import LLMError, LLMSettings, LocalGGUF, OpenAICompatible, connect
+from qa.answer.writer import Writer, grounded_messages
 
 from .conftest import ROOT, build_bot, free_port, served_app, write_corpus
 
@@ -272,7 +272,7 @@ def test_a_missing_model_file_is_one_clear_line(tmp_path):
 
 @needs_model
 def test_the_chat_streams_the_model_then_shows_checked_sentences(writing_bot):
-    from qa.ui import chat_reply
+    from qa.serve.chat import chat_reply
 
     from .test_ui import _Holder
 
@@ -289,7 +289,7 @@ def test_cli_and_app_take_llm(tmp_path):
     from gradio_client import Client
 
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", QUESTION, "--json", "--llm", str(GGUF)],
+    out = subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--json", "--llm", str(GGUF)],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-1000:]
     import json
@@ -303,9 +303,9 @@ def test_cli_and_app_take_llm(tmp_path):
 
 def test_a_written_answer_shows_unsupported_sentences_marked_and_follow_ups_ignore_the_marks(shipped_bot):
     """The checker's real verdicts on a written text, rendered as the chat renders them."""
-    from qa.answer import plain_answer
-    from qa.ui import render_answer
-    from qa.writer import written
+    from qa.answer.query import plain_answer
+    from qa.serve.render import render_answer
+    from qa.answer.writer import written
 
     quoted = shipped_bot.ask(QUESTION)
     checker = Checker(shipped_bot.embedder.encode, shipped_bot.index.lexical.idf)

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from qa.metrics import ndcg_at_k, ndcg_at_k_leaderboard, recall_at_k, reciprocal_rank
+from qa.evaluate.metrics import ndcg_at_k, ndcg_at_k_leaderboard, recall_at_k, reciprocal_rank
 
 QRELS = {"a": 3, "b": 2, "c": 1, "z": 0}
 

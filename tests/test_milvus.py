@@ -11,7 +11,7 @@ import pytest
 
 from qa.bot import Bot
 from qa.errors import BadIndexError, CorpusError
-from qa.eval import evaluate_labeled, load_questions
+from qa.evaluate.labeled import evaluate_labeled, load_questions
 
 from .conftest import ROOT
 from .test_cli import qa
@@ -69,7 +69,7 @@ def test_documents_cannot_be_added_one_by_one_and_say_what_to_do(milvus_bot, tmp
 
 _KILLER = """
 import os, signal, sys
-from qa import milvus
+from qa.store import milvus
 real, n = milvus.MilvusStore._write_segments, [0]
 def write_then_die(self, *a, **kw):
     real(self, *a, **kw)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.embedding import model_location
-from qa.onnx_queries import OnnxQueries, _like_lengths, cache_dir
+from qa.embed.embedder import model_location
+from qa.embed.onnx_queries import OnnxQueries, _like_lengths, cache_dir
 
 QUESTIONS = ["Which country installed the most industrial robots?", "What did Barclays report?",
              "How much electricity will data centres in the United States use by 2030, and who says so?", "AI"]
@@ -77,7 +77,7 @@ def test_an_onnx_failure_falls_back_to_torch_for_good(embedder, monkeypatch):
 
 
 def test_a_model_whose_export_differs_is_marked_and_not_tried_again(embedder, tmp_path, monkeypatch):
-    import qa.onnx_queries as oq
+    import qa.embed.onnx_queries as oq
 
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(oq, "_TOLERANCE", -1.0)  # no export can match: as a model whose graph ONNX gets wrong

@@ -14,8 +14,8 @@ import pytest
 
 from qa import Bot
 from qa.errors import ModelError
-from qa.index import embed_text
-from qa.rerank import Reranker, reranker_name
+from qa.store import embed_text
+from qa.answer.rerank import Reranker, reranker_name
 
 from .conftest import ROOT
 from .test_cli import qa
@@ -54,7 +54,7 @@ def test_citations_follow_the_cross_encoder_scores(shipped_bot, reranked_bot):
     ix = shipped_bot.index
     # The candidates are the fused search's, unchanged; the cross-encoder only re-orders them.
     vector = shipped_bot.embedder.encode_queries([QUESTION])[0]
-    from qa.answer import fold_history
+    from qa.answer.query import fold_history
 
     hits = shipped_bot.retriever.search(vector, fold_history(QUESTION, None).tokens, shipped_bot.composer.settings.rerank_depth)
     texts = [embed_text(ix.chunks[h.chunk].title, ix.chunks[h.chunk].text, ix.settings.title_in_embedding) for h in hits]
@@ -82,7 +82,8 @@ def test_cli_takes_a_reranker(cross_encoder_path):
 
 
 def test_chat_loads_a_named_reranker_and_says_so(cross_encoder_path):
-    from qa.ui import BotHolder, chat_reply
+    from qa.serve.chat import chat_reply
+    from qa.serve.holder import BotHolder
 
     holder = BotHolder(reranker=cross_encoder_path)
     assert holder.wait(300)
@@ -93,7 +94,7 @@ def test_chat_loads_a_named_reranker_and_says_so(cross_encoder_path):
 
 
 def test_chat_with_a_wrong_reranker_says_why_in_one_line():
-    from qa.ui import BotHolder
+    from qa.serve.holder import BotHolder
 
     holder = BotHolder(reranker="/no/such/cross-encoder")
     assert holder.wait(300)

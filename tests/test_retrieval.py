@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.answer import fold_history
-from qa.eval import DEFAULT_QUESTIONS, contains, load_questions
-from qa.retrieval import FusionSettings, Retriever
+from qa.answer.query import fold_history
+from qa.evaluate.labeled import DEFAULT_QUESTIONS, contains, load_questions
+from qa.answer.retrieval import FusionSettings, Retriever
 
 from .conftest import ROBOTS, build_bot, write_corpus
 
@@ -54,7 +54,7 @@ def test_near_duplicate_passages_are_collapsed(tmp_path, embedder):
 
 
 def test_top_scores_is_the_top_of_every_positive_score():
-    from qa.retrieval import top_scores
+    from qa.store.faiss import top_scores
 
     rng = np.random.default_rng(7)
     for _ in range(500):
@@ -72,7 +72,7 @@ def test_top_scores_is_the_top_of_every_positive_score():
 
 
 def test_page_runs_cover_every_page_of_every_row_and_nothing_else():
-    from qa.vectors import page_runs
+    from qa.store.vectors import page_runs
 
     rng = np.random.default_rng(11)
     for length in (768, 4096, 8192, 10000):  # rows smaller than, equal to and larger than a page
@@ -86,7 +86,7 @@ def test_page_runs_cover_every_page_of_every_row_and_nothing_else():
 
 
 def test_rows_of_a_memory_map_read_with_prefetch_equal_plain_indexing(tmp_path):
-    from qa.vectors import open_vectors, rows, save_vectors
+    from qa.store.vectors import open_vectors, rows, save_vectors
 
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((5000, 384)).astype(np.float32)

@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 
-from qa import calibration
-from qa import index as index_io
-from qa.answer import spells_out
+from qa.answer import calibration
+from qa import store as index_io
+from qa.answer.evidence import spells_out
 from qa.bot import Bot
-from qa.index import IndexSettings
-from qa.lexical import tokenize
+from qa.store import IndexSettings
+from qa.store.lexical import tokenize
 
 from .conftest import build_bot, write_corpus
 
@@ -156,7 +156,7 @@ def test_a_small_collection_keeps_the_default_weights_and_says_why(shipped_bot, 
 def test_near_spellings_searched_by_length_find_what_a_full_search_finds():
     import random
 
-    from qa.lexical import Spellings, near_term
+    from qa.store.lexical import Spellings, near_term
 
     rng = random.Random(0)
     words = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 14))) for _ in range(3000)]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from qa.sessions import Libraries, UploadLimits, safe_name
+from qa.serve.sessions import Libraries, UploadLimits, safe_name
 from qa.ingest import Limits
 
 from .writers import write_pdf
@@ -99,7 +99,7 @@ def test_odd_names_and_a_pdf_arrive_in_the_library(shipped_bot, tmp_path):
 
 
 def test_an_expired_library_is_said_and_the_server_wide_cap_holds(shipped_bot, tmp_path):
-    from qa.sessions import UploadRefused
+    from qa.serve.sessions import UploadRefused
 
     libs = Libraries(UploadLimits(max_libraries=1), root=tmp_path / "libs")
     lib, _, _ = libs.add(None, shipped_bot, [_upload(tmp_path, "ferry.md", FERRY)])
@@ -112,7 +112,7 @@ def test_an_expired_library_is_said_and_the_server_wide_cap_holds(shipped_bot, t
 
 
 def test_upload_turns_are_not_folded_into_follow_ups():
-    from qa.ui import ATTACHED, conversation
+    from qa.serve.chat import ATTACHED, conversation
 
     chat = [{"role": "user", "content": "How long is the ridge walk?"},
             {"role": "assistant", "content": "It is 14 km long. [1]"},

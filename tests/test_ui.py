@@ -4,7 +4,8 @@ from __future__ import annotations
 from html import unescape
 
 from qa.types import Answer, Citation
-from qa.ui import FRIENDLY_ERROR, chat_reply, render_answer
+from qa.serve.chat import FRIENDLY_ERROR, chat_reply
+from qa.serve.render import render_answer
 
 
 def _answer(abstained=False):
@@ -83,7 +84,7 @@ def test_gradio_history_parts_reach_the_bot(shipped_bot):
 
 
 def test_a_bot_that_cannot_load_says_why_in_the_status_and_the_chat(tmp_path):
-    from qa.ui import BotHolder
+    from qa.serve.holder import BotHolder
 
     holder = BotHolder(corpus=tmp_path / "missing")
     assert holder.wait(120)

@@ -1,4 +1,9 @@
-"""Readers: one file of any supported format → ``Document(text, title, pages, headings)``.
+"""Ingest: files become documents, and documents become passages.
+
+Readers (one module per format: ``text``, ``pdf``, ``html``, ``docx``) turn one file into
+``Document(text, title, pages, headings)``; ``documents`` walks a folder; ``chunking`` cuts a document
+into passages and sentences with exact offsets; ``titles`` finds a title where a file gives none. A new
+format is one reader module here and one line in ``SUFFIXES`` and ``read``.
 
 A format is detected from the file's first bytes as well as its name, so a PDF saved as
 ``report.txt`` is read as a PDF, and a binary file renamed ``.txt`` is refused with a reason.
@@ -9,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..types import Document
-from .base import Limits, UnreadableFile, assemble, size_text
+from qa.ingest.base import Limits, UnreadableFile, assemble, size_text
+from qa.types import Document
 
 __all__ = ["Limits", "UnreadableFile", "SUFFIXES", "detect", "read", "assemble"]
 
@@ -72,15 +77,15 @@ def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
         raise UnreadableFile(source, f"cannot be read ({err.strerror})", "check that it exists and its permissions") from err
     kind = detect(source, data[:4096])
     if kind == "pdf":
-        from .pdf import read_pdf as reader
+        from qa.ingest.pdf import read_pdf as reader
     elif kind == "html":
-        from .html import read_html as reader
+        from qa.ingest.html import read_html as reader
     elif kind == "docx":
-        from .docx import read_docx as reader
+        from qa.ingest.docx import read_docx as reader
     elif kind == "markdown":
-        from .text import read_markdown as reader
+        from qa.ingest.text import read_markdown as reader
     else:
-        from .text import read_text as reader
+        from qa.ingest.text import read_text as reader
     try:
         doc = reader(data, source, limits)
     except UnreadableFile:

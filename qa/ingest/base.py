@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..errors import QAError
-from ..types import Document, Heading
+from qa.errors import QAError
+from qa.types import Document, Heading
 
 
 class UnreadableFile(QAError):

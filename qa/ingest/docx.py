@@ -5,9 +5,9 @@ import io
 import re
 import zipfile
 
-from ..types import Document
-from .base import Limits, UnreadableFile, assemble
-from .titles import clean_title
+from qa.ingest.base import Limits, UnreadableFile, assemble
+from qa.ingest.titles import clean_title
+from qa.types import Document
 
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
 

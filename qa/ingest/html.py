@@ -4,9 +4,9 @@ from __future__ import annotations
 import logging
 import re
 
-from ..types import Document
-from .base import Limits, UnreadableFile, assemble
-from .titles import clean_title
+from qa.ingest.base import Limits, UnreadableFile, assemble
+from qa.ingest.titles import clean_title
+from qa.types import Document
 
 
 def _decode(data: bytes) -> str:

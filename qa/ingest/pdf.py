@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 import statistics
 
-from ..types import Document
-from .base import Limits, UnreadableFile, assemble
-from .titles import clean_title, looks_like_title
+from qa.ingest.base import Limits, UnreadableFile, assemble
+from qa.ingest.titles import clean_title, looks_like_title
+from qa.types import Document
 
 _BULLET = re.compile(r"^\s*(?:[•▪◦●■\-–*]|\d{1,2}[.)]|[a-z][.)])\s")
 _DIGITS = re.compile(r"\d+")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from ..types import Document, Heading
-from .base import Limits, UnreadableFile
-from .titles import title_of_text
+from qa.ingest.base import Limits, UnreadableFile
+from qa.ingest.titles import title_of_text
+from qa.types import Document, Heading
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.M)
 _FENCE = re.compile(r"^ {0,3}(```|~~~)", re.M)

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .errors import QAError
-from .ingest import Limits, UnreadableFile
-from .ingest.base import size_text
+from qa.errors import QAError
+from qa.ingest import Limits, UnreadableFile
+from qa.ingest.base import size_text
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from .errors import CorpusError
-from .ingest import SUFFIXES, Limits, UnreadableFile, read
-from .ingest.titles import title_of_text as title_of  # noqa: F401 - the text reader's rule, for callers
-from .types import Document
+from qa.errors import CorpusError
+from qa.ingest import SUFFIXES, Limits, UnreadableFile, read
+from qa.ingest.titles import title_of_text as title_of  # noqa: F401 - the text reader's rule, for callers
+from qa.types import Document
 
 log = logging.getLogger(__name__)
 

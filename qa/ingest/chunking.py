@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from .types import Chunk, Document
+from qa.types import Chunk, Document
 
 # A sentence ends at . ! ? (optionally closed by a quote or bracket) followed by
 # whitespace and a capital, digit or opening quote. Not after initialisms such

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
-from .onnx_queries import OnnxQueries, env_switch, quiet_export_warnings
-from .onnx_queries import enabled as onnx_enabled
-from .openvino_batches import OpenVinoBatches
+from qa.embed.onnx_queries import OnnxQueries, env_switch, quiet_export_warnings
+from qa.embed.onnx_queries import enabled as onnx_enabled
+from qa.embed.openvino_batches import OpenVinoBatches
+from qa.errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

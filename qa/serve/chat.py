@@ -6,19 +6,18 @@ can be tested without a browser.
 """
 from __future__ import annotations
 
-import html
 import logging
 import os
 import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import quote
 
 import gradio as gr  # this module is the Gradio face; `import qa` never imports it
 
-from .errors import QAError
-from .types import Answer, Citation
+from qa.errors import QAError
+from qa.serve.holder import BotHolder
+from qa.serve.render import CSS, FILE_ROUTE, as_text, render_answer
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,6 @@ EXAMPLES = [
     "What is the Big Fund?",
     "Why does energy matter in the AI race?",
 ]
-FILE_ROUTE = "/qa/file"  # the original of a cited document: corpus files and the visitor's own uploads only
 UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
 EXPIRED_LIBRARY = "Unknown or expired library: upload the files again with /upload."
 ATTACHED = "📎 "  # opens the chat turn that lists a message's attachments
@@ -37,181 +35,6 @@ CONCURRENCY = int(os.environ.get("QA_CONCURRENCY") or 16)
 QUEUE_SIZE = int(os.environ.get("QA_QUEUE_SIZE") or 256)
 STATUS_EVERY = 1.0  # seconds between queue-position updates to waiting visitors
 FRIENDLY_ERROR = "Sorry, something went wrong while answering. The error was logged; please try again."
-
-CSS = """
-.qa-answer { font-size: 1.02rem; line-height: 1.55; }
-.qa-unsupported { text-decoration: underline wavy #dc2626; text-decoration-skip-ink: none; }
-.qa-flag { color: #dc2626; font-size: .8rem; margin-left: .2rem; }
-.qa-notice { font-size: .85rem; opacity: .8; margin-top: .3rem; }
-.qa-notfound { border-left: 4px solid #d97706; padding: .4rem .7rem; background: rgba(217,119,6,.08); border-radius: 6px; }
-.qa-cards { display: flex; flex-direction: column; gap: .5rem; margin-top: .6rem; }
-.qa-card { border: 1px solid rgba(128,128,128,.35); border-radius: 8px; padding: .5rem .7rem; }
-.qa-card-head { font-size: .85rem; opacity: .85; margin-bottom: .25rem; overflow-wrap: anywhere; }
-.qa-card-head b { opacity: 1; }
-.qa-passage { font-size: .9rem; line-height: 1.45; white-space: pre-wrap; overflow-wrap: anywhere; }
-.qa-passage mark { background: #fde68a; color: #111; padding: 0 .1rem; border-radius: 3px; }
-.qa-where { font-weight: 600; }
-.qa-ref { font-weight: 600; text-decoration: none; }
-.qa-more summary, .qa-notfound + details summary { cursor: pointer; margin-top: .5rem; font-size: .9rem; opacity: .85; }
-#qa-status { font-size: .9rem; opacity: .8; }
-"""
-
-
-# ---------------------------------------------------------------- rendering
-
-def locator(c: Citation) -> str:
-    """"p. 3" (or "p. 3, passage pp. 3–4") and the section: where a reader finds the sentence."""
-    parts = []
-    if c.page is not None:
-        where = f"p. {c.page}"
-        if c.pages and c.pages[0] != c.pages[1]:
-            where += f" (passage pp. {c.pages[0]}–{c.pages[1]})"
-        parts.append(where)
-    if c.section:
-        parts.append(f"§ {c.section}")
-    return " · ".join(parts)
-
-
-# HTML's, Markdown's and LaTeX's own characters, and line breaks (a blank line would end the HTML block and
-# let Markdown parse what follows), become character references: a document's text stays text.
-_INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-.!|~$:\n\r"})
-
-
-def as_text(s: str) -> str:
-    """``s`` as inert text in the chat's Markdown-and-HTML: no tag, link, image or formula can come of it."""
-    return s.translate(_INERT)
-
-
-def file_link(c: Citation, library: str | None = None) -> str:
-    """The app's link to the original file, at the cited page for a PDF (relative: works under any root path)."""
-    url = f"{FILE_ROUTE.lstrip('/')}/{quote(c.source)}"
-    if library:
-        url += f"?library={quote(library)}"
-    return url + (f"#page={c.page}" if c.page else "")
-
-
-def card(c: Citation, uid: str, library: str | None = None, links: bool = True) -> str:
-    p, a, b = c.passage, c.highlight_start, c.highlight_start + len(c.highlight)
-    body = f"{as_text(p[:a])}<mark>{as_text(p[a:b])}</mark>{as_text(p[b:])}"
-    where = locator(c)
-    source = as_text(c.source)
-    if links:
-        source = f'<a class="qa-open" href="{html.escape(file_link(c, library))}" target="_blank" rel="noopener">{source}</a>'
-    head = (f"<b>[{c.number}] {as_text(c.title)}</b> · <code>{source}</code> · "
-            + (f'<span class="qa-where">{as_text(where)}</span> · ' if where else "")
-            + f"characters {c.start:,}–{c.end:,} · score {c.score:.2f}"
-            + (f" · also in {as_text(', '.join(c.also_in[:3]))}{' …' if len(c.also_in) > 3 else ''}" if c.also_in else ""))
-    return f'<div class="qa-card" id="{uid}-{c.number}"><div class="qa-card-head">{head}</div><div class="qa-passage">{body}</div></div>'
-
-
-def render_text(answer: Answer, uid: str) -> str:
-    """The answer sentence(s), with each [n] linking to its card; a written sentence the checker could
-    not back with its passages is underlined in red with the reason beside it."""
-    def linked(text: str) -> str:
-        text = as_text(text)
-        for c in answer.citations:
-            text = text.replace(as_text(f"[{c.number}]"), f'<a class="qa-ref" href="#{uid}-{c.number}">[{c.number}]</a>')
-        return text
-
-    if not (answer.generated and answer.checks):
-        return linked(answer.text)
-    return " ".join(linked(c.text) if c.supported else
-                    f'<span class="qa-unsupported" title="{as_text(c.reason)}">{linked(c.text)}</span>'
-                    f'<span class="qa-flag">⚠ not supported: {as_text(c.reason)}</span>' for c in answer.checks)
-
-
-def cited_numbers(answer: Answer) -> set[int]:
-    """The passages the answer text cites."""
-    if answer.generated and answer.checks:
-        return {n for c in answer.checks for n in c.cites}
-    return {c.number for c in answer.citations if f"[{c.number}]" in answer.text}
-
-
-def render_answer(answer: Answer, uid: str = "qa", library: str | None = None, links: bool = True) -> str:
-    """HTML for one chat reply: the answer, then numbered source cards (collapsed when not found).
-
-    ``library``: the visitor's upload token, so links to their own files reach them (and only them).
-    """
-    def _card(c: Citation, uid: str) -> str:
-        return card(c, uid, library, links)
-
-    if answer.abstained:
-        cards = "".join(_card(c, uid) for c in answer.citations)
-        return (f'<div class="qa-notfound"><b>Not found in the corpus.</b> None of the documents answers this question.</div>'
-                f'<details><summary>Closest passages ({len(answer.citations)})</summary><div class="qa-cards">{cards}</div></details>')
-    # The passages the answer cites stay open; the rest wait behind one click.
-    numbers = cited_numbers(answer)
-    cited = [c for c in answer.citations if c.number in numbers]
-    more = [c for c in answer.citations if c not in cited]
-    notice = f'<div class="qa-notice">{as_text(answer.notice)}</div>' if answer.notice else ""
-    html_ = (f'<div class="qa-answer">{render_text(answer, uid)}</div>{notice}'
-             f'<div class="qa-cards">{"".join(_card(c, uid) for c in cited)}</div>')
-    if more:
-        html_ += (f'<details class="qa-more"><summary>{len(more)} more passage{"s" if len(more) > 1 else ""}</summary>'
-                  f'<div class="qa-cards">{"".join(_card(c, uid) for c in more)}</div></details>')
-    return html_
-
-
-# ---------------------------------------------------------------- the bot, loaded in the background
-
-class BotHolder:
-    """Loads the Bot on a thread so the page can show a status meanwhile."""
-
-    def __init__(self, **load_kwargs: Any) -> None:
-        self.status = "Loading the embedding model and index…"
-        self.error: str | None = None
-        self.bot = None
-        self._ready = threading.Event()
-        self._kwargs = load_kwargs
-        from .bot import default_paths, is_shipped_corpus
-
-        self.shipped_corpus = is_shipped_corpus(default_paths(load_kwargs.get("corpus"), None)[0])
-        threading.Thread(target=self._load, name="qa-load", daemon=True).start()
-
-    def _load(self) -> None:
-        from .bot import Bot
-
-        t0 = time.perf_counter()
-        try:
-            # A shared Milvus index is served as it is: a server never drops what others may be serving.
-            self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **self._kwargs)
-            self.bot.embedder.prepare_questions()  # the faster question encoder, ready before most visitors
-            c = self.bot.index.manifest.get("counts", {})
-            rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
-            writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
-            self.status = (f"Ready · {c.get('documents')} documents, {c.get('chunks')} passages · "
-                           f"model {self.bot.index.settings.model}{rerank}{writer} · loaded in {time.perf_counter() - t0:.1f}s")
-        except QAError as err:
-            self.error = self.status = f"Cannot start: {err}"
-        except Exception:  # noqa: BLE001 - shown as one line, logged in full
-            log.exception("Loading the bot failed")
-            self.error = self.status = "Cannot start: loading the bot failed (see the server log)."
-        finally:
-            self._ready.set()
-
-    @classmethod
-    def of(cls, bot) -> "BotHolder":
-        """A holder for a bot already loaded (tests, embedding the chat in another app)."""
-        holder = cls.__new__(cls)
-        holder.bot, holder.error, holder._kwargs = bot, None, {}
-        holder.status = f"Ready · {len(bot.index.docs)} documents"
-        holder._ready = threading.Event()
-        holder._ready.set()
-        from .bot import is_shipped_corpus
-
-        holder.shipped_corpus = bot.corpus is not None and is_shipped_corpus(bot.corpus)
-        return holder
-
-    def _set_status(self, message: str) -> None:
-        self.status = message
-
-    def wait(self, timeout: float | None = None) -> bool:
-        return self._ready.wait(timeout)
-
-    @property
-    def ready(self) -> bool:
-        return self._ready.is_set()
-
 
 # ---------------------------------------------------------------- event handlers
 
@@ -272,7 +95,7 @@ def chat_reply(holder: BotHolder, message: Any, history: list[dict], libraries=N
 
     ``visitor`` is this browser session's state: ``{"library": token}`` once it has uploaded files.
     """
-    from .bot import check_question
+    from qa.bot import check_question
 
     visitor = visitor if visitor is not None else {}
     text, files = _message_parts(message)
@@ -458,7 +281,7 @@ def serve_file(holder: BotHolder, libraries, source: str, library: str = ""):
 # ---------------------------------------------------------------- the app
 
 def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: Any):
-    from .sessions import Libraries
+    from qa.serve.sessions import Libraries
 
     holder = holder or BotHolder(**load_kwargs)
     libraries = libraries if libraries is not None else Libraries()

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
+from qa.errors import NO_SENTENCE_TRANSFORMERS, ModelError, cannot_load
 
 log = logging.getLogger(__name__)
 

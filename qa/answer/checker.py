@@ -23,10 +23,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import NOT_NAMES, spells_out
-from .chunking import sentence_spans
-from .lexical import fold, stopwords, tokenize
-from .types import Citation
+from qa.answer.evidence import spells_out
+from qa.answer.query import NOT_NAMES
+from qa.ingest.chunking import sentence_spans
+from qa.store.lexical import fold, stopwords, tokenize
+from qa.types import Citation
 
 _MARK = re.compile(r"\s*\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[^a-z\s])|\n+")

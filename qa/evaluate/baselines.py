@@ -13,8 +13,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .lexical import Lexical, tokenize
-from .types import Chunk, Document
+from qa.store.lexical import Lexical, tokenize
+from qa.types import Chunk, Document
 
 
 @dataclass

@@ -1,12 +1,15 @@
-"""Hybrid search: dense passages + dense sentences + BM25, fused, near-duplicates collapsed."""
+"""Hybrid search: a store's candidates (dense passages, dense sentences, BM25) fused into one ranking,
+near-duplicates collapsed."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .index import Index
-from .vectors import VectorSearch, rows
+from qa.store import Index
+from qa.store.base import Search
+from qa.store.faiss import FaissSearch
+from qa.store.vectors import rows
 
 
 @dataclass(frozen=True)
@@ -36,40 +39,13 @@ class Hit:
     duplicates: list[int] = field(default_factory=list)  # near-duplicate chunks of other documents, collapsed into this one
 
 
-def top_scores(scores: np.ndarray, depth: int) -> np.ndarray:
-    """The ids of the ``depth`` highest positive scores, in no order.
-
-    At a million passages a question's words occur in a quarter of them, and a partition of every
-    score took 5 ms (72 ms at p95: it degrades on the many ties at 0). Halving a threshold from the
-    best score finds a small set that holds the top ``depth`` in a few cheap passes."""
-    best = float(scores.max()) if scores.size else 0.0
-    if not np.isfinite(best) or np.isnan(scores).any():  # a damaged index: never loop on NaN or infinity
-        scores = np.nan_to_num(scores, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
-        best = float(scores.max())
-    if best <= 0:
-        return np.array([], dtype=np.int64)
-    threshold = best / 2
-    while True:
-        ids = np.flatnonzero(scores >= threshold)
-        if len(ids) >= depth or threshold < best * 1e-4:
-            break
-        threshold /= 4
-    if len(ids) < depth:
-        ids = np.flatnonzero(scores > 0)
-    if len(ids) > depth:
-        ids = ids[np.argpartition(scores[ids], len(ids) - depth)[-depth:]]
-    return ids
-
-
 class Retriever:
-    """Stateless over an Index, so one instance serves many threads."""
+    """Fuses a store's candidates into one ranking. Stateless over an Index, so one instance serves many threads."""
 
-    def __init__(self, index: Index, fusion: FusionSettings | None = None) -> None:
+    def __init__(self, index: Index, fusion: FusionSettings | None = None, search: Search | None = None) -> None:
         self.index = index
         self.fusion = fusion or FusionSettings()
-        self._chunks = VectorSearch(index.chunk_vectors, index.ivf)
-        # A large index (an IVF) searches no sentence list: its candidates' sentences are scored instead.
-        self._sentences = VectorSearch(index.sentence_vectors) if index.ivf is None else None
+        self.store_search = search if search is not None else FaissSearch(index)  # the store's candidate searches
         self._list_sentences()
 
     def _list_sentences(self) -> None:
@@ -95,35 +71,12 @@ class Retriever:
         sentence[has], best[has] = maxima, sids[first]
         return sentence, best
 
-    def _chunk_terms(self, chunk: int) -> list[str]:
-        """The BM25 tokens of a chunk (kept in the index)."""
-        return self.index.terms[chunk] if self.index.terms else []
-
     def _idf_share(self, tokens: list[str], chunk: int) -> float:
         """The share of the query's IDF mass that ``chunk`` holds."""
         idf = self.index.lexical.idf(tokens)
-        have = set(self._chunk_terms(chunk))
+        have = set(self.store_search.chunk_terms(chunk))
         total = sum(idf[t] for t in tokens)
         return sum(idf[t] for t in tokens if t in have) / total if total > 0 else 0.0
-
-    def _candidates(self, qv: np.ndarray, query_tokens: list[str], depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
-        """The chunks worth scoring (the top ``depth`` of each list: passages, sentences, BM25), their
-        BM25 scores, the query's best BM25 score in the whole collection, and the chunk that has it."""
-        ix, f = self.index, self.fusion
-        dense_ids = self._chunks.search(qv, depth)
-        sent_ids = self._sentences.search(qv, min(f.depth * 2, len(ix.sentences))) if self._sentences else []
-        bm25 = ix.lexical.scores(query_tokens)
-        top_bm25 = top_scores(bm25, depth)
-
-        candidates = set(dense_ids.tolist())
-        candidates.update(int(i) for i in top_bm25)
-        for sid in sent_ids:
-            _, _, _, first, last = ix.sentences[sid]
-            candidates.update(range(int(first), int(last) + 1))
-        cand = np.fromiter(candidates, dtype=np.int64)
-        top = bm25[top_bm25]
-        best = int(top_bm25[top == top.max()].min()) if len(top_bm25) else 0  # the first chunk among ties, as argmax
-        return cand, bm25[cand], float(bm25[best]), best
 
     def search(self, query_vector: np.ndarray, query_tokens: list[str], k: int = 5, collapse: bool = True) -> list[Hit]:
         ix, f = self.index, self.fusion
@@ -131,7 +84,7 @@ class Retriever:
             return []
         q = query_vector.reshape(1, -1).astype(np.float32)
         depth = min(max(f.depth, k), len(ix.chunks))
-        cand, bm25, best_bm25, best_chunk = self._candidates(q[0], query_tokens, depth)
+        cand, bm25, best_bm25, best_chunk = self.store_search.candidates(q[0], query_tokens, depth, min(f.depth * 2, len(ix.sentences)))
 
         qv = q[0]
         passage = rows(ix.chunk_vectors, cand) @ qv

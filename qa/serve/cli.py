@@ -8,8 +8,8 @@ import os
 import sys
 import textwrap
 
-from .calibration import Calibration
-from .errors import QAError, QuestionError
+from qa.answer.calibration import Calibration
+from qa.errors import QAError, QuestionError
 
 EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _bot(args, corpus=None, rebuild=False, passage_vectors=None, require_saved=False):
-    from .bot import Bot
+    from qa.bot import Bot
 
     return Bot.load(corpus=corpus or args.corpus, index=args.index, model=args.model, rebuild=rebuild, passage_vectors=passage_vectors,
                     require_saved=require_saved,
@@ -132,7 +132,7 @@ def cmd_sources(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .bot import MAX_K, check_question
+    from qa.bot import MAX_K, check_question
 
     check_question(args.question)  # fail fast, before loading a model
     if not 1 <= args.k <= MAX_K:
@@ -165,7 +165,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .eval import DEFAULT_QUESTIONS, evaluate_labeled, load_questions
+    from qa.evaluate.labeled import DEFAULT_QUESTIONS, evaluate_labeled, load_questions
 
     if args.beir or args.squad:
         return eval_public(args)
@@ -180,11 +180,11 @@ def cmd_eval(args) -> int:
 
 def eval_public(args) -> int:
     """Index the benchmark's documents through the bot's own pipeline (cached), then score it."""
-    from . import benchmarks as b
-    from .bot import Bot
-    from .embedding import Embedder
-    from .index import IndexSettings
-    from .rerank import Reranker, reranker_name
+    from qa.answer.rerank import Reranker, reranker_name
+    from qa.bot import Bot
+    from qa.embed.embedder import Embedder
+    from qa.evaluate import benchmarks as b
+    from qa.store import IndexSettings
 
     if args.beir:
         data = b.load_beir(args.beir)

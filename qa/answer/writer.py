@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
-from .answer import last_exchange
-from .checker import Checker, SentenceCheck
-from .llm import LanguageModel, LLMError
-from .types import Answer, Citation
+from qa.answer.checker import Checker, SentenceCheck
+from qa.answer.models import LanguageModel, LLMError
+from qa.answer.query import last_exchange
+from qa.types import Answer, Citation
 
 NOT_FOUND = "NOT FOUND"
 SYSTEM = (

@@ -23,11 +23,11 @@ from typing import Callable
 
 import numpy as np
 
-from .index import Index, embed_text
-from .index import sample as index_sample
-from .lexical import bm25_score as _bm25
-from .lexical import tokenize
-from .retrieval import FusionSettings
+from qa.answer.retrieval import FusionSettings
+from qa.store import Index, embed_text
+from qa.store import sample as index_sample
+from qa.store.lexical import bm25_score as _bm25
+from qa.store.lexical import tokenize
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .types import Chunk, Document
+from qa.types import Chunk, Document
 
 
 class _Rows(Sequence):

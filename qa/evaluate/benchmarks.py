@@ -14,13 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
-from . import index as index_io
-from .errors import BadIndexError, CorpusError
-from .index import Index, IndexSettings
-from .baselines import unique_sources
-from .metrics import ndcg_at_k, ndcg_at_k_leaderboard, recall_at_k, reciprocal_rank
-from .openvino_batches import available as openvino_available
-from .types import Document
+from qa import store as index_io
+from qa.embed.openvino_batches import available as openvino_available
+from qa.errors import BadIndexError, CorpusError
+from qa.evaluate.baselines import unique_sources
+from qa.evaluate.metrics import (
+    ndcg_at_k,
+    ndcg_at_k_leaderboard,
+    recall_at_k,
+    reciprocal_rank,
+)
+from qa.store import Index, IndexSettings
+from qa.types import Document
 
 CACHE = Path(tempfile.gettempdir()) / "qa-eval-cache"
 

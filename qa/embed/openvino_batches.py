@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .onnx_queries import PROBES, env_switch, exported
+from qa.embed.onnx_queries import PROBES, env_switch, exported
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer

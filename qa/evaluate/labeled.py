@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .types import Answer
+from qa.types import Answer
 
 DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})

@@ -1,0 +1,259 @@
+"""Turn retrieval hits into an answer: highlight the answering sentence of each passage, decide
+whether to abstain, write the text."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Sequence
+
+import numpy as np
+
+from qa.answer.evidence import (
+    _ACRONYM,
+    _idf,
+    _SentenceInfo,
+    coverage,
+    covers_years,
+    spells_out,
+)
+from qa.answer.query import (
+    _CONTINUES,
+    _SENTENCE_END,
+    _WH_OPENING,
+    AnswerSettings,
+    Query,
+)
+from qa.answer.retrieval import Hit
+from qa.store import Index
+from qa.store.lexical import tokenize
+from qa.store.vectors import rows
+from qa.types import Answer, Citation, Document
+
+_SENTENCES_KEPT = 100_000  # sentences whose terms the Composer keeps between questions
+
+
+@dataclass
+class _Evidence:
+    hit: Hit
+    start: int  # highlight, absolute offsets in the document
+    end: int
+    cosine: float
+    support: float
+    defines: bool = False  # the highlight defines the term a "what is X?" question asks about
+
+
+class Composer:
+    def __init__(self, index: Index, settings: AnswerSettings | None = None) -> None:
+        self.index = index
+        self.settings = settings or AnswerSettings()
+        self._info: dict[tuple[str, int, int], _SentenceInfo] = {}  # filled on first use; safe to share
+
+    def _sentence(self, source: str, start: int, text: str) -> _SentenceInfo:
+        key = (source, start, len(text))
+        info = self._info.get(key)
+        if info is None:
+            end = text.rstrip()[-1:]
+            heading = end not in ".!?\"”’)" and len(text.split()) <= 12
+            # "Where China Is Catching Up — and Where America Still Leads" is a question without its "?".
+            asks = end == "?" or (heading and bool(_WH_OPENING.match(text)))
+            if len(self._info) >= _SENTENCES_KEPT:
+                self._info.clear()  # a large collection's sentences would otherwise pile up, question after question
+            info = self._info[key] = _SentenceInfo(frozenset(tokenize(text)), text, asks, heading)
+        return info
+
+    def highlight(self, hit: Hit, query_vector: np.ndarray, query: Query, idf: dict[str, float],
+                  cosines: np.ndarray | None = None) -> _Evidence:
+        """The sentence of the passage that best answers: meaning first, then the question's words."""
+        ix, s = self.index, self.settings
+        focus, asked_numbers, defines = query.tokens, query.asked_numbers, query.defines
+        chunk = ix.chunks[hit.chunk]
+        sids = ix.chunk_sentences[hit.chunk]
+        if not len(sids):
+            return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage)
+        focus_set = set(focus)
+        # An acronym the corpus never writes counts as present in a sentence that spells it out.
+        spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
+                 for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
+                 and not ix.lexical.doc_freq(tokens)[tokens[0]]]
+        if cosines is None:
+            cosines = np.asarray(ix.sentence_vectors[sids], dtype=np.float32) @ query_vector
+        spans, infos = [], []
+        for sid in sids:
+            _, a, b, _, _ = ix.sentences[sid]
+            a, b = max(int(a), chunk.start), min(int(b), chunk.end)
+            spans.append((a, b))
+            infos.append(self._sentence(chunk.source, a, chunk.text[a - chunk.start:b - chunk.start]))
+        if spelt:
+            infos = [replace(info, terms=info.terms | {t for name, t in spelt if spells_out(name, chunk.text[a - chunk.start:b - chunk.start])})
+                     for info, (a, b) in zip(infos, spans)]
+        scored = []
+        for n, (cos, info) in enumerate(zip(cosines, infos)):
+            cos, terms, first = float(cos), info.terms, n
+            if n and _CONTINUES.match(chunk.text, spans[n][0] - chunk.start) and not (infos[n - 1].is_question or infos[n - 1].is_heading):
+                # "They are more likely to use open models." is about the previous sentence's subject:
+                # judge the two together, and show both if they win.
+                cos = max(cos, (cos + float(cosines[n - 1])) / 2)
+                terms, first = terms | infos[n - 1].terms, n - 1
+            score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
+            is_definition = defines is not None and bool(defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start))
+            if is_definition:
+                score += s.definition_bonus
+            if info.is_question:
+                score -= s.question_penalty  # a heading or FAQ line that asks the question never answers it
+            elif info.is_heading:
+                score -= s.heading_penalty
+            if asked_numbers is not None and not info.numbers - asked_numbers:
+                score -= s.number_penalty
+            scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
+        i = max(range(len(scored)), key=lambda j: scored[j][0])
+        score, a, b, cos, novel, is_definition = scored[i]
+        if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
+            # "…the AI is not just an app on a phone. It is the operating system for the city itself."
+            b = spans[i + 1][1]
+        if novel < s.min_new_words:
+            # The sentence only restates the question ("In a major city, AI is not just an app."):
+            # the answer is in the neighbour that follows or precedes it, so show both.
+            neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(scored)]
+            if neighbours:
+                j = max(neighbours, key=lambda n: scored[n][0])
+                a, b = min(a, scored[j][1]), max(b, scored[j][2])
+        return _Evidence(hit, a, b, cos, score, is_definition)
+
+    def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None,
+                order: Sequence[float] | None = None) -> Answer:
+        """Highlight every hit, re-rank them by evidence, keep ``k`` (default: all).
+
+        ``query_vector`` picks the highlights: for a follow-up, the current turn weighs in it.
+        ``order``, one score per hit (a cross-encoder's), replaces the evidence re-ranking.
+        """
+        ix, s = self.index, self.settings
+        idf = _idf(ix, query.tokens)
+        # Every hit's sentence cosines in one product, from one read of their vectors (a large index
+        # reads them from disk): under load each numpy call gives up the interpreter lock and waits
+        # to get it back, twenty times per question when taken hit by hit.
+        groups = [ix.chunk_sentences[h.chunk] for h in hits]
+        cosines = np.split(rows(ix.sentence_vectors, np.concatenate(groups)) @ query_vector,
+                           np.cumsum([len(g) for g in groups])[:-1]) if hits else []
+        evidence = [self.highlight(h, query_vector, query, idf, c) for h, c in zip(hits, cosines)]
+        if order is not None:
+            if len(order) != len(hits):
+                raise ValueError(f"The re-ranker gave {len(order)} scores for {len(hits)} passages.")
+            # The cross-encoder read each passage with the question: its order stands on its own.
+            by_hit = dict(zip((id(h) for h in hits), order))
+            evidence.sort(key=lambda ev: -float(by_hit[id(ev.hit)]))
+        else:
+            near = self.locality(query, evidence)
+            # Re-rank by passage score and by how well its best sentence answers: the passage
+            # that holds the answering sentence goes first, even if a neighbour matched more words.
+            evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support + near.get(id(ev), 0.0)))
+        evidence = evidence[:k]
+        citations = []
+        for n, ev in enumerate(evidence, start=1):
+            c = ix.chunks[ev.hit.chunk]
+            citations.append(locate(Citation(
+                number=n, source=c.source, title=c.title, passage=c.text, start=c.start, end=c.end,
+                score=round(ev.hit.score, 4), highlight=c.text[ev.start - c.start:ev.end - c.start],
+                highlight_start=ev.start - c.start,
+                also_in=list(dict.fromkeys(ix.chunks[d].source for d in ev.hit.duplicates if ix.chunks[d].source != c.source)),
+            ), ix.document(c.source)))
+        if not evidence or self.should_abstain(query, evidence):
+            return Answer(question=query.question, text=not_found_text(len(citations)), citations=citations,
+                          abstained=True, query=query.text)
+        return Answer(question=query.question, text=self.answer_text(evidence, citations), citations=citations,
+                      abstained=False, query=query.text)
+
+    def locality(self, query: Query, evidence: list[_Evidence]) -> dict[int, float]:
+        """Follow-ups: a bonus per evidence (by ``id``) for lying near where the earlier answer was found.
+
+        "And how much in China?" is answered beside the US figure, "And a developer in Beijing?"
+        a few sentences after the San Francisco one: a conversation stays in one part of the corpus.
+        Sentences naming the subject the follow-up moved away from, or sharing none of its own
+        words, get nothing.
+        """
+        s = self.settings
+        # The earlier answer reached us with its whitespace collapsed: match any run of it.
+        probes = [re.compile(r"\s+".join(map(re.escape, p[:60].split())))
+                  for p in _SENTENCE_END.split(query.previous_answer) if len(p) >= 20]
+        if not probes or s.locality_weight <= 0:
+            return {}
+        anchors: dict[str, list[tuple[int, int]]] = {}
+        for source in {self.index.chunks[ev.hit.chunk].source for ev in evidence}:
+            for ci in self.index.chunks_of(source):
+                c = self.index.chunks[ci]
+                for p in probes:
+                    m = p.search(c.text)
+                    if m:
+                        anchors.setdefault(source, []).append((c.start + m.start(), c.start + m.end()))
+        old = query.previous_subject.lower()
+        own = set(tokenize(query.question))  # what the follow-up itself asks about
+        out = {}
+        for ev in evidence:
+            chunk = self.index.chunks[ev.hit.chunk]
+            spans = anchors.get(chunk.source)
+            if not spans:
+                continue
+            text = chunk.text[ev.start - chunk.start:ev.end - chunk.start]
+            if old and old in text.lower():
+                continue
+            if own and not own & set(tokenize(text)):
+                continue  # "What about Huawei's chips?" is not answered by the earlier investment figures
+            gap = min(max(0, a - ev.end, ev.start - b) for a, b in spans)
+            out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
+        return out
+
+    def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
+        top = evidence[0]
+        if top.defines:
+            # "What does E-E-A-T mean?" and the corpus writes "E-E-A-T (Expertise, …)": that is the
+            # answer, however little the embedding makes of a bare acronym.
+            return False
+        floor = self.settings.min_support_followup if query.is_followup else self.settings.min_support
+        if top.cosine < self.settings.min_sentence or top.support < floor:
+            return True
+        chunk = self.index.chunks[top.hit.chunk]
+        passage = chunk.text
+        if not covers_years(query.stated_years, f"{chunk.title}\n{passage}"):
+            return True  # asked about 2022, found 2023: the same kind of figure, not the one asked for
+        # Asked about a name the corpus never mentions (nor anything spelt nearly like it, which
+        # would be a typo): whatever matched is about something else. Unless the name is an acronym
+        # the found passage spells out ("HR": "… who looks after human resources").
+        lexical = self.index.lexical
+        for name in query.name_spans:
+            unknown = [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
+            if unknown and not spells_out(name, passage):
+                return True
+        return False
+
+    def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
+        """The best highlight, then at most one more that is nearly as good and says something else."""
+        parts = [f"{citations[0].highlight} [1]"]
+        best = evidence[0].support
+        used = {citations[0].highlight}
+        for ev, cit in zip(evidence[1:], citations[1:]):
+            if len(parts) >= self.settings.max_answer_sentences:
+                break
+            if ev.support >= 0.9 * best and cit.highlight not in used:
+                parts.append(f"{cit.highlight} [{cit.number}]")
+                used.add(cit.highlight)
+        return " ".join(parts)
+
+
+def locate(citation: Citation, doc: Document | None) -> Citation:
+    """Add the reader's locators: the PDF page of the highlight (and the passage's page range)
+    and the heading path above it. Both come from the same offsets, so card and API agree."""
+    if doc is None:
+        return citation
+    at = citation.start + citation.highlight_start
+    citation.kind = doc.kind
+    citation.page = doc.page_at(at)
+    if citation.page is not None:
+        citation.pages = (doc.page_at(citation.start), doc.page_at(max(citation.start, citation.end - 1)))
+    citation.section = doc.section_at(at)
+    return citation
+
+
+def not_found_text(n: int) -> str:
+    if n == 0:
+        return "Not found in the corpus: it has no passage that answers this question."
+    return (f"Not found in the corpus: none of its passages answers this question. "
+            f"The {n} closest passage{'s are' if n > 1 else ' is'} listed below, in case one helps.")

@@ -1,0 +1,101 @@
+"""What a sentence offers as evidence: acronyms spelled out, years covered, quantities stated, the
+share of the question's terms it holds."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+
+from qa.store import Index
+from qa.store.lexical import stopwords
+
+_NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
+_YEAR_DIGITS = r"(1[5-9]\d\d|20\d\d)"
+_ANY_YEAR = re.compile(r"(?<!\d)" + _YEAR_DIGITS + r"(?!\d)")
+_YEAR_SPAN = re.compile(r"\b" + _YEAR_DIGITS + r"\s*(?:[-–—/]|to|until|till|through|and)\s*(\d{4}|\d{2})\b")
+_LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
+
+_ACRONYM = re.compile(r"([A-Z]{2,6}?)(I{1,3}|IV|VI{0,3}|\d{1,2})?")
+_SPELL_WORD = re.compile(r"[A-Za-z]+|\d+")
+_LINKS = {"of", "and", "the", "for", "&", "de", "on", "in"}
+
+
+def spells_out(name: str, text: str) -> bool:
+    """``text`` writes the acronym ``name`` in full: "NY" "New York", "HR" "human resources",
+    "WWII" "World War II" (a trailing numeral must match too: "WWI" is not "World War II")."""
+    m = _ACRONYM.fullmatch(name)
+    if not m:
+        return False
+    letters, numeral = m.group(1).lower(), m.group(2)
+    words = _SPELL_WORD.findall(text)
+    for i in range(len(words)):
+        j, n = i, 0
+        while j < len(words) and n < len(letters):
+            w = words[j]
+            if w[0].lower() == letters[n] and w.lower() not in stopwords():  # "her reasons" is not HR
+                n, j = n + 1, j + 1
+            elif n and w.lower() in _LINKS:
+                j += 1  # "Department of Energy" is DOE and DE
+            else:
+                break
+        if n == len(letters) and (numeral is None or (j < len(words) and words[j] == numeral)) \
+                and (numeral is not None or j >= len(words) or not _ACRONYM.fullmatch(words[j]) or words[j][0].islower()):
+            return True
+    return False
+
+
+def covers_years(years: frozenset[int], text: str) -> bool:
+    """Every one of ``years`` is written in ``text``, or falls inside a span of years it writes.
+
+    "What was the revenue in 2022?" is not answered by "Operating revenue for the 2023 financial
+    year was…": the sentence is about something else, however well it matches the rest.
+    """
+    if not years:
+        return True
+    written = {int(y) for y in _ANY_YEAR.findall(text)}
+    missing = years - written
+    for m in _YEAR_SPAN.finditer(text) if missing else ():
+        first, last = int(m.group(1)), m.group(2)
+        end = int(last) if len(last) == 4 else first // 100 * 100 + int(last)
+        missing = {y for y in missing if not first <= y <= end}
+    return not missing
+
+
+def numbers_in(text: str) -> frozenset[str]:
+    """The quantities a text states; a leading list number ("5. Heading") is not one."""
+    return frozenset(m.group(0).lower().rstrip(".,") for m in _NUMBER.finditer(_LIST_NUMBER.sub("", text)))
+
+
+@dataclass(frozen=True)
+class _SentenceInfo:
+    terms: frozenset[str]
+    text: str
+    is_question: bool
+    is_heading: bool  # a short line with no closing punctuation: it names a topic, it states nothing
+
+    @cached_property
+    def numbers(self) -> frozenset[str]:
+        """Read only for questions asking for a quantity."""
+        return numbers_in(self.text)
+
+
+def _idf(index: Index, tokens: list[str]) -> dict[str, float]:
+    return index.lexical.idf(tokens)
+
+
+def coverage(tokens: set[str], idf: dict[str, float], focus: list[str]) -> float:
+    """IDF-weighted share of the question's terms found in ``tokens`` (a repeated term weighs more)."""
+    total = sum(idf.get(t, 0.0) for t in focus)
+    if total <= 0:
+        return 0.0
+    heads = {u[:5] for u in tokens if len(u) >= 5}
+    return sum(idf.get(t, 0.0) for t in focus if t in tokens or (t[:5] in heads and _same_root(t, tokens))) / total
+
+
+def _same_root(term: str, tokens: set[str]) -> bool:
+    """"coastal" and "coast", "navigational" and "navig": the stemmer keeps some derived forms apart."""
+    if len(term) < 5:
+        return False
+    return any(len(u) >= 5 and (term.startswith(u) or u.startswith(term)) for u in tokens)
+
+

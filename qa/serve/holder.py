@@ -1,0 +1,73 @@
+"""The bot, loaded on a thread while the page is already up, with a status line saying how far it got."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from qa.errors import QAError
+
+log = logging.getLogger(__name__)
+
+# ---------------------------------------------------------------- the bot, loaded in the background
+
+class BotHolder:
+    """Loads the Bot on a thread so the page can show a status meanwhile."""
+
+    def __init__(self, **load_kwargs: Any) -> None:
+        self.status = "Loading the embedding model and index…"
+        self.error: str | None = None
+        self.bot = None
+        self._ready = threading.Event()
+        self._kwargs = load_kwargs
+        from qa.bot import default_paths, is_shipped_corpus
+
+        self.shipped_corpus = is_shipped_corpus(default_paths(load_kwargs.get("corpus"), None)[0])
+        threading.Thread(target=self._load, name="qa-load", daemon=True).start()
+
+    def _load(self) -> None:
+        from qa.bot import Bot
+
+        t0 = time.perf_counter()
+        try:
+            # A shared Milvus index is served as it is: a server never drops what others may be serving.
+            self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **self._kwargs)
+            self.bot.embedder.prepare_questions()  # the faster question encoder, ready before most visitors
+            c = self.bot.index.manifest.get("counts", {})
+            rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
+            writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
+            self.status = (f"Ready · {c.get('documents')} documents, {c.get('chunks')} passages · "
+                           f"model {self.bot.index.settings.model}{rerank}{writer} · loaded in {time.perf_counter() - t0:.1f}s")
+        except QAError as err:
+            self.error = self.status = f"Cannot start: {err}"
+        except Exception:  # noqa: BLE001 - shown as one line, logged in full
+            log.exception("Loading the bot failed")
+            self.error = self.status = "Cannot start: loading the bot failed (see the server log)."
+        finally:
+            self._ready.set()
+
+    @classmethod
+    def of(cls, bot) -> "BotHolder":
+        """A holder for a bot already loaded (tests, embedding the chat in another app)."""
+        holder = cls.__new__(cls)
+        holder.bot, holder.error, holder._kwargs = bot, None, {}
+        holder.status = f"Ready · {len(bot.index.docs)} documents"
+        holder._ready = threading.Event()
+        holder._ready.set()
+        from qa.bot import is_shipped_corpus
+
+        holder.shipped_corpus = bot.corpus is not None and is_shipped_corpus(bot.corpus)
+        return holder
+
+    def _set_status(self, message: str) -> None:
+        self.status = message
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._ready.wait(timeout)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+
