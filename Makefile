@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 # llama.cpp (the `llm` extra) compiled for any x86-64 CPU with AVX2, not for the one it builds on: pip's
 # default (-march=native) compiles in AMX or AVX-512 code, which dies with "Illegal instruction" wherever
-# the CPU or the kernel does not enable it (README, "Written answers"). `make test LLAMA_CMAKE=` builds native.
+# the CPU or the kernel does not enable it (docs/written-answers.md). `make test LLAMA_CMAKE=` builds native.
 LLAMA_CMAKE ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
   -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
   -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from qa import benchmarks as b  # noqa: E402
-from qa import calibration  # noqa: E402
-from qa import index as index_io  # noqa: E402
+from qa.evaluate import benchmarks as b  # noqa: E402
+from qa.answer import calibration  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.embed.embedder import Embedder  # noqa: E402
 from qa.evaluate.labeled import evaluate_labeled, load_questions  # noqa: E402

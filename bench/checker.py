@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import benchmarks as b  # noqa: E402
-from qa import index as index_io  # noqa: E402
+from qa.evaluate import benchmarks as b  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.answer.checker import _NAME, Checker, names_in  # noqa: E402
 from qa.ingest.chunking import sentence_spans  # noqa: E402

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa import index as index_io  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.ingest.chunking import ChunkSettings  # noqa: E402
 from qa.embed.embedder import Embedder  # noqa: E402

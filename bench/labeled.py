@@ -16,8 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import calibration  # noqa: E402
-from qa import index as index_io  # noqa: E402
+from qa.answer import calibration  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.embed.embedder import Embedder  # noqa: E402
 from qa.store import IndexSettings  # noqa: E402

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-from qa import benchmarks as b  # noqa: E402
-from qa import index as index_io  # noqa: E402
+from qa.evaluate import benchmarks as b  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.evaluate.baselines import BM25Only, DenseOnly, PlainRecipe  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.embed.embedder import Embedder  # noqa: E402

@@ -2,7 +2,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/robustness.py ../shared/benchmarks [--limit N]
 
-Each collection is calibrated first, as ``Bot.load`` does when it indexes one (``qa.calibration``).
+Each collection is calibrated first, as ``Bot.load`` does when it indexes one (``qa.answer.calibration``).
 
 Retrieval, in one run per set: the bot (``bot.ask(q, k=10)``, its citations mapped back to their
 documents in order — a citation's ``also_in`` documents, near-copies it stands for, right after it),
@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa import benchmarks as b  # noqa: E402
-from qa import calibration  # noqa: E402
+from qa.evaluate import benchmarks as b  # noqa: E402
+from qa.answer import calibration  # noqa: E402
 from qa.evaluate.baselines import BM25Only, DenseOnly  # noqa: E402
 from qa.bot import Bot  # noqa: E402
 from qa.embed.embedder import Embedder  # noqa: E402

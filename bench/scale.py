@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa import benchmarks as b  # noqa: E402
+from qa.evaluate import benchmarks as b  # noqa: E402
 from qa.embed.embedder import Embedder  # noqa: E402
 from qa.store import IndexSettings  # noqa: E402
 

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from qa import index as index_io  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.store import MANIFEST, document_record, file_digest, lexical_text  # noqa: E402
 from qa.store.lexical import Lexical, tokenize  # noqa: E402
 from qa.types import Chunk, Document, Heading  # noqa: E402

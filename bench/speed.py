@@ -23,7 +23,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from qa import index as index_io  # noqa: E402
+from qa import store as index_io  # noqa: E402
 from qa.answer.query import fold_history  # noqa: E402
 from qa.evaluate.baselines import PlainRecipe  # noqa: E402
 from qa.bot import Bot  # noqa: E402

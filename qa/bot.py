@@ -35,6 +35,15 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000  # a question, not a document: longer input is almost always a paste by mistake
 MAX_K = 20
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where an installed wheel keeps the five demo articles and their index (pyproject.toml maps the project's
+# corpus/ and index/ there), so that `pip install .` answers outside the repository too.
+PACKAGED_DEMO = Path(__file__).resolve().parent / "demo"
+
+
+def shipped_corpus() -> Path:
+    """The demo articles: ``corpus/`` in the project, else the copy inside the installed package."""
+    here = PROJECT_ROOT / "corpus"
+    return here if here.is_dir() else PACKAGED_DEMO / "corpus"
 
 
 def default_paths(corpus: str | Path | None, index: str | Path | None) -> tuple[Path, Path]:
@@ -46,7 +55,7 @@ def default_paths(corpus: str | Path | None, index: str | Path | None) -> tuple[
     """
     explicit = corpus is not None
     if corpus is None:
-        corpus = os.environ.get("QA_CORPUS") or ("corpus" if Path("corpus").is_dir() else PROJECT_ROOT / "corpus")
+        corpus = os.environ.get("QA_CORPUS") or ("corpus" if Path("corpus").is_dir() else shipped_corpus())
     corpus = Path(corpus)
     if index is None and not explicit:
         index = os.environ.get("QA_INDEX")
@@ -56,12 +65,13 @@ def default_paths(corpus: str | Path | None, index: str | Path | None) -> tuple[
 
 
 def is_shipped_corpus(corpus: Path) -> bool:
-    """The project's own ``corpus/`` (here or beside the package), not a user's folder."""
-    return corpus.name == "corpus" and corpus.resolve() in {(PROJECT_ROOT / "corpus").resolve(), Path("corpus").resolve()}
+    """The project's own ``corpus/`` (here, beside the package or inside it), not a user's folder."""
+    shipped = {(PROJECT_ROOT / "corpus").resolve(), Path("corpus").resolve(), (PACKAGED_DEMO / "corpus").resolve()}
+    return corpus.name == "corpus" and corpus.resolve() in shipped
 
 
 def _calibrate(index: Index, embedder: Embedder, previous: dict | None, on_status: Callable[[str], None] | None) -> None:
-    """Keep or redo the collection's calibration (``qa.calibration``), saying so when it runs."""
+    """Keep or redo the collection's calibration (``qa.answer.calibration``), saying so when it runs."""
     chosen = calibration.keep_or_redo(index, embedder.encode, previous,
                                       lambda: _say("Calibrating the ranking to this collection …", on_status))
     log.info("%s", chosen.summary())

@@ -10,7 +10,7 @@ A written sentence stands only if
    of at least ``min_cosine``, or the sentence's words are mostly the passage's and the cosine is at
    least ``min_cosine_with_words``.
 
-What this guarantees and what it does not is in the README ("Written answers"). In short: it catches
+What this guarantees and what it does not is in docs/written-answers.md. In short: it catches
 invented numbers and names, claims from passages the sentence does not cite, and claims with no
 citation; it cannot tell a faithful paraphrase from a subtly wrong one that keeps the same words
 (a negation, a swapped "more"/"less"), and it trusts the passages themselves.

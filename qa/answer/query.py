@@ -191,7 +191,7 @@ def fold_history(question: str, history: list[dict] | None) -> Query:
         # Current terms count twice: they say what is asked now; the earlier ones say about what.
         weighted = focus * 2 + tokenize(before) + tokenize(reply)
         # The encoder reads the earlier answer's start only: it says where in the corpus as well as the
-        # whole does (README.md, "Reliability"), and each token more costs every follow-up (~0.15 ms here).
+        # whole does (docs/reliability.md), and each token more costs every follow-up (~0.15 ms here).
         embedded = " ".join(p for p in (before, clip_words(reply, _FOLDED_REPLY_CHARS), question) if p)
         return Query(question, " ".join(p for p in (before, reply, question) if p), weighted, reply, embedded=embedded)
     return Query(question, question, focus)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from qa.types import Answer
 
-DEFAULT_QUESTIONS = Path(__file__).resolve().parent.parent / "tests" / "data" / "questions.jsonl"
+DEFAULT_QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "data" / "questions.jsonl"
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 
 
