@@ -19,8 +19,11 @@ TEST_STAMP := $(VENV)/.installed-test
 run: install
 	$(PY) app.py
 
+# The whole suite with bfloat16 embedding forced on, then the stages that embed again with it off: both
+# paths are tested whatever this CPU computes natively (tests/conftest.py, vector_atol).
 test: install-test browser
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 QA_BF16=1 $(PY) -m pytest -q
+	HF_HUB_OFFLINE=1 QA_BF16=0 $(PY) -m pytest -q tests/embed tests/store tests/answer tests/evaluate tests/test_bot.py
 
 # What the chat needs, and no more: `make run` stays light.
 install: $(STAMP)
