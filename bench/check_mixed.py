@@ -18,6 +18,9 @@ Answers are compared after whitespace normalisation. Each answer must also occur
 (case-insensitively) in the whole corpus, counting all extracted text including page footers and
 HTML boilerplate, must be an exact substring of one block of its source file, must be 2 to 8 words,
 and must not be copied into the question. Exits 1 if anything fails.
+
+read_corpus(out_dir, docs, src_dir) and check_answer(row, corpus) take any document table in
+make_mixed's Doc form, so other labeled sets reuse them (bench/check_everyday.py does).
 """
 from __future__ import annotations
 
@@ -162,15 +165,16 @@ def source_units(blocks) -> list[list[str]]:
     return pages
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "mixed.jsonl")
-    args = ap.parse_args()
-    out = args.out_dir
+def read_corpus(out: Path, docs: list, src: Path) -> dict:
+    """Read every written document back; `docs` are make_mixed.Doc-like (source, out, title).
 
-    docs = {d.out: d for d in DOCS}
-    sources = {d.out: parse((SRC / d.source).read_text(encoding="utf-8")) for d in DOCS}
+    Returns {"docs", "units", "places", "everything", "docx"}: places[name] lists the units where
+    an answer may sit, (normalised text, location), the location being the 1-based page for a PDF,
+    (style, in_table) for a DOCX paragraph, the tag for HTML, None for Markdown; everything[name] is
+    all of the extracted text, boilerplate included (for the uniqueness check).
+    """
+    docs = {d.out: d for d in docs}
+    sources = {d.out: parse((src / d.source).read_text(encoding="utf-8")) for d in docs.values()}
     units = {name: source_units(bl) for name, bl in sources.items()}
 
     # ---- read every output back; build per-document "places" where an answer may sit
@@ -238,12 +242,56 @@ def main() -> int:
             everything[name] = " \n ".join(t for _, t, _ in h.blocks)
         elif ext == ".md":
             blocks = md_blocks(path)
-            raw = (SRC / d.source).read_text(encoding="utf-8")
+            raw = (src / d.source).read_text(encoding="utf-8")
             if path.read_text(encoding="utf-8") != raw:
                 fail(f"{name}: not a verbatim copy of its source")
             print(f"{name}: {len(blocks)} blocks, verbatim copy of {d.source}")
             places[name] = [(b, None) for b in blocks]
             everything[name] = " \n ".join(blocks)
+
+    return {"docs": docs, "units": units, "places": places, "everything": everything, "docx": docx_info,
+            "lower": {n: t.lower() for n, t in everything.items()}}
+
+
+def check_answer(r: dict, corpus: dict) -> list | None:
+    """The answer-level checks shared by every labeled set; returns where the answer was found in
+    its source's output (None if the source is unknown). PDF: hits must be exactly [page]."""
+    docs, units, places = corpus["docs"], corpus["units"], corpus["places"]
+    rid, ans, src = r["id"], norm(r.get("answer", "")), r.get("source")
+    if src not in docs:
+        fail(f"{rid}: unknown source {src!r}")
+        return None
+    if not 2 <= len(ans.split()) <= 8:
+        fail(f"{rid}: answer has {len(ans.split())} words")
+    if ans.lower() in norm(r["question"]).lower():
+        fail(f"{rid}: the question contains its answer verbatim")
+    # exact substring of exactly one source unit
+    src_hits = [u for us in units[src] for u in us if r["answer"] in u]
+    if len(src_hits) != 1:
+        fail(f"{rid}: answer is in {len(src_hits)} source units of {docs[src].source}")
+    # once in the whole corpus
+    corpus_lower = corpus["lower"]
+    total = sum(t.count(ans.lower()) for t in corpus_lower.values())
+    if total != 1:
+        where = [n for n, t in corpus_lower.items() if ans.lower() in t]
+        fail(f"{rid}: answer {ans!r} occurs {total} times in the corpus ({', '.join(where)})")
+    # where the output says it is
+    hits = [loc for text, loc in places.get(src, []) if ans in text]
+    if src.endswith(".pdf"):
+        if hits != [r.get("page")]:
+            fail(f"{rid}: {src} answer {ans!r} on pages {hits}, stated page {r.get('page')}")
+    elif not hits:
+        fail(f"{rid}: answer {ans!r} not found in {'<article> of ' if src.endswith('.html') else ''}{src}")
+    return hits
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("out_dir", type=Path)
+    ap.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "mixed.jsonl")
+    args = ap.parse_args()
+    corpus = read_corpus(args.out_dir, DOCS, SRC)
+    docs = corpus["docs"]
 
     # ---- questions
     rows = [json.loads(ln) for ln in args.questions.read_text(encoding="utf-8").splitlines() if ln.strip()]
@@ -255,41 +303,21 @@ def main() -> int:
     per_source = collections.Counter()
     pdf_pages_used = collections.defaultdict(set)
     docx_structured = 0
-    corpus_lower = {n: t.lower() for n, t in everything.items()}
 
     for r in unanswerable:
         if set(r) != {"id", "question", "answerable"}:
             fail(f"{r['id']}: unanswerable rows have exactly id, question, answerable")
     for r in answerable:
-        rid, ans, src = r["id"], norm(r.get("answer", "")), r.get("source")
+        rid, src = r["id"], r.get("source")
         keys = {"id", "question", "answer", "source"} | ({"page"} if src and src.endswith(".pdf") else set())
         if set(r) != keys:
             fail(f"{rid}: keys {sorted(r)} != {sorted(keys)}")
-        if src not in docs:
-            fail(f"{rid}: unknown source {src!r}")
+        hits = check_answer(r, corpus)
+        if hits is None:
             continue
         per_source[src] += 1
-        if not 2 <= len(ans.split()) <= 8:
-            fail(f"{rid}: answer has {len(ans.split())} words")
-        if ans.lower() in norm(r["question"]).lower():
-            fail(f"{rid}: the question contains its answer verbatim")
-        # exact substring of exactly one source unit
-        src_hits = [u for us in units[src] for u in us if r["answer"] in u]
-        if len(src_hits) != 1:
-            fail(f"{rid}: answer is in {len(src_hits)} source units of {docs[src].source}")
-        # once in the whole corpus
-        total = sum(t.count(ans.lower()) for t in corpus_lower.values())
-        if total != 1:
-            where = [n for n, t in corpus_lower.items() if ans.lower() in t]
-            fail(f"{rid}: answer {ans!r} occurs {total} times in the corpus ({', '.join(where)})")
-        # where the output says it is
-        hits = [loc for text, loc in places.get(src, []) if ans in text]
         if src.endswith(".pdf"):
             pdf_pages_used[src].add(r["page"])
-            if hits != [r["page"]]:
-                fail(f"{rid}: {src} answer {ans!r} on pages {hits}, stated page {r['page']}")
-        elif not hits:
-            fail(f"{rid}: answer {ans!r} not found in {'<article> of ' if src.endswith('.html') else ''}{src}")
         elif src.endswith(".docx") and any(tbl or s.startswith("List") for s, tbl in hits):
             docx_structured += 1
 

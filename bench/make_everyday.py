@@ -1,0 +1,133 @@
+"""Write the "everyday documents" evaluation corpus (PDF, DOCX, HTML, Markdown) from its plain sources.
+
+    python bench/make_everyday.py OUT_DIR
+
+The twelve sources live in tests/data/everyday/src/*.txt, in the markup that bench/make_mixed.py
+documents (# Title, ## Section, - bullets, 1. numbered, | tables |, ---page--- for PDF page breaks).
+They are the kinds of file ordinary people upload: an employer's expenses memo, a school budget
+report, a bike-share FAQ, a council's bulky-waste page, a thermostat manual, HOA minutes, a
+tenancy guide, a pool's rules page, a transit fares page, a school trip letter, a GP practice
+leaflet and a washing-machine warranty. The labeled questions are in tests/data/everyday.jsonl;
+check the written files against them with
+
+    python bench/check_everyday.py OUT_DIR
+
+This script maps each source to its output format itself (the DOCS table below) and writes it
+with make_mixed's writers: write_pdf (reportlab), write_docx (python-docx), write_html (site
+chrome around an <article>); Markdown is a verbatim copy of the source. SPLIT says which half of
+the evaluation each document belongs to: questions on "tune" documents may be used to tune the
+bot, questions on "report" documents only to report figures.
+
+Output is deterministic (same bytes on every run). Needs `reportlab` and `python-docx`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_mixed import PAGE_BREAK, Doc, parse, write_docx, write_html, write_pdf  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "tests" / "data" / "everyday" / "src"
+
+
+def _site(name, section, nav, related, copyright, footer_links):
+    return {"name": name, "section": section, "nav": nav, "related": related,
+            "copyright": copyright, "footer_links": footer_links}
+
+
+DOCS = [
+    # ---- tune half
+    Doc("expenses-policy.txt", "expenses-policy.docx",
+        "Travel and Expenses Policy 2025 (memo to all staff)", "Marguerite Osei"),
+    Doc("school-trip-letter.txt", "school-trip-letter.docx",
+        "Letter to parents - Year 5 Whinmoor residential 2025", "Oakfield Primary School"),
+    Doc("thermostat-manual.txt", "thermostat-manual.pdf",
+        "Haverly T3 Smart Thermostat - User Manual (rev. B)", "Haverly Controls Inc."),
+    Doc("bikeshare-faq.txt", "bikeshare-faq.md", "Riverton Wheels FAQ"),
+    Doc("pool-rules.txt", "pool-rules.html", "Millbrook Community Pool | Swimming | Millbrook Leisure Trust",
+        site=_site(
+            "Millbrook Leisure Trust", "swimming",
+            [("/", "Home"), ("/swimming/", "Swimming"), ("/gym/", "Gym and Classes"),
+             ("/kids/", "Kids' Activities"), ("/memberships/", "Memberships"), ("/contact/", "Contact Us")],
+            [("/swimming/lessons/", "Learn to Swim: Stages 1 to 7 Explained"),
+             ("/gym/inductions/", "Book a Free Gym Induction"),
+             ("/kids/holiday-camps/", "Holiday Sports Camps"),
+             ("/news/new-changing-village/", "Our New Changing Village Is Open")],
+            "2025 Millbrook Leisure Trust, a registered charity running sport and leisure for the community.",
+            [("/privacy/", "Privacy Notice"), ("/accessibility/", "Accessibility Statement"),
+             ("/careers/", "Work for Us"), ("/terms/", "Terms and Conditions")])),
+    Doc("transit-fares.txt", "transit-fares.html", "Fares & Passes - Lakeport Regional Transit",
+        site=_site(
+            "Lakeport Regional Transit", "riding",
+            [("/", "Home"), ("/schedules/", "Schedules and Maps"), ("/riding/", "Riding LRT"),
+             ("/riding/fares/", "Fares"), ("/alerts/", "Service Alerts"), ("/about/", "About LRT")],
+            [("/riding/trip-planner/", "Plan Your Trip"),
+             ("/riding/accessibility/", "Accessible Service and Paratransit"),
+             ("/alerts/detours/", "Current Detours and Stop Closures"),
+             ("/about/board/", "Board Meetings and Public Comment")],
+            "2025 Lakeport Regional Transit Authority. Schedules are subject to change.",
+            [("/privacy/", "Privacy Policy"), ("/title-vi/", "Title VI"),
+             ("/jobs/", "Careers"), ("/contact/", "Contact LRT")])),
+    # ---- report half
+    Doc("hoa-minutes.txt", "hoa-minutes.docx",
+        "WBHOA board minutes 2025-09-16 (approved)", "Dana Whitfield"),
+    Doc("budget-report.txt", "budget-report.pdf",
+        "Proposed Budget 2025-26 - Ashby Falls School District", "Ashby Falls School District"),
+    Doc("clinic-leaflet.txt", "clinic-leaflet.pdf",
+        "Brookside Medical Practice - Practice Leaflet 2025", "Brookside Medical Practice, Elmford"),
+    Doc("bulky-waste.txt", "bulky-waste.html", "Bulky waste collections | Bins and recycling | Kestrel Vale Council",
+        site=_site(
+            "Kestrel Vale District Council", "bins",
+            [("/", "Home"), ("/bins/", "Bins and Recycling"), ("/council-tax/", "Council Tax"),
+             ("/housing/", "Housing"), ("/planning/", "Planning"), ("/parking/", "Parking and Roads")],
+            [("/bins/collection-days/", "Find Your Bin Collection Day"),
+             ("/bins/garden-waste/", "Subscribe to Garden Waste Collections"),
+             ("/bins/missed-bin/", "Report a Missed Bin"),
+             ("/environment/report-fly-tipping/", "Report Fly-Tipping")],
+            "2025 Kestrel Vale District Council, Council Offices, Market Square, Kestrel Vale.",
+            [("/accessibility/", "Accessibility"), ("/privacy/", "Privacy and Cookies"),
+             ("/contact/", "Contact the Council"), ("/jobs/", "Jobs")])),
+    Doc("tenancy-guide.txt", "tenancy-guide.md", "Harbourside Lettings tenant guide"),
+    Doc("washer-warranty.txt", "washer-warranty.md", "Corvell washer warranty"),
+]
+
+SPLIT = {d.out: "tune" for d in DOCS[:6]} | {d.out: "report" for d in DOCS[6:]}
+
+
+def write(doc: Doc, path: Path) -> str:
+    raw = (SRC / doc.source).read_text(encoding="utf-8")
+    blocks = parse(raw)
+    kind = path.suffix[1:]
+    if kind == "pdf":
+        return f", {write_pdf(doc, blocks, path)} pages"
+    if kind == "docx":
+        write_docx(doc, blocks, path)
+    elif kind == "html":
+        write_html(doc, blocks, path)
+    elif kind == "md":
+        path.write_text(raw, encoding="utf-8")
+    else:
+        raise SystemExit(f"{doc.out}: no writer for .{kind}")
+    return ""
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    out = Path(argv[0])
+    out.mkdir(parents=True, exist_ok=True)
+    for doc in DOCS:
+        path = out / doc.out
+        note = write(doc, path)
+        raw = (SRC / doc.source).read_text(encoding="utf-8")
+        words = len(raw.replace(PAGE_BREAK, " ").split())
+        print(f"wrote {path} ({path.suffix[1:]}, {words} source words, {path.stat().st_size} bytes{note}, "
+              f"{SPLIT[doc.out]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
