@@ -77,6 +77,17 @@ def _library_bot(holder: "BotHolder", libraries, token: str | None):
     return lib.bot if lib is not None else None
 
 
+def visitor_status(holder: "BotHolder", libraries, visitor: dict | None) -> str:
+    """The status line as one visitor sees it: the shared documents and, once they uploaded, their own."""
+    lib = libraries.get((visitor or {}).get("library")) if libraries is not None and holder.ready else None
+    if lib is None or not lib.uploads:
+        return holder.status
+    own, shared = len(lib.uploads), len(lib.bot.index.docs) - len(lib.uploads)
+    return (f"Ready · {shared + own} documents: {shared} shared and {own} of your own "
+            f"({', '.join(u.removeprefix('uploads/') for u in lib.uploads[:3])}{' …' if own > 3 else ''}), "
+            f"{len(lib.bot.index.chunks)} passages · only you can see your files")
+
+
 def _wait_for_bot(holder: "BotHolder", history: list[dict]) -> Iterator[list[dict]]:
     """Says so while the model loads; returns whether there is a bot (else the reason was shown)."""
     if not holder.ready:
@@ -310,7 +321,7 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
             for h in chat_reply(holder, message, history, libraries, state):
                 if state.get("library"):
                     libraries.bind(getattr(request, "session_hash", None), state["library"])
-                yield h, None, state
+                yield h, None, state, visitor_status(holder, libraries, state)
 
         def leave(request: gr.Request):
             libraries.end_session(getattr(request, "session_hash", None))
@@ -320,7 +331,7 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
         # One queue for the chat and the API. Up to CONCURRENCY requests are served at a time: questions
         # that arrive together share one pass of the model (Embedder.encode_queries), so more in flight
         # means fewer passes, not more threads fighting over the cores.
-        gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor], api_visibility="private",
+        gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor, status], api_visibility="private",
               concurrency_limit=CONCURRENCY, concurrency_id="qa")
         clear.click(lambda: ([], None), None, [chatbot, box], api_visibility="private")
 
