@@ -37,8 +37,8 @@ def group(r: dict) -> str:
     return r["set"] + (f" ({r['split']})" if r["split"] else "")
 
 
-def matrix(rows: list[dict]) -> np.ndarray:
-    return np.array([[1.0 if f == "bias" else float(r["signals"].get(f, 0.0)) for f in FEATURES] for r in rows])
+def matrix(rows: list[dict], features=FEATURES) -> np.ndarray:
+    return np.array([[1.0 if f == "bias" else float(r["signals"].get(f, 0.0)) for f in features] for r in rows])
 
 
 def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.ndarray:
@@ -61,13 +61,17 @@ def main() -> None:
     ap.add_argument("records", type=Path)
     ap.add_argument("--unwarned", type=float, default=0.10, help="unanswerable questions answered without a warning, at most")
     ap.add_argument("--l2", type=float, default=1.0)
+    ap.add_argument("--tune", default=",".join(sorted(TUNE)), help="the sets to fit on (the rest report)")
+    ap.add_argument("--features", default=",".join(FEATURES), help="signals to fit on (default: judge.FEATURES)")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.records.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["signals"]]  # no evidence at all: nothing to judge
-    tune, report = [r for r in rows if group(r) in TUNE], [r for r in rows if group(r) in REPORT]
-    w = fit(matrix(tune), np.array([float(r["right"]) for r in tune]), args.l2)
+    fitted = set(args.tune.split(","))
+    tune, report = [r for r in rows if group(r) in fitted], [r for r in rows if group(r) not in fitted]
+    features = tuple(args.features.split(","))
+    w = fit(matrix(tune, features), np.array([float(r["right"]) for r in tune]), args.l2)
     for part in (tune, report):
-        p = 1 / (1 + np.exp(-np.clip(matrix(part) @ w, -30, 30)))
+        p = 1 / (1 + np.exp(-np.clip(matrix(part, features) @ w, -30, 30)))
         for r, c in zip(part, p):
             r["confidence"] = float(c)
     una = sorted(r["confidence"] for r in tune if not r["answerable"])
@@ -76,7 +80,8 @@ def main() -> None:
     answerable = [r for r in tune if r["answerable"]]
     floor_sentence = min(r["signals"]["cosine"] for r in answerable)
     floor_passage = min(r["signals"]["passage"] for r in answerable)
-    print("WEIGHTS = (" + ", ".join(f"{v:.3f}" for v in w) + ")  # " + ", ".join(FEATURES))
+    print("FEATURES = " + repr(features))
+    print("WEIGHTS = (" + ", ".join(f"{v:.3f}" for v in w) + ")")
     print(f"ANSWER_AT = {answer_at:.3f}")
     print(f"lowest sentence / passage cosine of an answerable tuning question: {floor_sentence:.3f} / {floor_passage:.3f}")
     print("\n| half | set | answerable | stated right | tentative | unanswerable | unwarned | ECE |\n|---|---|---|---|---|---|---|---|")

@@ -228,6 +228,9 @@ class Composer:
         signals = {
             "support": top.support, "cosine": top.cosine, "passage": top.hit.passage, "lexical": top.hit.lexical,
             "lead": top.support - (evidence[1].support if len(evidence) > 1 else 0.0), "fused": top.hit.score,
+            "gap": top.hit.score - max((ev.hit.score for ev in evidence[1:]), default=0.0),
+            # the IDF-weighted share of the question's terms the best passage holds (its title included)
+            "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), _idf(self.index, query.tokens), query.tokens),
             "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
         }
@@ -274,5 +277,5 @@ def not_found_text(reason: str, n: int = 0) -> str:
 
 def tentative_text(reason: str, first: Citation) -> str:
     """The best candidate, stated as such: the user sees it, and sees that it may not be the answer."""
-    why = reason.rstrip(".") + "; " if reason and "may not answer" not in reason else ""
-    return f"{why}The documents may not answer this exactly; the closest they come is: {first.highlight} [1]"
+    why = reason if reason and "may not answer" not in reason else "The documents may not answer this exactly."
+    return f"{why} The closest they come is: {first.highlight} [1]"

@@ -25,7 +25,7 @@ EXAMPLES = [
     "How many industrial robots did China install in 2023?",
     "How much private money went into AI in the US in 2024?",
     "What is the Big Fund?",
-    "Why does energy matter in the AI race?",
+    "What limits AI growth in 2026?",
 ]
 UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
 EXPIRED_LIBRARY = "Unknown or expired library: upload the files again with /upload."
