@@ -10,6 +10,7 @@ from qa import store as index_io
 from qa.bot import Bot
 from qa.errors import BadIndexError, SaveError
 from qa.store import IndexSettings
+from qa.store.lexical import Lexical
 
 from ..conftest import BAKING, build_bot, write_corpus
 
@@ -118,7 +119,7 @@ def test_interrupted_save_leaves_no_half_written_index(tiny_corpus, tmp_path, em
     def disk_full(*a, **kw):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(index_io.Lexical, "save", disk_full)  # fails midway through writing the new folder
+    monkeypatch.setattr(Lexical, "save", disk_full)  # fails midway through writing the new folder
     with pytest.raises(SaveError, match=r"No space left on device\); the previous index is intact"):
         index_io.save(built, ix)
     assert (ix / "manifest.json").read_bytes() == before

@@ -12,7 +12,7 @@ from qa import store as index_io
 from qa.bot import Bot
 from qa.errors import BadIndexError, CorpusError
 from qa.evaluate.labeled import evaluate_labeled, load_questions
-from qa.store import IndexSettings
+from qa.store import IndexSettings, freshness
 from qa.store.records import SentenceLists
 
 from ..conftest import ROOT, write_corpus
@@ -95,7 +95,7 @@ def test_an_ivf_is_trained_anew_when_the_collection_outgrows_its_lists():
 
 @pytest.mark.parametrize("damage", ["truncate", "overwrite"])
 def test_a_damaged_vector_file_is_caught_by_its_sampled_checksum(large, tiny_corpus, tmp_path, embedder, monkeypatch, damage):
-    monkeypatch.setattr(index_io, "SAMPLE_FROM", 0)  # spot-check every file, as a large index's vectors are
+    monkeypatch.setattr(freshness, "SAMPLE_FROM", 0)  # spot-check every file, as a large index's vectors are
     ix = tmp_path / "ix"
     index_io.save(index_io.build_from_folder(tiny_corpus, IndexSettings(model=embedder.name), embedder.encode), ix)
     assert json.loads((ix / "manifest.json").read_text())["checksums"]["sentences.f16.npy"].startswith(index_io.SAMPLED)
