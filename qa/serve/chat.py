@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import gradio as gr  # this module is the Gradio face; `import qa` never imports it
 
 from qa.errors import QAError
-from qa.serve.holder import BotHolder
+from qa.serve.holder import BotHolder, visitor_status
 from qa.serve.render import CSS, FILE_ROUTE, as_text, render_answer
 
 log = logging.getLogger(__name__)
@@ -75,17 +75,6 @@ def _library_bot(holder: "BotHolder", libraries, token: str | None):
         return holder.bot
     lib = libraries.get(token) if libraries is not None else None
     return lib.bot if lib is not None else None
-
-
-def visitor_status(holder: "BotHolder", libraries, visitor: dict | None) -> str:
-    """The status line as one visitor sees it: the shared documents and, once they uploaded, their own."""
-    lib = libraries.get((visitor or {}).get("library")) if libraries is not None and holder.ready else None
-    if lib is None or not lib.uploads:
-        return holder.status
-    own, shared = len(lib.uploads), len(lib.bot.index.docs) - len(lib.uploads)
-    return (f"Ready · {shared + own} documents: {shared} shared and {own} of your own "
-            f"({', '.join(u.removeprefix('uploads/') for u in lib.uploads[:3])}{' …' if own > 3 else ''}), "
-            f"{len(lib.bot.index.chunks)} passages · only you can see your files")
 
 
 def _wait_for_bot(holder: "BotHolder", history: list[dict]) -> Iterator[list[dict]]:
