@@ -334,7 +334,8 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
 
         def ask(question: str, history: list[dict] | None = None, k: int = 5, library: str = "") -> dict:
             """Answer a question from the documents (and, with ``library``, the files uploaded to it);
-            returns the Answer as JSON (text, abstained, citations with page and section)."""
+            returns the Answer as JSON: text, outcome (answered, tentative or not found), confidence, reason,
+            citations with page and section."""
             return api_ask(holder, question, history, k, library, libraries)
 
         gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")
