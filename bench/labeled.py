@@ -2,7 +2,8 @@
 
 ``questions``, ``heldout`` and ``heldout2`` ask about the shipped corpus (its saved index); ``mixed`` about
 the mixed-format documents ``bench/make_mixed.py`` writes; ``negations`` (questions that say "not",
-"never", "n't"…, written blind by a helper) about both together. Each new collection is indexed and
+"never", "n't"…, written blind by a helper) about both together; ``everyday`` (questions in people's own
+words, with a tuning and a reporting half) about the documents ``bench/make_everyday.py`` writes. Each new collection is indexed and
 calibrated as ``Bot.load`` would.
 """
 from __future__ import annotations
@@ -32,6 +33,13 @@ def write_mixed(folder: Path | None = None) -> Path:
     return folder
 
 
+def write_everyday(folder: Path | None = None) -> Path:
+    """The everyday documents (a report PDF, policy memos, web pages, FAQs…), written by their real writers."""
+    folder = folder or Path(tempfile.mkdtemp(prefix="qa-everyday-"))
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_everyday.py"), str(folder)], check=True, capture_output=True)
+    return folder
+
+
 def labeled_sets(embedder: Embedder) -> dict[str, tuple[Bot, Path]]:
     """Set name → (a bot over its collection, its questions file)."""
     shipped = Bot(index_io.load(ROOT / "index"), embedder)
@@ -49,4 +57,5 @@ def labeled_sets(embedder: Embedder) -> dict[str, tuple[Bot, Path]]:
 
     return {"questions": (shipped, DATA / "questions.jsonl"), "heldout": (shipped, DATA / "heldout.jsonl"),
             "heldout2": (shipped, DATA / "heldout2.jsonl"), "mixed": (bot(mixed_dir), DATA / "mixed.jsonl"),
-            "negations": (bot(both), DATA / "negations.jsonl")}
+            "negations": (bot(both), DATA / "negations.jsonl"),
+            "everyday": (bot(write_everyday(work / "everyday")), DATA / "everyday.jsonl")}

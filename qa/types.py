@@ -82,8 +82,17 @@ class Answer:
     question: str
     text: str
     citations: list[Citation] = field(default_factory=list)
+    # Three outcomes. Answered: ``text`` states the first highlight. Tentative (``tentative``): the best
+    # candidate is shown with a plain warning, since the documents may not answer exactly this. Not found
+    # (``abstained``): nothing retrieved is on the question's topic. ``reason`` says why in one line for
+    # the last two; ``confidence`` (0-1) is how likely the first highlight answers the question,
+    # calibrated on held-out labeled questions (bench/confidence.py).
     abstained: bool = False
     query: str = ""  # the question as searched, after folding in the chat history
+    tentative: bool = False
+    confidence: float = 0.0
+    reason: str = ""
+    signals: dict[str, float] = field(default_factory=dict, repr=False)  # what the judgement read (qa.answer.judge)
     # With a language model (``llm=``): ``text`` was written by ``model`` when ``generated``; the sentences
     # the checker could not back with their cited passages are in ``unsupported``, every verdict in
     # ``checks``; ``notice`` says in one line how the answer was made, or why the written one is not shown.
@@ -93,11 +102,20 @@ class Answer:
     model: str = ""
     notice: str = ""
 
+    @property
+    def outcome(self) -> str:
+        """"answered", "tentative" or "not found": what the chat, the API and the CLI all show."""
+        return "not found" if self.abstained else "tentative" if self.tentative else "answered"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "text": self.text,
+            "outcome": self.outcome,
             "abstained": self.abstained,
+            "tentative": self.tentative,
+            "confidence": self.confidence,
+            "reason": self.reason,
             "query": self.query,
             "citations": [c.to_dict() for c in self.citations],
             "generated": self.generated,

@@ -45,15 +45,17 @@ STOP = set("a an the of in on at to for from by with and or is are was were be b
 
 
 class Recorder:
-    """Wraps ``Composer.should_abstain`` to keep what it saw for the last question."""
+    """Wraps ``Composer.judgement`` to keep what it saw for the last question (a verdict other than
+    "answered" counts as abstaining: this probe measured the two-outcome rule issue 25 replaced)."""
 
     def __init__(self) -> None:
         self.last: dict = {}
-        self._original = answer.Composer.should_abstain
+        self._original = answer.Composer.judgement
         recorder = self
 
         def spy(composer, query, evidence):
-            verdict = recorder._original(composer, query, evidence)
+            result = recorder._original(composer, query, evidence)
+            verdict = result.outcome != "answered"
             ix, top = composer.index, evidence[0]
             chunk = ix.chunks[top.hit.chunk]
             idf = ix.lexical.idf(query.tokens)
@@ -65,9 +67,9 @@ class Recorder:
                 support=[float(e.support) for e in evidence[:2]], cosine=float(top.cosine), defines=bool(top.defines),
                 pcov=answer.coverage(set(tokenize(chunk.text)), idf, query.tokens), verdict=verdict, text=query.text,
                 highlight=chunk.text[top.start - chunk.start:top.end - chunk.start], idf=idf)
-            return verdict
+            return result
 
-        answer.Composer.should_abstain = spy
+        answer.Composer.judgement = spy
 
     def rows(self, bot: Bot, items: list[tuple[str, bool]]) -> list[dict]:
         """What the rule saw for each question, with whether it is answerable (none when nothing was retrieved)."""

@@ -14,8 +14,10 @@ from qa.answer.evidence import (
     _SentenceInfo,
     coverage,
     covers_years,
+    is_caption,
     spells_out,
 )
+from qa.answer.judge import Verdict, is_yes_no, judge
 from qa.answer.query import (
     _CONTINUES,
     _SENTENCE_END,
@@ -100,6 +102,8 @@ class Composer:
                 score += s.definition_bonus
             if info.is_question:
                 score -= s.question_penalty  # a heading or FAQ line that asks the question never answers it
+            elif _whole_line(chunk.text, spans[n][0] - chunk.start, spans[n][1] - chunk.start) and is_caption(info.text):
+                score -= s.caption_penalty  # a picture's caption describes it: it answers nothing
             elif info.is_heading:
                 score -= s.heading_penalty
             if asked_numbers is not None and not info.numbers - asked_numbers:
@@ -156,11 +160,19 @@ class Composer:
                 highlight_start=ev.start - c.start,
                 also_in=list(dict.fromkeys(ix.chunks[d].source for d in ev.hit.duplicates if ix.chunks[d].source != c.source)),
             ), ix.document(c.source)))
-        if not evidence or self.should_abstain(query, evidence):
-            return Answer(question=query.question, text=not_found_text(len(citations)), citations=citations,
-                          abstained=True, query=query.text)
-        return Answer(question=query.question, text=self.answer_text(evidence, citations), citations=citations,
-                      abstained=False, query=query.text)
+        if not evidence:
+            return Answer(question=query.question, text=not_found_text("Nothing in the documents is about this."),
+                          abstained=True, query=query.text, reason="Nothing in the documents is about this.")
+        verdict = self.judgement(query, evidence)
+        if verdict.outcome == "not found":
+            text = not_found_text(verdict.reason, len(citations))
+        elif verdict.outcome == "tentative":
+            text = tentative_text(verdict.reason, citations[0])
+        else:
+            text = self.answer_text(evidence, citations)
+        return Answer(question=query.question, text=text, citations=citations, abstained=verdict.outcome == "not found",
+                      query=query.text, tentative=verdict.outcome == "tentative", confidence=round(verdict.confidence, 4),
+                      reason=verdict.reason, signals=verdict.signals)
 
     def locality(self, query: Query, evidence: list[_Evidence]) -> dict[int, float]:
         """Follow-ups: a bonus per evidence (by ``id``) for lying near where the earlier answer was found.
@@ -201,28 +213,28 @@ class Composer:
             out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
         return out
 
-    def should_abstain(self, query: Query, evidence: list[_Evidence]) -> bool:
+    def judgement(self, query: Query, evidence: list[_Evidence]) -> Verdict:
+        """Answered, tentative or not found (``judge``), from the signals of the best evidence."""
         top = evidence[0]
-        if top.defines:
-            # "What does E-E-A-T mean?" and the corpus writes "E-E-A-T (Expertise, …)": that is the
-            # answer, however little the embedding makes of a bare acronym.
-            return False
-        floor = self.settings.min_support_followup if query.is_followup else self.settings.min_support
-        if top.cosine < self.settings.min_sentence or top.support < floor:
-            return True
         chunk = self.index.chunks[top.hit.chunk]
         passage = chunk.text
-        if not covers_years(query.stated_years, f"{chunk.title}\n{passage}"):
-            return True  # asked about 2022, found 2023: the same kind of figure, not the one asked for
-        # Asked about a name the corpus never mentions (nor anything spelt nearly like it, which
-        # would be a typo): whatever matched is about something else. Unless the name is an acronym
-        # the found passage spells out ("HR": "… who looks after human resources").
+        # A name the corpus never mentions (nor anything spelt nearly like it, which would be a typo) is
+        # one the documents say nothing of, unless it is an acronym the passage spells out ("HR": "…
+        # who looks after human resources").
         lexical = self.index.lexical
-        for name in query.name_spans:
-            unknown = [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
-            if unknown and not spells_out(name, passage):
-                return True
-        return False
+        unknown = [name for name in query.name_spans
+                   if [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
+                   and not spells_out(name, passage)]
+        signals = {
+            "support": top.support, "cosine": top.cosine, "passage": top.hit.passage, "lexical": top.hit.lexical,
+            "lead": top.support - (evidence[1].support if len(evidence) > 1 else 0.0), "fused": top.hit.score,
+            "gap": top.hit.score - max((ev.hit.score for ev in evidence[1:]), default=0.0),
+            # the IDF-weighted share of the question's terms the best passage holds (its title included)
+            "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), _idf(self.index, query.tokens), query.tokens),
+            "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
+            "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
+        }
+        return judge(query, signals, unknown, top.defines)
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""
@@ -236,6 +248,11 @@ class Composer:
                 parts.append(f"{cit.highlight} [{cit.number}]")
                 used.add(cit.highlight)
         return " ".join(parts)
+
+
+def _whole_line(text: str, a: int, b: int) -> bool:
+    """The span ``a``-``b`` of ``text`` is a line on its own (as a caption or alt text stands)."""
+    return (a == 0 or text[a - 1] == "\n") and (b >= len(text.rstrip()) or text[b:b + 1] == "\n" or text[b:].lstrip(" ")[:1] == "\n")
 
 
 def locate(citation: Citation, doc: Document | None) -> Citation:
@@ -252,8 +269,13 @@ def locate(citation: Citation, doc: Document | None) -> Citation:
     return citation
 
 
-def not_found_text(n: int) -> str:
-    if n == 0:
-        return "Not found in the corpus: it has no passage that answers this question."
-    return (f"Not found in the corpus: none of its passages answers this question. "
-            f"The {n} closest passage{'s are' if n > 1 else ' is'} listed below, in case one helps.")
+def not_found_text(reason: str, n: int = 0) -> str:
+    """What "not found" says: what is missing, never that no document answers (it may, in other words)."""
+    closest = f" The {n} closest passage{'s are' if n > 1 else ' is'} listed below, in case one helps." if n else ""
+    return f"Not found in the documents. {reason}{closest}"
+
+
+def tentative_text(reason: str, first: Citation) -> str:
+    """The best candidate, stated as such: the user sees it, and sees that it may not be the answer."""
+    why = reason if reason and "may not answer" not in reason else "The documents may not answer this exactly."
+    return f"{why} The closest they come is: {first.highlight} [1]"

@@ -99,3 +99,19 @@ def _same_root(term: str, tokens: set[str]) -> bool:
     return any(len(u) >= 5 and (term.startswith(u) or u.startswith(term)) for u in tokens)
 
 
+
+
+_CLOSING = ".!?:;\"”’)]…"
+
+
+def is_caption(line: str) -> bool:
+    """An image's caption or alt text that a saved web page carries into its text ("Massive energy grid
+    infrastructure connected to a high-density AI data center"): a whole line of six words or more, with
+    no closing punctuation, no figure, no list marker, and mostly lower-case words. It describes a
+    picture and states nothing, so it never answers; a heading (mostly capitalised), a table row (figures)
+    or a list item (its marker) is not one."""
+    t = line.strip()
+    if not t or t[-1] in _CLOSING or t[0] in "-•*·–—" or any(ch.isdigit() for ch in t):
+        return False
+    words = t.split()
+    return len(words) >= 6 and sum(w[0].isupper() for w in words[1:]) <= 0.25 * (len(words) - 1)

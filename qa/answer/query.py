@@ -51,6 +51,7 @@ class AnswerSettings:
     lexical_weight: float = 0.30  # weight of query-term coverage when picking the highlight
     question_penalty: float = 1.0
     heading_penalty: float = 0.1
+    caption_penalty: float = 1.0  # an image's caption (``evidence.is_caption``) is never the answering sentence
     definition_bonus: float = 0.1
     number_penalty: float = 0.15
     max_answer_sentences: int = 2

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterator
 
 from qa.answer.checker import Checker, SentenceCheck
+from qa.answer.judge import ANSWER_AT
 from qa.answer.models import LanguageModel, LLMError
 from qa.answer.query import last_exchange
 from qa.types import Answer, Citation
@@ -122,7 +123,13 @@ def written(answer: Answer, model: str, text: str, checks: list[SentenceCheck],
             cit = relocate(replace(cit, highlight=cit.passage[a:b], highlight_start=a))
         citations.append(cit)
     supported = sum(c.supported for c in checks)
+    # The model's checked sentences decide: every one backed by its passages makes an answer, even where
+    # retrieval alone was only tentative; otherwise the retrieval's outcome stands.
+    backed = supported == len(checks)
+    tentative = answer.tentative and not backed
     return Answer(question=answer.question, text=text, citations=citations, abstained=False, query=answer.query,
+                  tentative=tentative, reason=answer.reason if tentative else "",
+                  confidence=max(answer.confidence, ANSWER_AT) if backed else answer.confidence, signals=answer.signals,
                   generated=True, unsupported=[c.text for c in checks if not c.supported], checks=checks,
                   model=model, notice=f"Written by {model}: {supported} of {len(checks)} sentence"
                                       f"{'s' if len(checks) > 1 else ''} backed by the passages they cite.")

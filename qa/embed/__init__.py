@@ -7,6 +7,12 @@ otherwise) and encodes passages and questions with it: questions through ONNX Ru
 """
 from __future__ import annotations
 
-from qa.embed.embedder import DEFAULT_MODEL, Embedder, bf16_enabled, model_location, model_name
+from qa.embed.embedder import (
+    DEFAULT_MODEL,
+    Embedder,
+    bf16_enabled,
+    model_location,
+    model_name,
+)
 
 __all__ = ["DEFAULT_MODEL", "Embedder", "bf16_enabled", "model_location", "model_name"]

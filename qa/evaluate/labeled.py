@@ -52,9 +52,11 @@ class LabeledReport:
     hit5: int = 0
     reciprocal_ranks: list[float] = field(default_factory=list)
     highlight: int = 0
-    false_abstentions: int = 0
+    false_abstentions: int = 0  # answerable, and "not found"
+    tentative: int = 0  # answerable, and only tentative
+    stated_right: int = 0  # answerable, answered, and its first highlight holds the answer
     unanswerable: int = 0
-    abstained: int = 0
+    abstained: int = 0  # unanswerable, and warned: tentative or not found
     followups: int = 0
     followups_right: int = 0
     paged: int = 0  # hits on a question whose answer is on a known PDF page …
@@ -68,6 +70,8 @@ class LabeledReport:
             "hit@5": self.hit5 / a,
             "MRR": sum(self.reciprocal_ranks) / a,
             "highlight accuracy": self.highlight / a,
+            "stated right (answerable)": self.stated_right / a,
+            "tentative (answerable)": self.tentative / a,
             "abstention rate (unanswerable)": self.abstained / max(1, self.unanswerable),
             "false abstention rate (answerable)": self.false_abstentions / a,
             "follow-ups right": self.followups_right / max(1, self.followups),
@@ -99,8 +103,8 @@ def evaluate_labeled(bot, items: list[dict], k: int = 5) -> LabeledReport:
         ans = bot.ask(item["question"], k=k)
         if item.get("answerable", True) is False:
             r.unanswerable += 1
-            r.abstained += ans.abstained
-            if not ans.abstained:
+            r.abstained += ans.abstained or ans.tentative
+            if ans.outcome == "answered":
                 r.failures.append(f"{item.get('id')}: answered an unanswerable question {item['question']!r} with {ans.text[:90]!r}")
             continue
         r.answerable += 1
@@ -111,6 +115,8 @@ def evaluate_labeled(bot, items: list[dict], k: int = 5) -> LabeledReport:
         hl = bool(ans.citations) and contains(ans.citations[0].highlight, item["answer"])
         r.highlight += hl
         r.false_abstentions += ans.abstained
+        r.tentative += ans.tentative
+        r.stated_right += hl and ans.outcome == "answered"
         if rank is not None and "page" in item:
             # The card's page is the highlight's; where the highlight is another sentence, the
             # reader looks for the answer in the passage, so its page range must hold the page.

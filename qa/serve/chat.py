@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import gradio as gr  # this module is the Gradio face; `import qa` never imports it
 
 from qa.errors import QAError
-from qa.serve.holder import BotHolder
+from qa.serve.holder import BotHolder, visitor_status
 from qa.serve.render import CSS, FILE_ROUTE, as_text, render_answer
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ EXAMPLES = [
     "How many industrial robots did China install in 2023?",
     "How much private money went into AI in the US in 2024?",
     "What is the Big Fund?",
-    "Why does energy matter in the AI race?",
+    "What limits AI growth in 2026?",
 ]
 UPLOAD_TYPES = [".pdf", ".html", ".htm", ".docx", ".md", ".txt"]
 EXPIRED_LIBRARY = "Unknown or expired library: upload the files again with /upload."
@@ -310,7 +310,7 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
             for h in chat_reply(holder, message, history, libraries, state):
                 if state.get("library"):
                     libraries.bind(getattr(request, "session_hash", None), state["library"])
-                yield h, None, state
+                yield h, None, state, visitor_status(holder, libraries, state)
 
         def leave(request: gr.Request):
             libraries.end_session(getattr(request, "session_hash", None))
@@ -320,7 +320,7 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
         # One queue for the chat and the API. Up to CONCURRENCY requests are served at a time: questions
         # that arrive together share one pass of the model (Embedder.encode_queries), so more in flight
         # means fewer passes, not more threads fighting over the cores.
-        gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor], api_visibility="private",
+        gr.on([box.submit, send.click], reply, [box, chatbot, visitor], [chatbot, box, visitor, status], api_visibility="private",
               concurrency_limit=CONCURRENCY, concurrency_id="qa")
         clear.click(lambda: ([], None), None, [chatbot, box], api_visibility="private")
 
@@ -334,7 +334,8 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
 
         def ask(question: str, history: list[dict] | None = None, k: int = 5, library: str = "") -> dict:
             """Answer a question from the documents (and, with ``library``, the files uploaded to it);
-            returns the Answer as JSON (text, abstained, citations with page and section)."""
+            returns the Answer as JSON: text, outcome (answered, tentative or not found), confidence, reason,
+            citations with page and section."""
             return api_ask(holder, question, history, k, library, libraries)
 
         gr.api(ask, api_name="ask", concurrency_limit=CONCURRENCY, concurrency_id="qa")

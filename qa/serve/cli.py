@@ -153,6 +153,7 @@ def cmd_ask(args) -> int:
             print(c.text if c.supported else f"{c.text}  ⚠ not supported: {c.reason}")
     else:
         print(answer.text)
+    print(f"({answer.outcome} · confidence {answer.confidence:.2f})")  # as the chat and the API say it
     if answer.notice:
         print(f"({answer.notice})")
     print()

@@ -71,3 +71,12 @@ class BotHolder:
         return self._ready.is_set()
 
 
+def visitor_status(holder: "BotHolder", libraries, visitor: dict | None) -> str:
+    """The status line as one visitor sees it: the shared documents and, once they uploaded, their own."""
+    lib = libraries.get((visitor or {}).get("library")) if libraries is not None and holder.ready else None
+    if lib is None or not lib.uploads:
+        return holder.status
+    own, shared = len(lib.uploads), len(lib.bot.index.docs) - len(lib.uploads)
+    return (f"Ready · {shared + own} documents: {shared} shared and {own} of your own "
+            f"({', '.join(u.removeprefix('uploads/') for u in lib.uploads[:3])}{' …' if own > 3 else ''}), "
+            f"{len(lib.bot.index.chunks)} passages · only you can see your files")

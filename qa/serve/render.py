@@ -13,6 +13,7 @@ CSS = """
 .qa-unsupported { text-decoration: underline wavy #dc2626; text-decoration-skip-ink: none; }
 .qa-flag { color: #dc2626; font-size: .8rem; margin-left: .2rem; }
 .qa-notice { font-size: .85rem; opacity: .8; margin-top: .3rem; }
+.qa-tentative { border-left: 4px solid #ca8a04; padding: .3rem .7rem; background: rgba(202,138,4,.08); border-radius: 6px; margin-top: .3rem; font-size: .9rem; }
 .qa-notfound { border-left: 4px solid #d97706; padding: .4rem .7rem; background: rgba(217,119,6,.08); border-radius: 6px; }
 .qa-cards { display: flex; flex-direction: column; gap: .5rem; margin-top: .6rem; }
 .qa-card { border: 1px solid rgba(128,128,128,.35); border-radius: 8px; padding: .5rem .7rem; }
@@ -105,15 +106,18 @@ def render_answer(answer: Answer, uid: str = "qa", library: str | None = None, l
     def _card(c: Citation, uid: str) -> str:
         return card(c, uid, library, links)
 
-    if answer.abstained:
+    if answer.abstained:  # nothing retrieved is on the question's topic: say what is missing
         cards = "".join(_card(c, uid) for c in answer.citations)
-        return (f'<div class="qa-notfound"><b>Not found in the corpus.</b> None of the documents answers this question.</div>'
+        reason = as_text(answer.reason or "Nothing in the documents is about this.")
+        return (f'<div class="qa-notfound"><b>Not found in the documents.</b> {reason}</div>'
                 f'<details><summary>Closest passages ({len(answer.citations)})</summary><div class="qa-cards">{cards}</div></details>')
     # The passages the answer cites stay open; the rest wait behind one click.
     numbers = cited_numbers(answer)
     cited = [c for c in answer.citations if c.number in numbers]
     more = [c for c in answer.citations if c not in cited]
     notice = f'<div class="qa-notice">{as_text(answer.notice)}</div>' if answer.notice else ""
+    if answer.tentative:  # the best candidate, shown open, with a plain warning above it
+        notice = f'<div class="qa-tentative">⚠️ {as_text(answer.reason or "The documents may not answer this exactly.")}</div>' + notice
     html_ = (f'<div class="qa-answer">{render_text(answer, uid)}</div>{notice}'
              f'<div class="qa-cards">{"".join(_card(c, uid) for c in cited)}</div>')
     if more:

@@ -40,9 +40,17 @@ def test_ask_endpoint_takes_history_for_follow_ups(client):
     assert contains(ans["citations"][0]["passage"], "$9.3 billion")
 
 
+def test_a_tentative_answer_comes_with_its_sentence_its_reason_and_its_confidence(client):
+    ans = client.predict(question="How many industrial robots did China install in 2019?", api_name="/ask")
+    assert ans["outcome"] == "tentative" and ans["tentative"] and not ans["abstained"]
+    assert "another year" in ans["reason"] and 0 <= ans["confidence"] < 1
+    assert "276,000" in ans["citations"][0]["highlight"] and ans["citations"][0]["highlight"] in ans["text"]
+
+
 def test_unanswerable_question_is_marked_abstained(client):
     ans = client.predict(question="Who won the 2018 FIFA World Cup?", api_name="/ask")
-    assert ans["abstained"] and ans["text"].startswith("Not found in the corpus")
+    assert ans["abstained"] and ans["outcome"] == "not found" and ans["text"].startswith("Not found in the documents.")
+    assert ans["reason"] == "No document mentions FIFA." and 0 <= ans["confidence"] < 0.5
 
 
 def test_empty_question_is_a_clear_error_not_a_traceback(client):

@@ -69,10 +69,20 @@ def test_question_streams_an_answer_with_cards_and_highlight(browser, app_url):
 
     _ask(page, "Who won the 2018 FIFA World Cup?")
     page.wait_for_selector("#qa-chat .qa-notfound", timeout=60_000)
-    assert "Not found in the corpus" in page.locator("#qa-chat .qa-notfound").last.inner_text()
+    assert "Not found in the documents" in page.locator("#qa-chat .qa-notfound").last.inner_text()
     details = page.locator("#qa-chat details").last
     assert details.get_attribute("open") is None  # closest passages collapsed
     page.screenshot(path=str(ARTIFACTS / "chat-not-found.png"), full_page=True)
+
+    # Tentative: the closest sentence is shown, its card open and highlighted, under a plain warning.
+    _ask(page, "How many industrial robots did China install in 2019?")
+    page.wait_for_selector("#qa-chat .qa-tentative", timeout=60_000)
+    warning = page.locator("#qa-chat .qa-tentative").last
+    assert warning.is_visible() and "another year" in warning.inner_text()
+    mark = warning.locator("xpath=following-sibling::div[contains(@class, 'qa-cards')][1]//mark").first
+    assert mark.is_visible() and "276,000" in mark.inner_text()  # open, not behind a click
+    assert "None of the documents answers" not in page.locator("#qa-chat").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "chat-tentative.png"), full_page=True)
     page.close()
 
 
@@ -140,6 +150,9 @@ def test_pdf_attached_in_the_chat_is_indexed_and_cited_with_its_page(browser, ap
     head = card.locator(".qa-card-head").inner_text()
     assert "Seal Survey 2026" in head and "uploads/seal-survey.pdf" in head and "p. 2" in head
     assert "212" in card.locator("mark").inner_text()
+    # The status line counts this visitor's own file beside the shared documents.
+    page.wait_for_selector("#qa-status :text('of your own')", timeout=30_000)
+    assert "seal-survey.pdf" in page.locator("#qa-status").inner_text()
     href = card.locator("a.qa-open").get_attribute("href")
     assert "#page=2" in href and "library=" in href
     r = page.request.get(app_url[0] + href.split("#")[0])

@@ -36,6 +36,18 @@ def test_ask_plain_text_shows_numbered_sources():
     assert "[1]" in out.stdout and ".txt" in out.stdout
 
 
+def test_the_three_outcomes_read_the_same_on_the_command_line():
+    """What the chat and the API say, the CLI says: the outcome, its confidence and, when not answered, why."""
+    answered = qa("ask", "How many industrial robots did China install in 2023?")
+    assert answered.returncode == 0 and "(answered · confidence " in answered.stdout
+    tentative = qa("ask", "How many industrial robots did China install in 2019?")
+    assert tentative.returncode == 0 and "(tentative · confidence " in tentative.stdout
+    assert "another year" in tentative.stdout and "276,000" in tentative.stdout.split("[1]")[0]
+    missing = json.loads(qa("ask", "Who won the 2018 FIFA World Cup?", "--json").stdout)
+    assert missing["outcome"] == "not found" and missing["reason"] == "No document mentions FIFA."
+    assert missing["text"].startswith("Not found in the documents.") and len(missing["citations"]) == 5
+
+
 def test_empty_question_exits_2_with_one_line():
     out = qa("ask", "   ")
     assert out.returncode == 2

@@ -36,6 +36,19 @@ def test_a_visitors_files_are_searched_in_their_library_only(shipped_bot, tmp_pa
     libs.close()
 
 
+def test_the_status_line_counts_a_visitors_own_files_and_only_theirs(shipped_bot, tmp_path):
+    from qa.serve.holder import BotHolder, visitor_status
+
+    libs = Libraries(root=tmp_path / "libs")
+    holder = BotHolder.of(shipped_bot)
+    shared = len(shipped_bot.index.docs)
+    assert visitor_status(holder, libs, {}) == holder.status == f"Ready · {shared} documents"
+    lib, added, _ = libs.add(None, shipped_bot, [_upload(tmp_path, "ferry.md", FERRY)])
+    mine = visitor_status(holder, libs, {"library": lib.token})
+    assert f"{shared + 1} documents: {shared} shared and 1 of your own (ferry.md)" in mine
+    assert visitor_status(holder, libs, {"library": "someone-else"}) == holder.status  # an unknown token: nothing of anyone's
+
+
 def test_the_same_upload_reaches_two_visitors_and_ending_a_session_deletes_its_library(shipped_bot, tmp_path):
     libs = Libraries(root=tmp_path / "libs")
     upload = _upload(tmp_path, "ferry.md", FERRY)  # Gradio gives identical uploads one path

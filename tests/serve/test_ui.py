@@ -32,7 +32,7 @@ def test_uncited_passages_are_behind_one_click():
 
 def test_abstention_looks_different_and_collapses_the_passages():
     html = render_answer(_answer(abstained=True))
-    assert "Not found in the corpus" in html and "qa-notfound" in html
+    assert "Not found in the documents" in html and "qa-notfound" in html and "None of the documents answers" not in html
     assert html.index("<details>") < html.index("qa-card")
 
 

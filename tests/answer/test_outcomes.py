@@ -1,0 +1,140 @@
+"""Three outcomes instead of two (issue 25): answered, tentative, not found, through the real bot, with a
+calibrated confidence and a one-line reason; a found answer is never withheld; captions never answer."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from qa.answer.evidence import is_caption
+from qa.answer.judge import ANSWER_AT, is_yes_no
+from qa.answer.writer import written
+from qa.bot import Bot
+from qa.evaluate.labeled import contains, load_questions
+from qa.serve.chat import EXAMPLES
+
+from ..conftest import ROOT
+
+WATER_REPORT = [
+    ["The district supplied 38,400 homes and businesses in 2025. Demand rose by two percent on the year before.",
+     "The board approved a 4.2 percent rate increase, effective January 2026, to pay for the new treatment plant "
+     "and for replacing old mains. A typical household will pay about 3 dollars more each month."],
+    ["The new treatment plant at Harrow Bend began operating in March 2025, on time and within its budget.",
+     "Crews replaced 11 kilometres of cast-iron mains. Leaks fell by a fifth.",
+     "Customers can report a leak at any hour on 0800 555 0199."],
+]
+
+
+@pytest.fixture(scope="module")
+def water_bot(tmp_path_factory, embedder):
+    from ..writers import write_pdf
+
+    folder = tmp_path_factory.mktemp("water")
+    corpus = folder / "docs"
+    corpus.mkdir()
+    write_pdf(corpus / "water-report.pdf", WATER_REPORT, title="Lindell Valley Water District: Annual Report 2025",
+              heading="Lindell Valley Water District — Annual Report 2025")
+    return Bot.load(corpus=corpus, index=folder / "index", on_status=lambda m: None)
+
+
+def test_the_three_outcomes_through_the_real_bot(shipped_bot):
+    answered = shipped_bot.ask("How many industrial robots did China install in 2023?")
+    assert answered.outcome == "answered" and not answered.tentative and not answered.abstained
+    assert answered.confidence >= ANSWER_AT and answered.reason == "" and "276,000" in answered.text
+    tentative = shipped_bot.ask("How many industrial robots did China install in 2019?")
+    assert tentative.outcome == "tentative" and tentative.tentative and not tentative.abstained
+    assert tentative.confidence < ANSWER_AT and tentative.reason and "\n" not in tentative.reason
+    assert "276,000" in tentative.citations[0].highlight and tentative.citations[0].highlight in tentative.text
+    assert "None of the documents" not in tentative.text
+    missing = shipped_bot.ask("Who won the 2018 FIFA World Cup?")
+    assert missing.outcome == "not found" and missing.abstained and missing.reason == "No document mentions FIFA."
+    for a in (answered, tentative, missing):
+        assert 0.0 <= a.confidence <= 1.0
+        d = json.loads(json.dumps(a.to_dict()))
+        assert d["outcome"] == a.outcome and d["tentative"] == a.tentative and d["reason"] == a.reason
+
+
+def test_a_found_answer_is_never_withheld_when_asked_in_peoples_words(water_bot):
+    """The issue's water report: the sentence is found, so it is said, as an answer or a tentative one."""
+    for question, expected in (("Will my water bill go up?", ("4.2 percent", "3 dollars")),
+                               ("When did the new plant open?", ("March 2025",))):
+        a = water_bot.ask(question)
+        assert not a.abstained, (question, a.text)
+        assert any(e in a.citations[0].highlight for e in expected), (question, a.citations[0].highlight)
+        assert a.citations[0].highlight in a.text and a.citations[0].page in (1, 2)
+    # Its best sentence is another (a known miss: "higher" finds "Demand rose"), but it is shown, not refused.
+    assert not water_bot.ask("Is my bill going to be higher next year?").abstained
+    off_topic = water_bot.ask("Which striker scored the most goals in the Champions League?")
+    assert off_topic.abstained and off_topic.reason and "None of the documents" not in off_topic.text
+
+
+@pytest.mark.parametrize("question,expected", list(zip(EXAMPLES, ["276,000", "$109 billion", "Big Fund", "limiting factor"])))
+def test_every_example_the_chat_offers_is_answered_with_a_right_highlight(shipped_bot, question, expected):
+    a = shipped_bot.ask(question)
+    assert a.outcome == "answered", (a.outcome, a.confidence, a.reason)
+    assert expected in a.citations[0].highlight
+
+
+def test_captions_of_pictures_are_recognised_and_never_the_answering_sentence(shipped_bot):
+    assert is_caption("Massive energy grid infrastructure connected to a high-density AI data center")
+    assert is_caption("Developer hands typing code with global open-source icons representing Chinese model diffusion")
+    assert not is_caption("The Musk Energy Thesis: Why Power Grids Beat GPUs")  # a heading
+    assert not is_caption("Frontier Models United States Algorithm Innovation Convergence")  # a table row
+    assert not is_caption("• Warm jumper or fleece, and a waterproof coat for the walk")  # a list item
+    assert not is_caption("The grid is ready for more data centers than before.")  # a sentence
+    captions = {line.strip() for p in (ROOT / "corpus").glob("*.txt") for line in p.read_text(encoding="utf-8").splitlines()
+                if is_caption(line)}
+    assert len(captions) >= 5
+    questions = [q["question"] for name in ("questions", "heldout", "heldout2")
+                 for q in load_questions(ROOT / "tests" / "data" / f"{name}.jsonl") if "question" in q]
+    questions += EXAMPLES + ["Is the US grid ready for AI?", "What does the energy grid of an AI data center look like?",
+                             "Which charts compare US and Chinese models?"]
+    for q in questions:
+        top = shipped_bot.ask(q).citations[0].highlight.strip()
+        assert top not in captions, (q, top)
+
+
+def test_the_form_of_a_question_is_read_in_peoples_words():
+    assert is_yes_no("Is the pool open on holidays?") and is_yes_no("I'm self-employed. Do I still have to pay?")
+    assert is_yes_no("My son is 14 — can he ride alone?") and is_yes_no("Can I bring my dog?")
+    assert not is_yes_no("How many industrial robots did China install in 2023?") and not is_yes_no("What is the Big Fund?")
+
+
+def test_a_written_answer_whose_every_sentence_is_backed_is_answered(shipped_bot):
+    """With a language model, its checked sentences decide: retrieval alone was tentative here, the written
+    sentence restates the passage and passes the real checker, so the answer is stated."""
+    from qa.answer.checker import Checker
+
+    bot = shipped_bot
+    tentative = bot.ask("How fast is China adding power capacity?")
+    assert tentative.outcome == "tentative", tentative.outcome
+    first = tentative.citations[0]
+    sentence = re.split(r"(?<=[.!?])\s+", first.highlight)[0]
+    checker = Checker(bot.embedder.encode, bot.index.lexical.idf, stored=bot._answerer.stored_sentences)
+    text = f"{sentence} [1]"
+    checks = checker.check(text, tentative.citations)
+    assert all(c.supported for c in checks), [(c.text, c.reason) for c in checks]
+    answer = written(tentative, "a model", text, checks, lambda c: c)
+    assert answer.outcome == "answered" and answer.generated and answer.confidence >= ANSWER_AT
+    unbacked = checker.check("China has banned all power plants since 1990. [1]", tentative.citations)
+    assert not all(c.supported for c in unbacked)
+    assert written(tentative, "a model", "China has banned all power plants since 1990. [1]", unbacked,
+                   lambda c: c).outcome == "tentative"
+
+
+def test_every_labeled_set_keeps_its_highlights_and_no_answer_is_withheld(shipped_bot):
+    """hit@1 and highlight@1 of the shipped corpus's sets as before the three outcomes (bench/outcomes.py has
+    every set); an answerable question is never "not found" while its answer is the first highlight."""
+    floors = {"questions": (0.96, 0.92), "heldout": (0.95, 0.85), "heldout2": (0.96, 0.90)}
+    for name, (hit_floor, highlight_floor) in floors.items():
+        items = [q for q in load_questions(ROOT / "tests" / "data" / f"{name}.jsonl") if "question" in q]
+        hits = highlights = 0
+        answerable = [q for q in items if q.get("answerable", True) is not False]
+        for item in answerable:
+            a = shipped_bot.ask(item["question"])
+            hits += contains(a.citations[0].passage, item["answer"])
+            right = contains(a.citations[0].highlight, item["answer"])
+            highlights += right
+            assert not (right and a.abstained), (name, item["question"])
+        assert hits / len(answerable) >= hit_floor and highlights / len(answerable) >= highlight_floor, (name, hits, highlights)
