@@ -234,7 +234,7 @@ class Composer:
             "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
         }
-        return judge(query, signals, unknown, top.defines)
+        return judge(signals, unknown, top.defines)
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""

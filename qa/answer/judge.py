@@ -19,8 +19,6 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from qa.answer.query import Query
-
 # Fitted by bench/confidence.py on the tuning half of tests/data/everyday.jsonl and on the questions, mixed
 # and negations sets; reported on the everyday set's other half, heldout and heldout2. ANSWER_AT keeps 90%
 # of the tuning sets' unanswerable questions below it.
@@ -66,7 +64,7 @@ def confidence(signals: dict[str, float]) -> float:
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def judge(query: Query, signals: dict[str, float], unknown_names: list[str], defines: bool) -> Verdict:
+def judge(signals: dict[str, float], unknown_names: list[str], defines: bool) -> Verdict:
     """The outcome for the best evidence's ``signals`` (``FEATURES``, as ``Composer`` measures them)."""
     p = confidence(signals)
     far = signals["passage"] < OFF_TOPIC_PASSAGE and signals["cosine"] < OFF_TOPIC_SENTENCE and signals["terms"] <= OFF_TOPIC_TERMS

@@ -58,8 +58,12 @@ class OpenVinoBatches:
             return None
         try:
             path = exported(model, location, lock)
-            compiled = ov.Core().compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32",
-                                                                   "PERFORMANCE_HINT": "LATENCY"})
+            core = ov.Core()
+            # bfloat16 only where this CPU computes it (QA_BF16=1 may ask for it anywhere: torch emulates it,
+            # OpenVINO then stays in float32 rather than fail or crawl).
+            native = "BF16" in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            compiled = core.compile_model(str(path), "CPU", {"INFERENCE_PRECISION_HINT": "bf16" if bf16 and native else "f32",
+                                                             "PERFORMANCE_HINT": "LATENCY"})
             batches = cls(compiled, model.tokenizer, [i.get_any_name() for i in compiled.inputs],
                           int(model.max_seq_length or 512))
             with lock:
