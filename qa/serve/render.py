@@ -3,6 +3,7 @@ title, page, position; the answering sentence highlighted; a link to the origina
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from urllib.parse import quote
 
 from qa.types import Answer, Citation
@@ -116,9 +117,13 @@ def render_answer(answer: Answer, uid: str = "qa", library: str | None = None, l
     cited = [c for c in answer.citations if c.number in numbers]
     more = [c for c in answer.citations if c not in cited]
     notice = f'<div class="qa-notice">{as_text(answer.notice)}</div>' if answer.notice else ""
-    if answer.tentative:  # the best candidate, shown open, with a plain warning above it
-        notice = f'<div class="qa-tentative">⚠️ {as_text(answer.reason or "The documents may not answer this exactly.")}</div>' + notice
-    html_ = (f'<div class="qa-answer">{render_text(answer, uid)}</div>{notice}'
+    warning, shown = "", answer
+    if answer.tentative:  # the best candidate, shown open, under a plain warning that says why (once)
+        reason = answer.reason or "The documents may not answer this exactly."
+        warning = f'<div class="qa-tentative">⚠️ {as_text(reason)}</div>'
+        if answer.text.startswith(reason):
+            shown = replace(answer, text=answer.text[len(reason):].lstrip())
+    html_ = (f'{warning}<div class="qa-answer">{render_text(shown, uid)}</div>{notice}'
              f'<div class="qa-cards">{"".join(_card(c, uid) for c in cited)}</div>')
     if more:
         html_ += (f'<details class="qa-more"><summary>{len(more)} more passage{"s" if len(more) > 1 else ""}</summary>'

@@ -91,3 +91,16 @@ def test_a_bot_that_cannot_load_says_why_in_the_status_and_the_chat(tmp_path):
     assert holder.bot is None and "does not exist" in holder.status
     final = list(chat_reply(holder, "What is the Big Fund?", []))[-1][-1]["content"]
     assert final.startswith("Cannot start:") and "does not exist" in final
+
+
+def test_a_tentative_answer_renders_its_warning_once_above_an_open_highlighted_card(shipped_bot):
+    answer = shipped_bot.ask("How many industrial robots did China install in 2019?")
+    assert answer.tentative
+    html = render_answer(answer, "t1")
+    from qa.serve.render import as_text
+
+    assert html.count('class="qa-tentative"') == 1 and html.count(as_text(answer.reason)) == 1  # said once
+    assert html.index("qa-tentative") < html.index("qa-answer") < html.index("qa-cards")
+    first_card = html[html.index('<div class="qa-cards">'):]
+    assert "<mark" in first_card.split("</details>")[0] and "276,000" in first_card  # open, highlighted
+    assert "None of the documents" not in html and "qa-notfound" not in html
