@@ -163,7 +163,7 @@ class Composer:
         if not evidence:
             return Answer(question=query.question, text=not_found_text("Nothing in the documents is about this."),
                           abstained=True, query=query.text, reason="Nothing in the documents is about this.")
-        verdict = self.judgement(query, evidence)
+        verdict = self.judgement(query, evidence, idf)
         if verdict.outcome == "not found":
             text = not_found_text(verdict.reason, len(citations))
         elif verdict.outcome == "tentative":
@@ -213,8 +213,9 @@ class Composer:
             out[id(ev)] = s.locality_weight * 0.5 ** (gap / s.locality_scale)
         return out
 
-    def judgement(self, query: Query, evidence: list[_Evidence]) -> Verdict:
-        """Answered, tentative or not found (``judge``), from the signals of the best evidence."""
+    def judgement(self, query: Query, evidence: list[_Evidence], idf: dict[str, float] | None = None) -> Verdict:
+        """Answered, tentative or not found (``judge``), from the signals of the best evidence. ``idf``: the
+        question's term weights, when the caller has them (``compose`` does)."""
         top = evidence[0]
         chunk = self.index.chunks[top.hit.chunk]
         passage = chunk.text
@@ -225,12 +226,13 @@ class Composer:
         unknown = [name for name in query.name_spans
                    if [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
                    and not spells_out(name, passage)]
+        idf = idf if idf is not None else _idf(self.index, query.tokens)
         signals = {
             "support": top.support, "cosine": top.cosine, "passage": top.hit.passage, "lexical": top.hit.lexical,
             "lead": top.support - (evidence[1].support if len(evidence) > 1 else 0.0), "fused": top.hit.score,
             "gap": top.hit.score - max((ev.hit.score for ev in evidence[1:]), default=0.0),
             # the IDF-weighted share of the question's terms the best passage holds (its title included)
-            "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), _idf(self.index, query.tokens), query.tokens),
+            "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), idf, query.tokens),
             "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
         }
