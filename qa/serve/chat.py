@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr  # this module is the Gradio face; `import qa` never imports it
+import uvicorn  # Gradio serves with it
 
 from qa.errors import QAError
-from qa.serve.holder import BotHolder, visitor_status
+from qa.serve.holder import RESTARTING, BotHolder, visitor_status
 from qa.serve.render import CSS, FILE_ROUTE, as_text, render_answer
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ def _library_bot(holder: "BotHolder", libraries, token: str | None):
 
 def _wait_for_bot(holder: "BotHolder", history: list[dict]) -> Iterator[list[dict]]:
     """Says so while the model loads; returns whether there is a bot (else the reason was shown)."""
+    if holder.stopping:
+        yield history + [{"role": "assistant", "content": RESTARTING}]
+        return False
     if not holder.ready:
         yield history + [{"role": "assistant", "content": "Loading the model, one moment…"}]
         holder.wait()
@@ -201,16 +205,27 @@ def _gr_error(err: Exception):
     return gr.Error(str(err), print_exception=False)
 
 
-def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None, k: int = 5,
-            library: str = "", libraries=None) -> dict:
+def _api_bot(holder: BotHolder, libraries=None, library: str | None = None):
+    """The bot an API call uses (the visitor's library's when ``library`` is given), or the one-line error
+    why there is none: the server is stopping, could not load, or the library expired."""
+    if holder.stopping:
+        raise gr.Error(RESTARTING, print_exception=False)
     holder.wait()
     if holder.bot is None:
         raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
-    if isinstance(k, float) and k.is_integer():  # JSON clients may send 5.0
-        k = int(k)
+    if library is None:
+        return holder.bot
     bot = _library_bot(holder, libraries, library)
     if bot is None:
         raise gr.Error(EXPIRED_LIBRARY, print_exception=False)
+    return bot
+
+
+def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None, k: int = 5,
+            library: str = "", libraries=None) -> dict:
+    if isinstance(k, float) and k.is_integer():  # JSON clients may send 5.0
+        k = int(k)
+    bot = _api_bot(holder, libraries, library)
     try:
         return bot.ask(question, history=history or None, k=k).to_dict()
     except QAError as err:
@@ -221,12 +236,7 @@ def api_ask(holder: BotHolder, question: str, history: list[dict] | None = None,
 
 
 def api_document(holder: BotHolder, source: str, library: str = "", libraries=None) -> dict:
-    holder.wait()
-    if holder.bot is None:
-        raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
-    bot = _library_bot(holder, libraries, library)
-    if bot is None:
-        raise gr.Error(EXPIRED_LIBRARY, print_exception=False)
+    bot = _api_bot(holder, libraries, library)
     doc = bot.index.document(source) if isinstance(source, str) else None
     if doc is None:
         raise gr.Error(f"No document {source!r} in this collection: use a citation's source.", print_exception=False)
@@ -241,9 +251,7 @@ def api_upload(holder: BotHolder, libraries, files: list | None, library: str = 
     paths = [p for p in paths if p]
     if not paths:
         raise gr.Error("No files received: pass one or more files (PDF, HTML, DOCX, Markdown or text).", print_exception=False)
-    holder.wait()
-    if holder.bot is None:
-        raise gr.Error(holder.error or FRIENDLY_ERROR, print_exception=False)
+    _api_bot(holder)
     try:
         lib, added, warnings = libraries.add(library or None, holder.bot, paths)
     except QAError as err:
@@ -395,9 +403,14 @@ def tune_for_serving() -> None:
         pass
 
 
-def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any) -> None:
-    import uvicorn
+# Stopping (SIGTERM from a Space restart or a container runtime, which kills about 10 s later; Ctrl-C):
+# requests in flight get GRACE seconds to finish, new ones are told the server is restarting, then the
+# visitors' files are deleted and the process exits, within EXIT_WITHIN seconds whatever still runs.
+GRACE = 2.0
+EXIT_WITHIN = 4.0
 
+
+def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any) -> None:
     on_space = bool(os.environ.get("SPACE_ID"))
     host = host or os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
     port = int(port or os.environ.get("GRADIO_SERVER_PORT") or 7860)
@@ -405,7 +418,73 @@ def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any)
     demo = build_app(**load_kwargs)
     app = make_server(demo)
     log.info("Serving the chat on http://%s:%d/", host, port)
+    server = _StoppableServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                             timeout_graceful_shutdown=GRACE), lambda: stop(demo))
+    logging.getLogger("uvicorn.error").addFilter(_connections_cut_at_shutdown)
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        server.run()
     finally:
-        demo.libraries.close()
+        stop(demo)
+    # The interpreter's own finalization then waits seconds for native thread pools to wind down, with
+    # nothing left to save: run the exit handlers and go.
+    log.info("Stopped.")
+    _exit_now()
+
+
+class _StoppableServer(uvicorn.Server):
+    """uvicorn's server, stopped on our terms: on SIGTERM or SIGINT it stops taking work at once and the
+    process is gone within EXIT_WITHIN seconds, even with visitors' connections open (uvicorn alone waits
+    for every open connection, and a chat page keeps one open) or a question still being answered."""
+
+    def __init__(self, config: "uvicorn.Config", cleanup) -> None:
+        super().__init__(config)
+        self._cleanup = cleanup
+
+    def handle_exit(self, sig, frame) -> None:
+        # Not recorded for uvicorn to raise again after its shutdown, as it does: that would kill the
+        # process before the visitors' files are deleted.
+        if not self.should_exit:
+            threading.Thread(target=_exit_by_deadline, args=(self._cleanup,), name="qa-stop", daemon=True).start()
+        self.should_exit = True
+
+
+def _connections_cut_at_shutdown(record: logging.LogRecord) -> bool:
+    """A chat page's open connection, cut when the grace period ends, is one line in the log, not a traceback."""
+    import asyncio
+
+    if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+        record.msg, record.args, record.exc_info, record.exc_text = "An open connection was closed at shutdown.", (), None, None
+        record.levelno, record.levelname = logging.INFO, "INFO"
+    return True
+
+
+def _exit_by_deadline(cleanup) -> None:
+    time.sleep(EXIT_WITHIN)
+    log.warning("Still stopping after %.0f s: exiting now.", EXIT_WITHIN)
+    try:
+        cleanup()
+    finally:
+        _exit_now()
+
+
+def _exit_now() -> None:
+    import atexit
+
+    try:
+        atexit._run_exitfuncs()
+        logging.shutdown()
+    finally:
+        os._exit(0)
+
+
+def stop(demo) -> None:
+    """Refuse new questions, delete the visitors' files, stop the language model's process. Safe to call
+    twice (the deadline and the normal exit may both get here); the index is never written."""
+    holder = demo.holder
+    holder.stopping = True
+    demo.libraries.close()
+    bot = holder.bot
+    writer = getattr(bot, "writer", None)
+    close = getattr(getattr(writer, "model", None), "close", None)
+    if close is not None:
+        close()

@@ -10,6 +10,8 @@ from qa.errors import QAError
 
 log = logging.getLogger(__name__)
 
+RESTARTING = "The server is restarting: ask again in a few seconds."
+
 # ---------------------------------------------------------------- the bot, loaded in the background
 
 class BotHolder:
@@ -19,6 +21,7 @@ class BotHolder:
         self.status = "Loading the embedding model and index…"
         self.error: str | None = None
         self.bot = None
+        self.stopping = False  # set when the server was told to stop: new questions get RESTARTING
         self._ready = threading.Event()
         self._kwargs = load_kwargs
         from qa.bot import default_paths, is_shipped_corpus
@@ -29,16 +32,25 @@ class BotHolder:
     def _load(self) -> None:
         from qa.bot import Bot
 
+        from qa.answer.models import LLMError
+
         t0 = time.perf_counter()
+        without_model = ""
         try:
             # A shared Milvus index is served as it is: a server never drops what others may be serving.
-            self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **self._kwargs)
+            try:
+                self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **self._kwargs)
+            except LLMError as err:
+                # The language model is optional: without it the chat still quotes the documents.
+                log.error("Serving without the language model: %s", err)
+                without_model = f" · no written answers: {err}"
+                self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **{**self._kwargs, "llm": ""})
             self.bot.embedder.prepare_questions()  # the faster question encoder, ready before most visitors
             c = self.bot.index.manifest.get("counts", {})
             rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
             writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
             self.status = (f"Ready · {c.get('documents')} documents, {c.get('chunks')} passages · "
-                           f"model {self.bot.index.settings.model}{rerank}{writer} · loaded in {time.perf_counter() - t0:.1f}s")
+                           f"model {self.bot.index.settings.model}{rerank}{writer}{without_model} · loaded in {time.perf_counter() - t0:.1f}s")
         except QAError as err:
             self.error = self.status = f"Cannot start: {err}"
         except Exception:  # noqa: BLE001 - shown as one line, logged in full
@@ -51,7 +63,7 @@ class BotHolder:
     def of(cls, bot) -> "BotHolder":
         """A holder for a bot already loaded (tests, embedding the chat in another app)."""
         holder = cls.__new__(cls)
-        holder.bot, holder.error, holder._kwargs = bot, None, {}
+        holder.bot, holder.error, holder._kwargs, holder.stopping = bot, None, {}, False
         holder.status = f"Ready · {len(bot.index.docs)} documents"
         holder._ready = threading.Event()
         holder._ready.set()

@@ -40,7 +40,9 @@ needs_model = pytest.mark.skipif(GGUF is None or importlib.util.find_spec("llama
 
 @pytest.fixture(scope="module")
 def local_model():
-    return LocalGGUF(LLMSettings(target=str(GGUF), max_tokens=96, context=2048))
+    model = LocalGGUF(LLMSettings(target=str(GGUF), max_tokens=96, context=2048))
+    yield model
+    model.close()
 
 
 @pytest.fixture(scope="module")
