@@ -22,7 +22,7 @@ from qa.answer.retrieval import FusionSettings, Retriever
 from qa.answer.writer import Writer
 from qa.embed.embedder import Embedder, model_name
 from qa.errors import CorpusError, QuestionError
-from qa.ingest import Limits, UnreadableFile, read
+from qa.ingest import Limits, MissingLibrary, UnreadableFile, read, warning_lines
 from qa.ingest.chunking import ChunkSettings
 from qa.store import Index, IndexSettings, file_hashes, file_sha, note_skipped, update
 from qa.store.base import OpenRequest, Store
@@ -216,14 +216,14 @@ class Bot:
             paths = [paths]
         self.store.check_changes(self.index)
         say = on_status or (lambda m: _say(m, None))
-        warnings: list[str] = []
+        skipped: list[UnreadableFile] = []
         with self._write:
             staged: list[tuple[Path, Path, str, bool]] = []  # (file, its root, source, made a copy)
             for p in map(Path, paths):
                 try:
                     staged.append(self._stage(p))
                 except UnreadableFile as err:
-                    warnings.append(str(err))
+                    skipped.append(err)
             docs, hashes, outside, copies = [], {}, {}, []
             for n, (path, root, source, copied) in enumerate(staged, 1):
                 say(f"Reading {source} ({n}/{len(staged)}) …")
@@ -236,8 +236,11 @@ class Bot:
                         outside[source] = path
                     docs.append(doc)
                     hashes[source] = file_sha(path)
+                except MissingLibrary as err:
+                    err.source = source
+                    skipped.append(err)
                 except UnreadableFile as err:
-                    warnings.append(str(err).replace(f"Skipped {path.relative_to(root).as_posix()}:", f"Skipped {source}:", 1))
+                    skipped.append(UnreadableFile(source, err.problem, err.fix))
                     if copied:
                         path.unlink(missing_ok=True)  # our copy of a file we cannot read: do not keep it
             if docs:
@@ -253,7 +256,7 @@ class Bot:
                     raise
                 self.files.update(outside)  # only once the index holds them
                 say(f"Added {', '.join(d.source for d in docs)}.")
-        return warnings
+        return warning_lines(skipped)
 
     def remove(self, source: str) -> None:
         """Drop one document. A file of the corpus folder is moved to ``.qa-removed/`` inside it

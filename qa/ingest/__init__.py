@@ -14,15 +14,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qa.ingest.base import Limits, UnreadableFile, assemble, size_text
+from qa.ingest.base import Limits, MissingLibrary, UnreadableFile, assemble, size_text, warning_lines
 from qa.types import Document
 
-__all__ = ["Limits", "UnreadableFile", "SUFFIXES", "detect", "read", "assemble"]
+__all__ = ["Limits", "MissingLibrary", "UnreadableFile", "SUFFIXES", "detect", "read", "assemble", "warning_lines"]
 
 # Names we look for in a folder; anything else is reported as skipped, never silently dropped.
 SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
             ".pdf": "pdf", ".html": "html", ".htm": "html", ".xhtml": "html", ".docx": "docx"}
 KIND_NAMES = {"text": "text", "markdown": "Markdown", "pdf": "PDF", "html": "HTML", "docx": "Word (DOCX)"}
+# What each kind of file is called in a sentence about it, and the pip package of each module its reader imports.
+KIND_PLURALS = {"text": "Text files", "markdown": "Markdown files", "pdf": "PDF files", "html": "Web pages",
+                "docx": "Word documents"}
+PACKAGES = {"docx": "python-docx", "pypdfium2": "pypdfium2", "trafilatura": "trafilatura", "lxml": "lxml",
+            "lxml_html_clean": "lxml_html_clean", "ftfy": "ftfy", "justext": "jusText", "charset_normalizer": "charset-normalizer"}
 # Bumped when a reader changes what it extracts: indexes built by other readers are re-read.
 READERS_VERSION = 1
 
@@ -90,6 +95,8 @@ def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
         doc = reader(data, source, limits)
     except UnreadableFile:
         raise
+    except ImportError as err:  # the environment, not the file: missing, or installed but broken
+        raise MissingLibrary(source, KIND_PLURALS[kind], _package(err), (str(err).splitlines() or [type(err).__name__])[0][:120]) from err
     except Exception as err:  # noqa: BLE001 - a library's own error for a damaged file
         first = (str(err).splitlines() or [type(err).__name__])[0][:200]
         raise UnreadableFile(source, f"cannot be read as {KIND_NAMES[kind]} ({first})",
@@ -97,3 +104,12 @@ def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
     if not doc.text.strip():
         raise UnreadableFile(source, "has no text", "add a file with text in it")
     return doc
+
+
+def _package(err: ImportError) -> str:
+    """The pip package to install for an ImportError a reader raised."""
+    text = str(err)
+    if "lxml_html_clean" in text or "lxml.html.clean" in text:  # lxml ≥ 5.2 moved its cleaner out
+        return "lxml_html_clean"
+    top = (err.name or "").split(".")[0]
+    return PACKAGES.get(top, top or "the reader's libraries (pip install -e .)")

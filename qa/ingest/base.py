@@ -16,6 +16,40 @@ class UnreadableFile(QAError):
         super().__init__(f"Skipped {source}: it {problem}; {fix}.")
 
 
+class MissingLibrary(UnreadableFile):
+    """A file skipped because a library its reader needs is missing or broken in this Python: the file
+    is fine. Said once per library however many files it cost (``warning_lines``), with the install
+    command, and never remembered as the file's own fault: once installed, the next index reads it."""
+
+    def __init__(self, source: str, kind: str, package: str, detail: str) -> None:
+        self.kind, self.package, self.detail = kind, package, detail
+        QAError.__init__(self, missing_library_line(kind, package, detail, [source]))
+        self.source, self.problem, self.fix = source, f"needs {package}", f"pip install {package}"
+
+
+def missing_library_line(kind: str, package: str, detail: str, sources: list[str]) -> str:
+    shown = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
+    return (f"{kind} need {package}, which is missing or broken in this Python ({detail}): run `pip install {package}`, "
+            f"then index again. Nothing is wrong with the file{'s' if len(sources) > 1 else ''} skipped: {shown}.")
+
+
+def warning_lines(errors: list[UnreadableFile]) -> list[str]:
+    """One line per skipped file, except that the files a missing library cost share one line."""
+    lines: list[str] = []
+    shared: dict[tuple[str, str], tuple[int, list[str], str]] = {}  # (kind, package) → its line, files, detail
+    for err in errors:
+        if not isinstance(err, MissingLibrary):
+            lines.append(str(err))
+        elif (err.kind, err.package) in shared:
+            shared[err.kind, err.package][1].append(err.source)
+        else:
+            shared[err.kind, err.package] = (len(lines), [err.source], err.detail)
+            lines.append("")
+    for (kind, package), (at, sources, detail) in shared.items():
+        lines[at] = missing_library_line(kind, package, detail, sources)
+    return lines
+
+
 def size_text(n: float) -> str:
     """Bytes for people: "48 KB", "3.2 MB"."""
     return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3)):,} KB"

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from qa.errors import CorpusError
-from qa.ingest import SUFFIXES, Limits, UnreadableFile, read
+from qa.ingest import SUFFIXES, Limits, UnreadableFile, read, warning_lines
 from qa.ingest.titles import title_of_text as title_of  # noqa: F401 - the text reader's rule, for callers
 from qa.types import Document
 
@@ -69,7 +69,7 @@ def load_documents(folder: str | Path, limits: Limits | None = None, only: set[s
     """
     root = Path(folder)
     docs: list[Document] = []
-    warnings: list[str] = []
+    skipped: list[UnreadableFile] = []
     others: list[Path] = []
     if only is not None:  # the caller has just listed the folder: read these, no second walk
         paths = [root / source for source in sorted(only) if (root / source).is_file()]
@@ -79,7 +79,8 @@ def load_documents(folder: str | Path, limits: Limits | None = None, only: set[s
         try:
             docs.append(read(path, root, limits))
         except UnreadableFile as err:
-            warnings.append(str(err))
+            skipped.append(err)
+    warnings = warning_lines(skipped)
     line = unsupported_warning(others)
     if line:
         warnings.append(line)

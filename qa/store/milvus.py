@@ -39,6 +39,7 @@ from qa.store.milvus_client import (
     DATA_FILE_DAMAGED,
     MilvusSettings,
     RemoteVectors,
+    answering,
     connect,
     first_line,
     quiet,
@@ -200,8 +201,9 @@ class MilvusStore(MilvusCollections, Store):
             groups[int(i)] = g
         dim = int(manifest["dimension"])
         return Index(settings=settings, docs=docs, chunks=chunks, groups=groups,
-                     chunk_vectors=RemoteVectors(self.client, self.passages, len(chunks), dim), sentences=sentences,
-                     sentence_vectors=RemoteVectors(self.client, self.sentences, len(sentences), dim),
+                     chunk_vectors=RemoteVectors(self.client, self.passages, len(chunks), dim, uri=self.settings.uri),
+                     sentences=sentences,
+                     sentence_vectors=RemoteVectors(self.client, self.sentences, len(sentences), dim, uri=self.settings.uri),
                      chunk_sentences=chunk_sentences(sentences, len(chunks)),
                      lexical=TermStats.from_dict(json.loads(self._read_blob("terms"))), manifest=manifest)
 
@@ -273,6 +275,19 @@ class MilvusSearch:
 
     def candidates(self, qv: np.ndarray, query_tokens: list[str], depth: int,
                    sentence_depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+        with answering(self.store.settings.uri):
+            try:
+                return self._candidates(qv, query_tokens, depth, sentence_depth)
+            except Exception as err:  # noqa: BLE001 - pymilvus's MilvusException, Milvus Lite's own
+                if "load" not in str(err).lower():
+                    raise
+                # A restarted server holds the collections released: load them, and ask once more.
+                for name in (self.store.passages, self.store.sentences):
+                    self.store.client.load_collection(name)
+                return self._candidates(qv, query_tokens, depth, sentence_depth)
+
+    def _candidates(self, qv: np.ndarray, query_tokens: list[str], depth: int,
+                    sentence_depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
         ix, client = self.index, self.store.client
         dense = client.search(self.store.passages, data=[qv.tolist()], anns_field="vector", limit=depth, output_fields=["id"])
         sent = client.search(self.store.sentences, data=[qv.tolist()], anns_field="vector",

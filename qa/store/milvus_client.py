@@ -13,7 +13,25 @@ from typing import Iterator
 
 import numpy as np
 
-from qa.errors import BadIndexError
+from qa.errors import BadIndexError, QAError
+
+
+class MilvusUnavailable(QAError):
+    """Milvus stopped answering while the bot was serving: this question gets one line, the chat goes on,
+    and the next question tries again (pymilvus reconnects once the server is back)."""
+
+
+@contextmanager
+def answering(uri: str) -> Iterator[None]:
+    """Calls made while answering a question: any failure of Milvus becomes ``MilvusUnavailable``."""
+    try:
+        with quiet():
+            yield
+    except QAError:
+        raise
+    except Exception as err:  # noqa: BLE001 - pymilvus and grpc raise many kinds for "gone"
+        raise MilvusUnavailable(f"The Milvus server at {uri} did not answer ({first_line(err, 120)}): is it running? "
+                                "Ask again once it is back.") from err
 
 
 @dataclass(frozen=True)
@@ -46,8 +64,8 @@ class RemoteVectors:
     """Rows of a Milvus collection's vectors, read like a NumPy array by id (``v[ids]``), fetched on
     first use and kept in a bounded cache."""
 
-    def __init__(self, client, collection: str, rows: int, dim: int, cache: int = 200_000) -> None:
-        self.client, self.collection, self.shape = client, collection, (rows, dim)
+    def __init__(self, client, collection: str, rows: int, dim: int, cache: int = 200_000, uri: str = "Milvus") -> None:
+        self.client, self.collection, self.shape, self.uri = client, collection, (rows, dim), uri
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._limit = cache
         self._lock = threading.Lock()
@@ -67,9 +85,10 @@ class RemoteVectors:
             for i in got:
                 self._cache.move_to_end(i)
         missing = sorted(set(wanted) - got.keys())
-        for i in range(0, len(missing), 1000):
-            for r in self.client.get(self.collection, ids=missing[i:i + 1000], output_fields=["vector"]):
-                got[int(r["id"])] = np.asarray(r["vector"], dtype=np.float32)
+        with answering(self.uri):
+            for i in range(0, len(missing), 1000):
+                for r in self.client.get(self.collection, ids=missing[i:i + 1000], output_fields=["vector"]):
+                    got[int(r["id"])] = np.asarray(r["vector"], dtype=np.float32)
         if missing:
             with self._lock:
                 for i in missing:
@@ -106,7 +125,8 @@ def connect(settings: MilvusSettings):
         uri = os.path.abspath(uri)
     try:
         with quiet():  # Milvus Lite logs a traceback when it cannot start; what went wrong is said below
-            return MilvusClient(uri=uri, token=settings.token) if settings.token else MilvusClient(uri=uri)
+            client = MilvusClient(uri=uri, token=settings.token) if settings.token else MilvusClient(uri=uri)
+            version = "" if uri.endswith(".db") else client.get_server_version()
     except Exception as err:  # noqa: BLE001 - pymilvus raises many kinds for "cannot connect"
         if uri.endswith(".db") and held_elsewhere(uri):
             raise BadIndexError(f"The Milvus Lite file {settings.uri} is in use by another process (a running app.py or qa "
@@ -115,6 +135,22 @@ def connect(settings: MilvusSettings):
         first = first_line(err)
         raise BadIndexError(f"Cannot reach Milvus at {settings.uri} ({first}). Check the URI (a path ending in .db for "
                             "Milvus Lite, http://host:19530 for a server) and the token (QA_MILVUS_TOKEN).") from err
+    if version and server_version(version) < MIN_SERVER:
+        # Checked before anything is created: an older server fails half-way through making the collections.
+        client.close()
+        raise BadIndexError(f"The Milvus server at {settings.uri} runs {version}; qa needs Milvus "
+                            f"{'.'.join(map(str, MIN_SERVER))} or newer (for its full-text BM25). Upgrade the server, "
+                            "or keep the index in Milvus Lite (a path ending in .db).")
+    return client
+
+
+MIN_SERVER = (2, 5, 0)  # full-text search (BM25 functions) came with Milvus 2.5
+
+
+def server_version(text: str) -> tuple[int, int, int]:
+    """"v2.3.5-lite" → (2, 3, 5); what cannot be read counts as new enough (a build of the main branch)."""
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return (int(m[1]), int(m[2]), int(m[3] or 0)) if m else (99, 0, 0)
 
 
 # What Milvus Lite says of a data file a killed process left cut short (pyarrow reading Parquet):
