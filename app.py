@@ -2,7 +2,7 @@
 import argparse
 import logging
 
-from qa.serve.chat import launch
+from qa.serve.server import launch
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description="Serve the qa chat.")

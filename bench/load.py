@@ -14,8 +14,10 @@ Starts ``python app.py`` on 127.0.0.1 (a free port), then, in one run:
    p99 latency, throughput, and the server's resident memory at start, after ``--warmup`` seconds of
    load and at the end.
 
-It prints the issue's four targets as ratios within the run: no errors; p95 ≤ 10 × the single-user
-p50; answers per second ≥ 40% of the in-process ceiling; memory at the end within 10% of after warm-up.
+It prints the targets of what the server controls (issue 26): no errors; the serving overhead, the
+server's CPU per answer ÷ the CPU per answer of the same question mix in one process (≤ 1.3); memory at
+the end within 10% of after warm-up; and, after the load, the seconds from SIGTERM to exit (≤ 5). The
+soak of the issue: ``--users 30 --seconds 600 --warmup 60``.
 
 ``--noop`` serves, in place of ``app.py``, an ``/ask`` that returns a stored answer at once (the bot's own
 answer to the first question, as JSON of the same size as every answer), behind the same queue settings:
@@ -28,7 +30,9 @@ import argparse
 import json
 import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -126,7 +130,8 @@ def in_process(n: int = 100) -> tuple[float, float, dict]:
 NOOP_APP = """
 import json
 import gradio as gr
-from qa.serve.chat import CONCURRENCY, QUEUE_SIZE, STATUS_EVERY, tune_for_serving
+from qa.serve.chat import CONCURRENCY, QUEUE_SIZE, STATUS_EVERY
+from qa.serve.server import tune_for_serving
 
 tune_for_serving()
 STORED = json.load(open("answer.json", encoding="utf-8"))
@@ -220,7 +225,7 @@ def main() -> int:
     elif not a.no_upload:
         upload = Path(tempfile.mkdtemp(prefix="qa-load-")) / "harbour.md"
         upload.write_text(UPLOAD, encoding="utf-8")
-    with served_app(cwd=cwd) as (url, log, _):
+    with served_app(cwd=cwd) as (url, log, proc):
         pid = server_pid()
         one = Client(url, verbose=False, ssl_verify=False)
         for q in QUESTIONS[:3]:
@@ -250,6 +255,13 @@ def main() -> int:
         mem_end = rss_mb(pid)
         cpu_server, cpu_client = cpu_seconds(pid) - cpu_server, cpu_seconds(os.getpid()) - cpu_client
         alive = sum(u.is_alive() for u in users)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)  # as a Space restart or a container runtime stops it
+        try:
+            proc.wait(timeout=60)
+            exit_s = time.perf_counter() - t0
+        except subprocess.TimeoutExpired:
+            exit_s = float("inf")
 
     asks = [t for kind, t, _ in results if kind != "upload"]
     served = len(results)
@@ -272,11 +284,17 @@ def main() -> int:
         print(f"  error ×{n}: {e}")
     if alive:
         print(f"  {alive} user thread(s) still waiting at the end")
+    # What the server controls (issue 26): the users share its two cores, so latency ratios say more
+    # about them than about it. Its CPU per answer against the same mix answered in one process does not.
+    overhead = cpu_server / max(1, len(asks)) / mix_cpu
+    print(f"serving overhead: server CPU per answer {cpu_server / max(1, len(asks)) * 1000:.1f} ms ÷ in-process "
+          f"{mix_cpu * 1000:.1f} ms = {overhead:.2f}; exit after SIGTERM {exit_s:.2f} s")
     checks = [
         ("no errors", sum(errors.values()) == 0, f"{sum(errors.values())} errors"),
-        ("p95 ≤ 10 × single-user p50", p95 <= 10 * single_p50, f"{p95 / single_p50:.1f} ×"),
-        ("answers/s ≥ 40% of the in-process ceiling", rate >= 0.4 * ceiling, f"{rate / ceiling:.0%}"),
+        ("serving overhead (server CPU per answer ÷ in-process) ≤ 1.3", overhead <= 1.3, f"{overhead:.2f}"),
         ("memory at end within 10% of after warm-up", mem_end <= 1.1 * mem_warm, f"{(mem_end / mem_warm - 1):+.1%}"),
+        ("exit ≤ 5 s after SIGTERM at the end", exit_s <= 5, f"{exit_s:.2f} s"),
+        ("p95 ≤ 10 × single-user p50 (the users share the cores)", p95 <= 10 * single_p50, f"{p95 / single_p50:.1f} ×"),
     ]
     print("\n| target | met | measured |\n|---|---|---|")
     for name, ok, value in checks:

@@ -26,6 +26,12 @@ class FusionSettings:
     # Query-level: the lexical vote × (1 − c + c × the IDF share of the query's terms that its best
     # BM25 passage holds); a query whose words the collection barely has gets a weaker lexical vote.
     lexical_confidence: float = 0.0
+    # Query-level: the lexical vote × (1 − a + a × agreement), the share of BM25's top ten that are among the
+    # dense top ten. Where the two disagree on a query, BM25 is usually matching the wrong words (an entity
+    # search whose keywords are common ones), and dense retrieval, which read the whole question, is
+    # trusted more. Needs no labels from the collection.
+    lexical_agreement: float = 0.0
+    agreement_depth: int = 10
 
 
 @dataclass
@@ -93,6 +99,8 @@ class Retriever:
         lexical = bm25 / top if top > 0 else np.zeros(len(cand), dtype=np.float32)
         if f.lexical_confidence > 0 and top > 0:
             lexical = lexical * (1 - f.lexical_confidence + f.lexical_confidence * self._idf_share(query_tokens, best_chunk))
+        if f.lexical_agreement > 0 and top > 0:
+            lexical = lexical * (1 - f.lexical_agreement + f.lexical_agreement * _agreement(passage, bm25, f.agreement_depth))
         fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
 
         # One citation per piece of evidence: a near-duplicate passage (same group)
@@ -119,3 +127,13 @@ class Retriever:
             hits.append(hit)
         return hits
 
+
+
+def _agreement(dense: np.ndarray, bm25: np.ndarray, depth: int) -> float:
+    """The share of BM25's top ``depth`` candidates (with a score) that are also in the dense top ``depth``."""
+    n = min(depth, len(dense))
+    lexical_top = [i for i in np.argsort(-bm25, kind="stable")[:n] if bm25[i] > 0]
+    if not lexical_top:
+        return 0.0
+    dense_top = set(np.argsort(-dense, kind="stable")[:n].tolist())
+    return sum(int(i) in dense_top for i in lexical_top) / len(lexical_top)

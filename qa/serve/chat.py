@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import gradio as gr  # this module is the Gradio face; `import qa` never imports it
-import uvicorn  # Gradio serves with it
 
 from qa.errors import QAError
 from qa.serve.holder import RESTARTING, BotHolder, visitor_status
-from qa.serve.render import CSS, FILE_ROUTE, as_text, render_answer
+from qa.serve.render import as_text, render_answer
 
 log = logging.getLogger(__name__)
 
@@ -365,126 +364,3 @@ def build_app(holder: BotHolder | None = None, libraries=None, **load_kwargs: An
     demo.holder = holder
     demo.libraries = libraries
     return demo
-
-
-def make_server(demo, max_file_mb: float | None = None):
-    """The FastAPI app: the chat at /, the cited files at FILE_ROUTE."""
-    from fastapi import FastAPI, Query
-
-    app = FastAPI()
-
-    @app.get(FILE_ROUTE + "/{source:path}")
-    def original(source: str, library: str = Query(default="")):
-        return serve_file(demo.holder, demo.libraries, source, library)
-
-    # Queue positions are sent to waiting visitors once a second, not after every answer: with
-    # Gradio's "auto", each finished answer sends one message to every waiting visitor, which under
-    # load makes the event loop's work grow with the square of the queue (bench/load.py).
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE, status_update_rate=STATUS_EVERY)
-    limit = demo.libraries.limits.files.max_file_bytes if max_file_mb is None else int(max_file_mb * 1e6)
-    return gr.mount_gradio_app(app, demo, path="", css=CSS, theme=gr.themes.Soft(), show_error=False,
-                               max_file_size=limit)
-
-
-def tune_for_serving() -> None:
-    """At most two malloc arenas (glibc; elsewhere nothing): with one per thread, the server's memory grew
-    by a third over a minute of fifty users (bench/load.py) and did not come back; with two, by a tenth.
-
-    Gradio summarises its last 10,000 events in a pandas DataFrame after every event (for its analytics
-    view, which this app does not show): a cost that grows with uptime. Once per 1,000 events, over the
-    last 1,000, unless the environment says otherwise."""
-    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
-    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
-
-
-# Stopping (SIGTERM from a Space restart or a container runtime, which kills about 10 s later; Ctrl-C):
-# requests in flight get GRACE seconds to finish, new ones are told the server is restarting, then the
-# visitors' files are deleted and the process exits, within EXIT_WITHIN seconds whatever still runs.
-GRACE = 2.0
-EXIT_WITHIN = 4.0
-
-
-def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any) -> None:
-    on_space = bool(os.environ.get("SPACE_ID"))
-    host = host or os.environ.get("GRADIO_SERVER_NAME") or ("0.0.0.0" if on_space else "127.0.0.1")
-    port = int(port or os.environ.get("GRADIO_SERVER_PORT") or 7860)
-    tune_for_serving()
-    demo = build_app(**load_kwargs)
-    app = make_server(demo)
-    log.info("Serving the chat on http://%s:%d/", host, port)
-    server = _StoppableServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                             timeout_graceful_shutdown=GRACE), lambda: stop(demo))
-    logging.getLogger("uvicorn.error").addFilter(_connections_cut_at_shutdown)
-    try:
-        server.run()
-    finally:
-        stop(demo)
-    # The interpreter's own finalization then waits seconds for native thread pools to wind down, with
-    # nothing left to save: run the exit handlers and go.
-    log.info("Stopped.")
-    _exit_now()
-
-
-class _StoppableServer(uvicorn.Server):
-    """uvicorn's server, stopped on our terms: on SIGTERM or SIGINT it stops taking work at once and the
-    process is gone within EXIT_WITHIN seconds, even with visitors' connections open (uvicorn alone waits
-    for every open connection, and a chat page keeps one open) or a question still being answered."""
-
-    def __init__(self, config: "uvicorn.Config", cleanup) -> None:
-        super().__init__(config)
-        self._cleanup = cleanup
-
-    def handle_exit(self, sig, frame) -> None:
-        # Not recorded for uvicorn to raise again after its shutdown, as it does: that would kill the
-        # process before the visitors' files are deleted.
-        if not self.should_exit:
-            threading.Thread(target=_exit_by_deadline, args=(self._cleanup,), name="qa-stop", daemon=True).start()
-        self.should_exit = True
-
-
-def _connections_cut_at_shutdown(record: logging.LogRecord) -> bool:
-    """A chat page's open connection, cut when the grace period ends, is one line in the log, not a traceback."""
-    import asyncio
-
-    if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
-        record.msg, record.args, record.exc_info, record.exc_text = "An open connection was closed at shutdown.", (), None, None
-        record.levelno, record.levelname = logging.INFO, "INFO"
-    return True
-
-
-def _exit_by_deadline(cleanup) -> None:
-    time.sleep(EXIT_WITHIN)
-    log.warning("Still stopping after %.0f s: exiting now.", EXIT_WITHIN)
-    try:
-        cleanup()
-    finally:
-        _exit_now()
-
-
-def _exit_now() -> None:
-    import atexit
-
-    try:
-        atexit._run_exitfuncs()
-        logging.shutdown()
-    finally:
-        os._exit(0)
-
-
-def stop(demo) -> None:
-    """Refuse new questions, delete the visitors' files, stop the language model's process. Safe to call
-    twice (the deadline and the normal exit may both get here); the index is never written."""
-    holder = demo.holder
-    holder.stopping = True
-    demo.libraries.close()
-    bot = holder.bot
-    writer = getattr(bot, "writer", None)
-    close = getattr(getattr(writer, "model", None), "close", None)
-    if close is not None:
-        close()

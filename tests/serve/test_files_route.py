@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-from qa.serve.chat import build_app, make_server
+from qa.serve.chat import build_app
+from qa.serve.server import make_server
 
 from qa.serve.holder import BotHolder
 
