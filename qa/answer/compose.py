@@ -106,11 +106,7 @@ class Composer:
                 score -= s.caption_penalty  # a picture's caption describes it: it answers nothing
             elif info.is_heading:
                 score -= s.heading_penalty
-            if query.wants_time:
-                # A time can be a day or a month as well as a number ("on Friday", "by the end of May").
-                if not info.says_when:
-                    score -= s.number_penalty
-            elif asked_numbers is not None and not info.numbers - asked_numbers:
+            if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
         i = max(range(len(scored)), key=lambda j: scored[j][0])

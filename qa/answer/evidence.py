@@ -66,15 +66,6 @@ def numbers_in(text: str) -> frozenset[str]:
     return frozenset(m.group(0).lower().rstrip(".,") for m in _NUMBER.finditer(_LIST_NUMBER.sub("", text)))
 
 
-# A sentence that can say when: a number, a day, a month, a time of day, a unit of time or a season.
-_TIME_WORDS = re.compile(
-    r"\d|\b(mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(january|february|march|april|may|june|july|august|september|"
-    r"october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b|\b(noon|midday|midnight|morning|"
-    r"afternoon|evening|night|overnight|today|tomorrow|tonight|weekends?|weekdays?|daily|weekly|monthly|yearly|annually|"
-    r"hours?|minutes?|days?|weeks?|fortnights?|months?|years?|spring|summer|autumn|fall|winter|holidays?|christmas|easter|"
-    r"immediately|at once|same day|next day)\b", re.I)
-
-
 @dataclass(frozen=True)
 class _SentenceInfo:
     terms: frozenset[str]
@@ -86,11 +77,6 @@ class _SentenceInfo:
     def numbers(self) -> frozenset[str]:
         """Read only for questions asking for a quantity."""
         return numbers_in(self.text)
-
-    @cached_property
-    def says_when(self) -> bool:
-        """Read only for questions asking when, how long or by what date."""
-        return bool(_TIME_WORDS.search(self.text))
 
 
 def _idf(index: Index, tokens: list[str]) -> dict[str, float]:

@@ -18,10 +18,6 @@ _CONNECTIVE = re.compile(r"^\s*(and|but|also|so|what about|how about|then|or)\b"
 _NUMERIC_QUESTION = re.compile(
     r"\b(how (many|much|long|far|old|tall|high|deep|wide|heavy|often)|(what|which) (percent|percentage|share|proportion|year|date|month)"
     r"|when|by how much|what (is|was|are|were) (the |its |their |\w+'s |\w+’s )?(total|number|amount|size|cost|price|budget|revenue|value))\b", re.I)
-# Questions whose answer is a time: a date, a day, an hour, a duration, a deadline.
-_TIME_QUESTION = re.compile(
-    r"\b(when|what time|how (long|soon|early|late)|by when|until when|deadlines?|(what|which) (day|date|days|dates|hours)"
-    r"|(latest|earliest|last|final|closing|opening) (date|day|time|hours)|the (latest|earliest)|opening hours|how often)\b", re.I)
 # Names and acronyms in a question ("TSMC", "India", "PhD"): capitalised words not opening the question.
 _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|[A-Z][a-z]{2,})\b")
 # Capitalised, never a name: "Is it OK to grind rice?" asks about rice, not about an "OK" (nor does a
@@ -111,11 +107,6 @@ class Query:
     @property
     def is_followup(self) -> bool:
         return self.text != self.question
-
-    @cached_property
-    def wants_time(self) -> bool:
-        """"What's the deadline…?", "When does…?", "How long have I got…?": the answer says when."""
-        return bool(_TIME_QUESTION.search(self.question))
 
     @cached_property
     def wants_number(self) -> bool:
