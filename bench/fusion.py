@@ -48,7 +48,7 @@ def labeled(embedder: Embedder, values: list[float]) -> None:
     print("\n#### Labeled sets: hit@1 / highlight@1\n")
     print("| set | " + " | ".join(f"agreement {a:g}" for a in values) + " |\n|---|" + "---|" * len(values))
     for name, (bot, path) in labeled_sets(embedder).items():
-        items = [q for q in load_questions(path) if q.get("answerable", True) is not False and not q.get("history")]
+        items = [q for q in load_questions(path) if q.get("answerable", True) is not False and "question" in q]
         cells = []
         for a in values:
             bot.fusion = calibration.fusion_for(bot.index, FusionSettings(lexical_agreement=a))
@@ -68,11 +68,13 @@ def main() -> int:
     p.add_argument("--values", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     p.add_argument("--limit", type=int, help="only the first N SQuAD questions")
     p.add_argument("--no-labeled", action="store_true")
+    p.add_argument("--only-labeled", action="store_true")
     a = p.parse_args()
     embedder = Embedder()
-    retrieval(b.load_beir(a.benchmarks / "msmarco-5k"), embedder, "MS MARCO-5k", "msmarco", a.values)
-    squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
-    retrieval(squad_as_beir(squad, a.limit), embedder, "SQuAD v2 dev as retrieval", "squad", a.values)
+    if not a.only_labeled:
+        retrieval(b.load_beir(a.benchmarks / "msmarco-5k"), embedder, "MS MARCO-5k", "msmarco", a.values)
+        squad = b.load_squad(a.benchmarks / "squad-v2-dev" / "dev-v2.0.json")
+        retrieval(squad_as_beir(squad, a.limit), embedder, "SQuAD v2 dev as retrieval", "squad", a.values)
     if not a.no_labeled:
         labeled(embedder, a.values)
     return 0

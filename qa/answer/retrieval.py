@@ -30,7 +30,7 @@ class FusionSettings:
     # dense top ten. Where the two disagree on a query, BM25 is usually matching the wrong words (an entity
     # search whose keywords are common ones), and dense retrieval, which read the whole question, is
     # trusted more. Needs no labels from the collection.
-    lexical_agreement: float = 0.0
+    lexical_agreement: float = 0.3
     agreement_depth: int = 10
 
 

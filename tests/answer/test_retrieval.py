@@ -99,3 +99,23 @@ def test_rows_of_a_memory_map_read_with_prefetch_equal_plain_indexing(tmp_path):
     inner = ids[ids < 4900]  # a slice of the map (as a segment of a large index is) starts mid-page
     assert np.array_equal(rows(mapped[100:], inner), stored[100:][inner])
     assert rows(mapped, np.array([], dtype=np.int64)).shape == (0, 384)
+
+
+def test_the_lexical_vote_weighs_less_where_bm25_and_dense_disagree(shipped_bot):
+    """``lexical_agreement``: the share of BM25's top ten also in the dense top ten scales BM25's vote, so a
+    question whose words match the wrong passages leans on meaning; where they agree, nothing changes."""
+    from qa.answer.retrieval import _agreement
+
+    dense = np.array([0.9, 0.8, 0.7, 0.1, 0.0])
+    assert _agreement(dense, np.array([5.0, 4.0, 3.0, 0.0, 0.0]), 3) == 1.0  # the same top three
+    assert _agreement(dense, np.array([0.0, 0.0, 0.0, 4.0, 5.0]), 3) == 0.0  # BM25's only hits are dense's last
+    assert _agreement(dense, np.zeros(5), 3) == 0.0  # no lexical match at all
+    off = Retriever(shipped_bot.index, FusionSettings(lexical_agreement=0.0))
+    on = Retriever(shipped_bot.index, FusionSettings(lexical_agreement=1.0))
+    q = shipped_bot.embedder.encode_queries(["How many industrial robots did China install?"])[0]
+    tokens = fold_history("How many industrial robots did China install?", None).tokens
+    a, b = off.search(q, tokens, k=5), on.search(q, tokens, k=5)
+    assert [h.chunk for h in a][:1] == [h.chunk for h in b][:1]  # agreeing lists: the same first passage
+    assert all(y.lexical <= x.lexical + 1e-6 for x, y in zip(sorted(a, key=lambda h: h.chunk), sorted(b, key=lambda h: h.chunk))
+               if x.chunk == y.chunk)
+    assert FusionSettings().lexical_agreement == 0.3  # on by default (bench/fusion.py)
