@@ -182,3 +182,19 @@ def test_a_model_that_cannot_start_leaves_the_chat_quoting_the_documents(tmp_pat
         text = log.read_text()
         assert text.count("Serving without the language model: Cannot load the language model") == 1
         assert "Traceback" not in text
+
+
+@needs_model
+def test_the_model_process_answers_only_qa_on_loopback(model):
+    """Bound to 127.0.0.1, behind a random key that is not on its command line (which other users can read)."""
+    import urllib.error
+    import urllib.request
+
+    proc = psutil.Process(model.pid)
+    listening = [c.laddr for c in proc.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+    assert listening and all(a.ip == "127.0.0.1" for a in listening)
+    key = model._client.settings.api_key
+    assert key and not any(key in part for part in proc.cmdline())
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(f"http://127.0.0.1:{listening[0].port}/v1/models", timeout=10)
+    assert err.value.code == 401

@@ -97,16 +97,16 @@ class LocalGGUF:
 
     def _start(self) -> None:
         s = self.settings
-        key = secrets.token_urlsafe(24)  # only we may use it, not every local user of 127.0.0.1
+        # Only we may use it, not every local user of 127.0.0.1; given in the environment, which other users
+        # cannot read, not on the command line, which they can.
+        key = secrets.token_urlsafe(24)
         port = _free_port()
         threads = max(1, (os.cpu_count() or 2) // 2 + 1)
-        env = dict(os.environ, QA_PARENT_PID=str(os.getpid()))
         with open(self._log, "ab") as out:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "qa.answer.models.gguf_server", "--model", str(self.path), "--host", "127.0.0.1",
-                 "--port", str(port), "--n_ctx", str(s.context), "--n_threads", str(threads), "--api_key", key,
-                 "--verbose", "False"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
+                [sys.executable, "-m", "qa.answer.models.gguf_server", str(os.getpid()), "--model", str(self.path), "--host", "127.0.0.1",
+                 "--port", str(port), "--n_ctx", str(s.context), "--n_threads", str(threads), "--verbose", "False"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, API_KEY=key))
         url = f"http://127.0.0.1:{port}"
         log.info("Starting the language model %s (process %d)", self.name, self._proc.pid)
         deadline = time.monotonic() + START_WITHIN

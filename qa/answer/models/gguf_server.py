@@ -2,7 +2,7 @@
 server, which also exits as soon as the qa process that started it is gone, so that a killed chat server
 never leaves a model holding memory and a port behind.
 
-    python -m qa.answer.models.gguf_server --model FILE --host 127.0.0.1 --port N …  (llama_cpp.server's options)
+    python -m qa.answer.models.gguf_server PARENT_PID --model FILE --host 127.0.0.1 --port N …  (llama_cpp.server's options)
 """
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def main() -> None:
-    parent = int(os.environ.get("QA_PARENT_PID") or os.getppid())
+    parent = int(sys.argv[1])
     threading.Thread(target=_exit_with_parent, args=(parent,), name="qa-parent-watch", daemon=True).start()
-    sys.argv = ["llama_cpp.server", *sys.argv[1:]]
+    sys.argv = ["llama_cpp.server", *sys.argv[2:]]
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 
 
