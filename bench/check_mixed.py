@@ -37,7 +37,7 @@ from xml.etree import ElementTree as ET
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from make_mixed import DOCS, PAGE_BREAK, SRC, parse  # noqa: E402  (source markup only)
+from make_mixed import DOCS, SRC, parse  # noqa: E402  (source markup only)
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 FAILURES: list[str] = []

@@ -3,7 +3,6 @@ bfloat16 where the CPU has it. The real bundled model, real OpenVINO; vectors ch
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from qa import store as index_io
 from qa.ingest.chunking import sentence_spans

@@ -5,7 +5,6 @@ import pytest
 from qa.ingest.documents import load_documents, title_of
 from qa.errors import CorpusError
 
-from ..conftest import write_corpus
 
 
 def test_title_is_first_nonempty_line_without_heading_marks():

@@ -12,7 +12,7 @@ from qa.errors import BadIndexError, SaveError
 from qa.store import IndexSettings
 from qa.store.lexical import Lexical
 
-from ..conftest import BAKING, build_bot, write_corpus
+from ..conftest import BAKING, build_bot
 
 
 def test_persistence_round_trip(tiny_corpus, tmp_path, embedder):
