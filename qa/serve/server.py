@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 import time
 from typing import Any
@@ -54,8 +55,10 @@ def tune_for_serving() -> None:
 
 
 # Stopping (SIGTERM from a Space restart or a container runtime, which kills about 10 s later; Ctrl-C):
-# requests in flight get GRACE seconds to finish, new ones are told the server is restarting, then the
-# visitors' files are deleted and the process exits, within EXIT_WITHIN seconds whatever still runs.
+# questions are told the server is restarting at once; it listens DRAIN seconds more, then gives what is
+# still open GRACE seconds; then the visitors' files are deleted and the process exits, within EXIT_WITHIN
+# seconds whatever still runs.
+DRAIN = 1.0
 GRACE = 2.0
 EXIT_WITHIN = 4.0
 
@@ -69,7 +72,7 @@ def launch(host: str | None = None, port: int | None = None, **load_kwargs: Any)
     app = make_server(demo)
     log.info("Serving the chat on http://%s:%d/", host, port)
     server = _StoppableServer(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                             timeout_graceful_shutdown=GRACE), lambda: stop(demo))
+                                             timeout_graceful_shutdown=GRACE), demo)
     logging.getLogger("uvicorn.error").addFilter(_connections_cut_at_shutdown)
     try:
         server.run()
@@ -86,16 +89,22 @@ class _StoppableServer(uvicorn.Server):
     process is gone within EXIT_WITHIN seconds, even with visitors' connections open (uvicorn alone waits
     for every open connection, and a chat page keeps one open) or a question still being answered."""
 
-    def __init__(self, config: "uvicorn.Config", cleanup) -> None:
+    def __init__(self, config: "uvicorn.Config", demo) -> None:
         super().__init__(config)
-        self._cleanup = cleanup
+        self._demo = demo
 
     def handle_exit(self, sig, frame) -> None:
         # Not recorded for uvicorn to raise again after its shutdown, as it does: that would kill the
         # process before the visitors' files are deleted.
-        if not self.should_exit:
-            threading.Thread(target=_exit_by_deadline, args=(self._cleanup,), name="qa-stop", daemon=True).start()
-        self.should_exit = True
+        if self._demo.holder.stopping:  # a second signal: stop taking connections now
+            self.should_exit = True
+            return
+        self._demo.holder.stopping = True  # from now on, questions are told the server is restarting
+        threading.Thread(target=_exit_by_deadline, args=(self._demo,), name="qa-stop", daemon=True).start()
+        # Still listening for DRAIN seconds: a question already sent may need a new connection to fetch its
+        # answer (Gradio's queue answers over a second request), and new ones get the "restarting" line
+        # rather than a refused connection. Then uvicorn stops listening and gives GRACE to what is open.
+        threading.Timer(DRAIN, lambda: setattr(self, "should_exit", True)).start()
 
 
 def _connections_cut_at_shutdown(record: logging.LogRecord) -> bool:
@@ -108,13 +117,24 @@ def _connections_cut_at_shutdown(record: logging.LogRecord) -> bool:
     return True
 
 
-def _exit_by_deadline(cleanup) -> None:
+def _exit_by_deadline(demo) -> None:
+    """The last resort: what the orderly stop has not finished by then is cut short, waiting for nothing
+    (an upload being indexed holds its library's lock; the model may be mid-answer)."""
     time.sleep(EXIT_WITHIN)
     log.warning("Still stopping after %.0f s: exiting now.", EXIT_WITHIN)
     try:
-        cleanup()
+        kill = getattr(_model(demo), "kill", None)
+        if kill is not None:
+            kill()
+        shutil.rmtree(demo.libraries.root, ignore_errors=True)
+        logging.shutdown()
     finally:
-        _exit_now()
+        os._exit(0)
+
+
+def _model(demo):
+    """The local language model the chat's bot writes with, if any."""
+    return getattr(getattr(demo.holder.bot, "writer", None), "model", None)
 
 
 def _exit_now() -> None:
@@ -130,11 +150,8 @@ def _exit_now() -> None:
 def stop(demo) -> None:
     """Refuse new questions, delete the visitors' files, stop the language model's process. Safe to call
     twice (the deadline and the normal exit may both get here); the index is never written."""
-    holder = demo.holder
-    holder.stopping = True
+    demo.holder.stopping = True
     demo.libraries.close()
-    bot = holder.bot
-    writer = getattr(bot, "writer", None)
-    close = getattr(getattr(writer, "model", None), "close", None)
+    close = getattr(_model(demo), "close", None)
     if close is not None:
         close()

@@ -279,7 +279,8 @@ class MilvusSearch:
             try:
                 return self._candidates(qv, query_tokens, depth, sentence_depth)
             except Exception as err:  # noqa: BLE001 - pymilvus's MilvusException, Milvus Lite's own
-                if "load" not in str(err).lower():
+                text = str(err).lower()
+                if "released" not in text and "not loaded" not in text and "load()" not in text:
                     raise
                 # A restarted server holds the collections released: load them, and ask once more.
                 for name in (self.store.passages, self.store.sentences):

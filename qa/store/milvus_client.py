@@ -184,17 +184,26 @@ def first_line(err: Exception, limit: int = 200) -> str:
     return line if len(line) <= limit else line[:limit - 1].rstrip() + "…"
 
 
+_QUIET = {"depth": 0, "levels": []}
+_QUIET_LOCK = threading.Lock()
+
+
 @contextmanager
 def quiet() -> Iterator[None]:
-    """pymilvus and Milvus Lite log a traceback for every failed call, also for one the caller handles."""
+    """pymilvus and Milvus Lite log a traceback for every failed call, also for one the caller handles.
+    Counted, so that threads answering at once do not leave the loggers silenced or loud for good."""
     loggers = [logging.getLogger(name) for name in ("pymilvus", "milvus_lite")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            _QUIET["levels"] = [lg.level for lg in loggers]
+            for lg in loggers:
+                lg.setLevel(logging.CRITICAL)
+        _QUIET["depth"] += 1
     try:
         yield
     finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
-
-
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0:
+                for lg, level in zip(loggers, _QUIET["levels"]):
+                    lg.setLevel(level)

@@ -40,7 +40,7 @@ class _Holder:
     """A loaded-bot holder stand-in for the handler's plumbing: the bot itself is real."""
 
     def __init__(self, bot):
-        self.bot, self.ready, self.error, self.status = bot, True, None, "Ready"
+        self.bot, self.ready, self.error, self.status, self.stopping = bot, True, None, "Ready", False
 
     def wait(self, timeout=None):
         return True

@@ -35,6 +35,13 @@ START_WITHIN = 120.0  # seconds for the model's process to load the file and ans
 # What llama-cpp-python's server needs beside llama_cpp itself: its `[server]` extra.
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 INSTALL = 'pip install "qa[llm]"'
+# Environment variables llama-cpp-python's server would read in place of the options qa gives it.
+SERVER_ENV = {"HOST", "PORT", "CONFIG_FILE", "SSL_KEYFILE", "SSL_CERTFILE", "API_KEY", "ROOT_PATH", "MODEL", "N_CTX",
+              "N_THREADS", "DISABLE_PING_EVENTS", "INTERRUPT_REQUESTS", "VERBOSE"}
+
+
+class _PortTaken(Exception):
+    """The port chosen for the model was taken before it could bind it."""
 
 
 class LocalGGUF:
@@ -57,7 +64,11 @@ class LocalGGUF:
         self._restarted = False  # the process was started again since it last answered
         self._off: str | None = None  # why the model stays off until the server restarts
         self._client: OpenAICompatible | None = None
-        self._start()
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def pid(self) -> int | None:
@@ -65,21 +76,36 @@ class LocalGGUF:
         return self._proc.pid if self._proc is not None else None
 
     def stream(self, messages: list[dict], max_tokens: int) -> Iterator[str]:
-        with self._lock:
+        # One answer at a time; a question that would wait longer than a hung answer may take is told so.
+        if not self._lock.acquire(timeout=2 * self.settings.timeout + START_WITHIN):
+            raise LLMError(f"The language model {self.name} is busy with other answers; try again in a moment.")
+        try:
             if self._off:
                 raise LLMError(self._off)
             if self._proc is None or self._proc.poll() is not None:
                 self._restart()
             try:
-                yield from self._client.stream(messages, max_tokens)
+                for piece in self._client.stream(messages, max_tokens):
+                    self._restarted = False  # it answers: a later death may restart it again
+                    yield piece
             except LLMError as err:
                 raise self._failed(err) from err
-            self._restarted = False
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
-        """Stop the model's process and delete its log (the server stopping, or tests)."""
+        """Stop the model's process and delete its log (the server stopping, or tests). Final: a question
+        still being answered gets the quoted answer, and no process is started again."""
+        self._off = f"The language model {self.name} was stopped with the server."
         self._stop()
         shutil.rmtree(self._log.parent, ignore_errors=True)
+
+    def kill(self) -> None:
+        """Stop the model's process now, waiting for nothing (the server's last second)."""
+        self._off = f"The language model {self.name} was stopped with the server."
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
     # ---------------------------------------------------------------- the child process
 
@@ -96,38 +122,58 @@ class LocalGGUF:
                 proc.wait(timeout=3)
 
     def _start(self) -> None:
+        for attempt in range(3):
+            try:
+                return self._start_on(_free_port())
+            except _PortTaken:
+                continue  # another process took the port between our choosing it and the model binding it
+        raise LLMError(f"The language model {self.path} could not get a local port; try again.")
+
+    def _start_on(self, port: int) -> None:
         s = self.settings
         # Only we may use it, not every local user of 127.0.0.1; given in the environment, which other users
         # cannot read, not on the command line, which they can.
         key = secrets.token_urlsafe(24)
-        port = _free_port()
         threads = max(1, (os.cpu_count() or 2) // 2 + 1)
-        with open(self._log, "ab") as out:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "qa.answer.models.gguf_server", str(os.getpid()), "--model", str(self.path), "--host", "127.0.0.1",
-                 "--port", str(port), "--n_ctx", str(s.context), "--n_threads", str(threads), "--verbose", "False"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, API_KEY=key))
+        # llama-cpp-python's server also reads its settings from the environment (HOST, PORT, …): a hosting
+        # platform's PORT must not move it off the address chosen here.
+        env = {k: v for k, v in os.environ.items() if k.upper() not in SERVER_ENV}
+        env["API_KEY"] = key
+        try:
+            with open(self._log, "ab") as out:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", "qa.answer.models.gguf_server", str(os.getpid()), "--model", str(self.path),
+                     "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(s.context), "--n_threads", str(threads),
+                     # No keep-alive comments while it writes: a model stuck mid-answer must look silent.
+                     "--disable_ping_events", "True", "--verbose", "False"],
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
+                    start_new_session=True)  # Ctrl-C in a terminal stops the server, which stops the model
+        except OSError as err:
+            raise LLMError(f"Cannot start the language model {self.path}: {err.strerror or err}.") from err
         url = f"http://127.0.0.1:{port}"
         log.info("Starting the language model %s (process %d)", self.name, self._proc.pid)
         deadline = time.monotonic() + START_WITHIN
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
         while True:
             code = self._proc.poll()
             if code is not None:
+                if "address already in use" in self._last_line().lower():
+                    raise _PortTaken
                 raise LLMError(f"Cannot load the language model {self.path}: its process {_exit_words(code)}"
                                f"{self._last_line()}. Is it a complete GGUF file?")
             try:
                 req = urllib.request.Request(url + "/v1/models", headers={"Authorization": f"Bearer {key}"})
-                with urllib.request.urlopen(req, timeout=2) as r:
+                with direct.open(req, timeout=2) as r:
                     if r.status == 200:
                         break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                self._stop()
+                self._stop(kill=True)
                 raise LLMError(f"The language model {self.path} did not start within {START_WITHIN:.0f} s"
                                f"{self._last_line()}.")
             time.sleep(0.2)
-        self._client = OpenAICompatible(replace(s, target=url, api_key=key, model=""))
+        self._client = OpenAICompatible(replace(s, target=url, api_key=key, model=""), local=True)
         self._client.name = self.name
 
     def _restart(self) -> None:
@@ -143,6 +189,7 @@ class LocalGGUF:
             self._start()
         except LLMError as err:
             self._off = str(err)
+            self._stop()
             raise
 
     def _failed(self, err: LLMError) -> LLMError:

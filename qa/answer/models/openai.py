@@ -3,6 +3,7 @@ OpenAI): the client is httpx, which Gradio already brings."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Iterator
 
 from qa.answer.models.base import LLMError, LLMSettings
@@ -11,8 +12,9 @@ from qa.answer.models.base import LLMError, LLMSettings
 class OpenAICompatible:
     """Any server that speaks OpenAI's chat completions (llama.cpp, vLLM, Ollama, TGI, LM Studio, OpenAI)."""
 
-    def __init__(self, settings: LLMSettings) -> None:
-        self.settings = settings
+    def __init__(self, settings: LLMSettings, local: bool = False) -> None:
+        """``local``: a server qa started on 127.0.0.1, reached directly whatever proxy the environment names."""
+        self.settings, self.local = settings, local
         base = settings.target.rstrip("/")
         self.url = (base if base.endswith("/v1") else base + "/v1") + "/chat/completions"
         self.name = settings.model or "the model at " + base
@@ -26,8 +28,9 @@ class OpenAICompatible:
         if s.model:
             body["model"] = s.model
         where = self.url.rsplit("/chat/completions", 1)[0]
+        last = time.monotonic()
         try:
-            with httpx.stream("POST", self.url, json=body, headers=headers,
+            with httpx.stream("POST", self.url, json=body, headers=headers, trust_env=not self.local,
                               timeout=httpx.Timeout(s.timeout, connect=min(10.0, s.timeout))) as r:
                 if r.status_code in (401, 403):
                     raise LLMError(f"The language model server at {where} refused the key ({r.status_code}): "
@@ -38,7 +41,12 @@ class OpenAICompatible:
                                    f"{_server_message(r.text)}. Check QA_LLM_MODEL and the server's log.")
                 for line in r.iter_lines():
                     if not line.startswith("data:"):
+                        # Keep-alive comments (": ping") come from the server's loop even while the model is
+                        # stuck: silence is measured between data lines.
+                        if time.monotonic() - last > s.timeout:
+                            raise httpx.ReadTimeout("no data")
                         continue
+                    last = time.monotonic()
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
