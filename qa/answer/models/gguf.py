@@ -96,16 +96,20 @@ class LocalGGUF:
     def close(self) -> None:
         """Stop the model's process and delete its log (the server stopping, or tests). Final: a question
         still being answered gets the quoted answer, and no process is started again."""
-        self._off = f"The language model {self.name} was stopped with the server."
+        self._off = self._closed
         self._stop()
         shutil.rmtree(self._log.parent, ignore_errors=True)
 
     def kill(self) -> None:
         """Stop the model's process now, waiting for nothing (the server's last second)."""
-        self._off = f"The language model {self.name} was stopped with the server."
+        self._off = self._closed
         proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.kill()
+
+    @property
+    def _closed(self) -> str:
+        return f"The language model {self.name} was stopped with the server."
 
     # ---------------------------------------------------------------- the child process
 
@@ -114,7 +118,8 @@ class LocalGGUF:
         if proc is not None and proc.poll() is None:
             if kill:  # a hung process may be stopped or deaf to SIGTERM
                 proc.kill()
-            proc.terminate()
+            else:
+                proc.terminate()
             try:
                 proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
@@ -122,7 +127,7 @@ class LocalGGUF:
                 proc.wait(timeout=3)
 
     def _start(self) -> None:
-        for attempt in range(3):
+        for _ in range(3):
             try:
                 return self._start_on(_free_port())
             except _PortTaken:
