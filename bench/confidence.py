@@ -8,8 +8,9 @@ fitted (Newton's method, a light L2 penalty) on the tuning sets: the everyday se
 ``questions``, ``mixed`` and ``negations``. It is reported on the rest: the everyday set's reporting half
 (other documents than the tuning half's), ``heldout`` and ``heldout2``. A question's label is whether its
 first highlight holds the answer; an unanswerable question's is 0. Then the threshold from which an answer
-is stated (``ANSWER_AT``) is the lowest at which the tuning sets' unanswerable questions are answered
-without a warning at most ``--unwarned`` of the time, and the off-topic floors the highest that no
+is stated (``ANSWER_AT``) is the lowest at which each tuning set's unanswerable questions are answered
+without a warning at most ``--unwarned`` of the time (each set on its own: pooled, a set of easy unanswerable
+questions would make room for another set's hard ones), and the off-topic floors the highest that no
 answerable question of the tuning sets falls under. It prints the constants to paste into judge.py and
 the figures on both halves.
 """
@@ -56,6 +57,16 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.nd
     return w
 
 
+def stated_from(unanswerable: list[float], unwarned: float) -> float:
+    """The lowest threshold that leaves at most ``unwarned`` of these unanswerable questions' confidences at
+    or above it (all but that many stay below)."""
+    una = sorted(unanswerable)
+    if not una:
+        return 0.0
+    allowed = int(unwarned * len(una))
+    return una[len(una) - allowed - 1] + 1e-4
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("records", type=Path)
@@ -74,9 +85,8 @@ def main() -> None:
         p = 1 / (1 + np.exp(-np.clip(matrix(part, features) @ w, -30, 30)))
         for r, c in zip(part, p):
             r["confidence"] = float(c)
-    una = sorted(r["confidence"] for r in tune if not r["answerable"])
-    allowed = int(args.unwarned * len(una))
-    answer_at = una[len(una) - allowed - 1] + 1e-4 if una else 0.5  # all but ``allowed`` unanswerable stay below
+    answer_at = max((stated_from([r["confidence"] for r in tune if group(r) == name and not r["answerable"]], args.unwarned)
+                     for name in fitted), default=0.5)
     answerable = [r for r in tune if r["answerable"]]
     floor_sentence = min(r["signals"]["cosine"] for r in answerable)
     floor_passage = min(r["signals"]["passage"] for r in answerable)

@@ -18,6 +18,7 @@ from qa.answer.evidence import (
     spells_out,
 )
 from qa.answer.judge import Verdict, is_yes_no, judge
+from qa.answer.kinds import negated, states
 from qa.answer.query import (
     _CONTINUES,
     _SENTENCE_END,
@@ -42,6 +43,7 @@ class _Evidence:
     cosine: float
     support: float
     defines: bool = False  # the highlight defines the term a "what is X?" question asks about
+    lacks_kind: bool = False  # the highlight states nothing of the kind asked (``kinds``)
 
 
 class Composer:
@@ -108,6 +110,8 @@ class Composer:
                 score -= s.heading_penalty
             if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
+            if query.kind and not states(query.kind, chunk.text[spans[first][0] - chunk.start:spans[n][1] - chunk.start]):
+                score -= s.kind_penalty
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
         i = max(range(len(scored)), key=lambda j: scored[j][0])
         score, a, b, cos, novel, is_definition = scored[i]
@@ -121,7 +125,8 @@ class Composer:
             if neighbours:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
-        return _Evidence(hit, a, b, cos, score, is_definition)
+        lacks = bool(query.kind) and not states(query.kind, chunk.text[a - chunk.start:b - chunk.start])
+        return _Evidence(hit, a, b, cos, score, is_definition, lacks)
 
     def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None,
                 order: Sequence[float] | None = None) -> Answer:
@@ -235,6 +240,8 @@ class Composer:
             "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), idf, query.tokens),
             "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
+            "kind_missing": float(top.lacks_kind),
+            "negation_unmatched": float(negated(query.question) and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
         }
         return judge(signals, unknown, top.defines)
 

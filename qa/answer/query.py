@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from qa.answer.evidence import _YEAR_DIGITS, numbers_in
+from qa.answer.kinds import asks_for
 from qa.store.lexical import fold, tokenize
 
 # A follow-up leans on the previous turn when it opens with a connective or
@@ -54,6 +55,7 @@ class AnswerSettings:
     caption_penalty: float = 1.0  # an image's caption (``evidence.is_caption``) is never the answering sentence
     definition_bonus: float = 0.1
     number_penalty: float = 0.15
+    kind_penalty: float = 0.05  # a sentence stating nothing of the kind asked (no price for "how much is…?")
     max_answer_sentences: int = 2
     evidence_weight: float = 0.5  # weight of the highlight's support when ordering the citations
     rerank_depth: int = 20  # hits highlighted and re-ranked before keeping the k asked for
@@ -82,6 +84,11 @@ class Query:
     def asked_numbers(self) -> frozenset[str] | None:
         """None unless the question asks for a quantity; then the numbers it states itself ("in 2024")."""
         return numbers_in(self.text) if self.wants_number else None
+
+    @cached_property
+    def kind(self) -> str | None:
+        """What this turn asks for: "money", "time", "person"… (``kinds.asks_for``), or None."""
+        return asks_for(self.question)
 
     @cached_property
     def stated_years(self) -> frozenset[int]:

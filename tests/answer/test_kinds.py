@@ -1,0 +1,59 @@
+"""What a question asks for, as people ask it, and the sentence that states it (``qa.answer.kinds``)."""
+from __future__ import annotations
+
+import pytest
+
+from qa.answer.kinds import asks_for, negated, states
+from qa.bot import Bot
+
+from ..conftest import write_corpus
+
+FARES = """Getting to the airport
+
+Route 99 Airport Express runs every 20 minutes between Central Station and Lakeport Airport. The fare is $5 each way, and it is not included in day passes.
+Questions about the route go to Dana Whitfield in the customer team. Buses leave Central Station from 5 a.m. until midnight.
+"""
+
+
+@pytest.mark.parametrize("question,kind", [
+    ("How much is the bus to the airport?", "money"),
+    ("What does a day of unlimited bike riding cost?", "money"),
+    ("I'm 67. Can I get cheaper fares?", None),  # yes or no: no kind of thing asked
+    ("Are buses free when I go to vote?", None),  # "when" in a yes/no question asks no time
+    ("When will the kids be back from the trip?", "time"),
+    ("What's the latest I can turn up for the Saturday swim?", "time"),
+    ("How far ahead do I need to book a pickup?", "duration"),
+    ("How many adults are going with the children?", "count"),
+    ("Where can I get a bike for someone who can't use their legs?", "place"),  # "where" comes first
+    ("I'm not happy with the answer. Who else can I go to?", "person"),
+    ("What's the phone number of the outdoor centre?", "contact"),
+    ("What's the minimum age to ride?", "age"),
+    ("Why won't they pay for my sandwich when I'm out for the day?", None),
+])
+def test_the_kind_a_question_asks_for(question, kind):
+    assert asks_for(question) == kind
+
+
+def test_what_a_sentence_states_is_read_broadly():
+    assert states("money", "The fare is $5 each way.") and states("money", "Children under 5 ride free.")
+    assert not states("money", "Route 99 runs every 20 minutes between Central Station and the airport.")
+    assert states("person", "Questions go to Priya Natarajan in the finance team.") and states("person", "Ask your studio lead.")
+    assert not states("person", "The pool is open daily.")
+    assert states("time", "Return the form by Friday 2 May.") and states("time", "Doors open at 8:15 am.")
+    assert not states("time", "The pool has six lanes.")
+    assert states("count", "Seven members of staff will go.") and not states("count", "Staff will go.")
+    assert states("place", "It stops at Central Station.") and not states("place", "It is open late.")
+    assert negated("Which towns are not supplied?") and negated("Why doesn't the cafe open?") and not negated("Which towns are supplied?")
+
+
+def test_the_sentence_stating_the_kind_asked_is_highlighted_and_judged(tmp_path, embedder):
+    """Two sentences on the airport bus: the one with the price answers "how much", the one with a name "who"."""
+    corpus = write_corpus(tmp_path / "docs", {"fares.md": FARES})
+    bot = Bot.load(corpus=corpus, index=tmp_path / "index", on_status=lambda m: None)
+    assert "$5 each way" in bot.ask("How much is the bus to the airport?").citations[0].highlight
+    assert "Dana Whitfield" in bot.ask("Who do I ask about the airport bus?").citations[0].highlight
+    # A question for a kind of thing the best sentence does not state is judged less likely answered by it.
+    a = bot.ask("What is the phone number for the airport bus?")
+    assert a.signals["kind_missing"] == 1.0 and a.outcome != "answered"
+    b = bot.ask("How much is the airport bus?")
+    assert b.signals["kind_missing"] == 0.0
