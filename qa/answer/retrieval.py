@@ -32,12 +32,6 @@ class FusionSettings:
     # trusted more. Needs no labels from the collection.
     lexical_agreement: float = 0.3
     agreement_depth: int = 10
-    # Each passage gains this × its document's evidence: the mean fused score of the document's best
-    # ``document_depth`` candidates. "What time should I drop my son off on the Monday?" matches a bus
-    # timetable's "Monday" as well as the school-trip letter's drop-off line; the letter has other
-    # passages about the child and the trip, the timetable none.
-    document: float = 0.0
-    document_depth: int = 3
 
 
 @dataclass
@@ -108,8 +102,6 @@ class Retriever:
         if f.lexical_agreement > 0 and top > 0:
             lexical = lexical * (1 - f.lexical_agreement + f.lexical_agreement * _agreement(passage, bm25, f.agreement_depth))
         fused = f.passage * passage + f.sentence * sentence + f.lexical * lexical
-        if f.document > 0:
-            fused = fused + f.document * _document_evidence(fused, [ix.chunks[int(c)].source for c in cand], f.document_depth)
 
         # One citation per piece of evidence: a near-duplicate passage (same group)
         # or an overlapping neighbour whose best sentence is already cited adds nothing.
@@ -135,16 +127,6 @@ class Retriever:
             hits.append(hit)
         return hits
 
-
-
-def _document_evidence(fused: np.ndarray, sources: list[str], depth: int) -> np.ndarray:
-    """Per candidate: the mean of its document's ``depth`` best fused scores among the candidates (a
-    document with fewer candidates counts the missing ones as 0)."""
-    by_source: dict[str, list[float]] = {}
-    for score, source in zip(fused.tolist(), sources):
-        by_source.setdefault(source, []).append(score)
-    mean = {src: sum(sorted(scores, reverse=True)[:depth]) / depth for src, scores in by_source.items()}
-    return np.array([mean[src] for src in sources], dtype=np.float32)
 
 
 def _agreement(dense: np.ndarray, bm25: np.ndarray, depth: int) -> float:
