@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -106,10 +107,14 @@ def main() -> None:
     embedder = Embedder()
     rows: list[dict] = []
     t0 = time.perf_counter()
+    seconds: list[float] = []  # bot.ask, per question of the labeled sets
     for name, (bot, path) in labeled_sets(embedder).items():
         for item in load_questions(path):
             if "question" in item:  # first turns; follow-ups are measured by bench/speed.py and qa eval
-                rows.append(record(name, item, bot.ask(item["question"])))
+                t = time.perf_counter()
+                answer = bot.ask(item["question"])
+                seconds.append(time.perf_counter() - t)
+                rows.append(record(name, item, answer))
     if args.squad:
         rows += squad_rows(args.squad / "squad-v2-dev" / "dev-v2.0.json", embedder)
     if args.dump:
@@ -133,7 +138,9 @@ def main() -> None:
     if squad_una:
         counts = {o: sum(r["outcome"] == o for r in squad_una) for o in ("answered", "tentative", "not found")}
         print(f"\nSQuAD v2 dev, {len(squad_una)} unanswerable: " + ", ".join(f"{o} {n} ({n / len(squad_una):.1%})" for o, n in counts.items()))
-    print(f"\n{len(rows)} questions in {time.perf_counter() - t0:.0f} s")
+    print(f"\nbot.ask over the labeled sets: p50 {1000 * statistics.median(seconds):.1f} ms, "
+          f"p95 {1000 * sorted(seconds)[int(0.95 * (len(seconds) - 1))]:.1f} ms ({len(seconds)} questions)")
+    print(f"{len(rows)} questions in {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -110,10 +110,8 @@ class Composer:
                 score -= s.heading_penalty
             if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
-            if query.kind and not states(query.kind, chunk.text[spans[first][0] - chunk.start:spans[n][1] - chunk.start]):
-                score -= s.kind_penalty
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
-        i = max(range(len(scored)), key=lambda j: scored[j][0])
+        i = self._best(scored, query.kind, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
@@ -127,6 +125,25 @@ class Composer:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         lacks = bool(query.kind) and not states(query.kind, chunk.text[a - chunk.start:b - chunk.start])
         return _Evidence(hit, a, b, cos, score, is_definition, lacks)
+
+    def _best(self, scored: list[tuple], kind: str | None, chunk) -> int:
+        """The index of the best of ``scored`` (score, start, end, …), a sentence that states nothing of the
+        ``kind`` asked losing ``kind_penalty``. Only sentences that could still win are read for their
+        kind, best first: two or three per passage rather than all."""
+        order = sorted(range(len(scored)), key=lambda j: -scored[j][0])
+        if not kind:
+            return order[0]
+        best, best_score = order[0], float("-inf")
+        for j in order:
+            score, a, b = scored[j][:3]
+            if score <= best_score:
+                break
+            if not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
+                score -= self.settings.kind_penalty
+            if score > best_score:
+                best, best_score = j, score
+        scored[best] = (best_score, *scored[best][1:])
+        return best
 
     def compose(self, query: Query, query_vector: np.ndarray, hits: list[Hit], k: int | None = None,
                 order: Sequence[float] | None = None) -> Answer:
