@@ -17,7 +17,7 @@ from pathlib import Path
 from qa.ingest.base import Limits, MissingLibrary, UnreadableFile, assemble, size_text, warning_lines
 from qa.types import Document
 
-__all__ = ["Limits", "MissingLibrary", "UnreadableFile", "SUFFIXES", "detect", "read", "assemble", "warning_lines"]
+__all__ = ["Limits", "MissingLibrary", "UnreadableFile", "SUFFIXES", "detect", "read", "file_bytes", "parse", "assemble", "warning_lines"]
 
 # Names we look for in a folder; anything else is reported as skipped, never silently dropped.
 SUFFIXES = {".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
@@ -68,6 +68,12 @@ def detect(name: str, head: bytes) -> str:
 
 def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
     """Read one file. ``source`` is its path relative to ``root``. Raises ``UnreadableFile``."""
+    source, data = file_bytes(path, root, limits)
+    return parse(data, source, limits)
+
+
+def file_bytes(path: Path, root: Path, limits: Limits | None = None) -> tuple[str, bytes]:
+    """A file's source name and bytes, refused when empty, over the size limit or unreadable."""
     limits = limits or Limits()
     source = path.relative_to(root).as_posix()
     try:
@@ -80,6 +86,12 @@ def read(path: Path, root: Path, limits: Limits | None = None) -> Document:
         data = path.read_bytes()
     except OSError as err:
         raise UnreadableFile(source, f"cannot be read ({err.strerror})", "check that it exists and its permissions") from err
+    return source, data
+
+
+def parse(data: bytes, source: str, limits: Limits | None = None) -> Document:
+    """A file's bytes as a Document (``read`` without the disk: a Ray worker gets the bytes, not the path)."""
+    limits = limits or Limits()
     kind = detect(source, data[:4096])
     if kind == "pdf":
         from qa.ingest.pdf import read_pdf as reader

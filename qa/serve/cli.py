@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--passage-vectors", choices=("encoded", "summed"),
                    help="encoded (default): passages and sentences embedded apart; summed: sentences only, "
                         "passages summed from them, about twice as fast (or QA_PASSAGE_VECTORS)")
+    p.add_argument("--ray", metavar="ADDRESS", help="read, chunk and embed on a Ray cluster: its address, or `auto` for the "
+                                                    "one started on this machine (or QA_RAY_ADDRESS; needs qa[ray])")
 
     p = sub.add_parser("add", help="add files to the corpus and index them now (copied into the corpus folder)")
     p.add_argument("files", nargs="+", metavar="FILE", help="PDF, HTML, DOCX, Markdown or text files")
@@ -81,6 +83,8 @@ def cmd_index(args) -> int:
     import time
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+    if _ray_address(args):
+        _build_on_ray(args)
     bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild, passage_vectors=args.passage_vectors, require_saved=True)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
@@ -96,6 +100,33 @@ def cmd_index(args) -> int:
         for line in skipped:
             print(f"qa: {line}", file=sys.stderr)
     return 0
+
+
+def _ray_address(args) -> str | None:
+    from qa.store.ray_build import address_from
+
+    return address_from(args.ray)
+
+
+def _build_on_ray(args) -> None:
+    """Build on the cluster and save the index where ``qa index`` would; loading it then calibrates it."""
+    import os
+
+    from qa.bot import default_paths
+    from qa.embed.embedder import model_name
+    from qa.store import IndexSettings, save
+    from qa.store.ray_build import build_on_ray, clear_cache
+
+    if getattr(args, "milvus_uri", None) or os.environ.get("QA_MILVUS_URI"):
+        raise QAError("A Ray build writes a FAISS index for now, not Milvus: drop --milvus-uri (or QA_MILVUS_URI), "
+                      "or build without --ray.")
+    corpus, index_path = default_paths(args.corpus_dir, args.index)
+    chosen = args.passage_vectors or os.environ.get("QA_PASSAGE_VECTORS")
+    settings = IndexSettings(model=model_name(args.model), **({"passage_vectors": chosen} if chosen else {}))
+    cache = index_path.parent / f".{index_path.name}.ray-segments"
+    index = build_on_ray(corpus, settings, _ray_address(args), cache, say=lambda m: print(m, file=sys.stderr))
+    save(index, index_path)
+    clear_cache(cache)
 
 
 def cmd_add(args) -> int:

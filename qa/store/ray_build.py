@@ -1,0 +1,312 @@
+"""Build an index on a Ray cluster: reading, chunking and embedding spread over its nodes.
+
+Embedding is nearly all of a build's time (a million passages: about six hours on two cores), and each
+document's share of it is independent of every other's. So each document becomes its segment
+(``segments.make_segments``: passages, sentences, vectors, BM25 terms) in a Ray Data actor, one per node,
+each loading the model once; the driver only lists and hashes the files, ships their bytes, and assembles
+the segments into an index exactly as a local build does (``segments.assemble``), to be saved or served
+like any other.
+
+A build that is stopped resumes: each finished segment is written to a cache folder beside the index as it
+arrives (keyed by the file's hash, the settings and the model), and the next build embeds only the files
+not there. The cache is removed once the index is saved.
+
+    qa index FOLDER --ray auto              # a cluster started on this machine with `ray start --head`
+    qa index FOLDER --ray 10.0.0.5:6379     # any cluster; every node needs `pip install "qa[ray]"` and the model
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from qa.errors import QAError
+from qa.ingest import Limits, MissingLibrary, UnreadableFile, file_bytes, parse, warning_lines
+from qa.ingest.documents import corpus_files, unsupported_warning
+from qa.store.freshness import file_hashes, note_skipped
+from qa.store.record import Index, IndexSettings
+from qa.store.segments import Segment, assemble, make_segments
+
+log = logging.getLogger(__name__)
+
+NO_RAY = "A build on a Ray cluster needs Ray: run `pip install \"qa[ray]\"` (on every node of the cluster too)."
+FILES_PER_TASK = 4  # documents per actor call: small enough to spread a few large files, large enough to batch the encoder
+
+
+def address_from(argument: str | None) -> str | None:
+    """The cluster to build on: the argument, else ``QA_RAY_ADDRESS``; None for a local build."""
+    chosen = (argument if argument is not None else os.environ.get("QA_RAY_ADDRESS", "")).strip()
+    return chosen or None
+
+
+class _SegmentMaker:
+    """A Ray Data actor: loads the model once, then turns each batch of files into segments."""
+
+    def __init__(self, settings: IndexSettings) -> None:
+        from qa.embed.embedder import Embedder
+
+        self.settings = settings
+        self.embedder = Embedder(settings.model)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        segments, errors = [], []
+        for source, data in zip(batch["source"], batch["data"]):
+            try:
+                doc = parse(bytes(data), str(source), Limits())
+                segments.append(pickle.dumps(make_segments([doc], self.settings, self.embedder.encode)[0]))
+                errors.append(b"")
+            except MissingLibrary as err:  # the worker's environment: said once, never remembered
+                segments.append(b"")
+                errors.append(pickle.dumps(("library", err.source, err.kind, err.package, err.detail)))
+            except UnreadableFile as err:
+                segments.append(b"")
+                errors.append(pickle.dumps(("file", err.source, err.problem, err.fix)))
+        return {"source": batch["source"], "segment": np.array(segments, dtype=object), "error": np.array(errors, dtype=object)}
+
+
+def _error(fields: tuple) -> UnreadableFile:
+    return MissingLibrary(*fields[1:]) if fields[0] == "library" else UnreadableFile(*fields[1:])
+
+
+def _key(source: str, sha: str, settings: IndexSettings) -> str:
+    fingerprint = json.dumps([source, sha, settings.to_dict()], sort_keys=True, default=str)
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:32]
+
+
+def _connect(address: str) -> None:
+    try:
+        import ray
+        import ray.data  # noqa: F401 - Ray Data is the part this needs
+    except ImportError as err:
+        raise QAError(NO_RAY) from err
+    _reachable(address)
+    # The workers read nothing from the hub either, and run with the driver's qa settings.
+    env = {k: v for k, v in os.environ.items() if k.startswith(("QA_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_"))}
+    try:
+        ray.init(address=address, runtime_env={"env_vars": env}, logging_level=logging.ERROR, log_to_driver=False,
+                 ignore_reinit_error=True, configure_logging=False)
+    except Exception as err:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError…
+        first = (str(err).splitlines() or [type(err).__name__])[0][:200]
+        raise QAError(f"Cannot reach the Ray cluster at {address} ({first}): start one with `ray start --head`, "
+                      "or check the address (QA_RAY_ADDRESS).") from err
+
+
+def _reachable(address: str, within: float = 10.0) -> None:
+    """A host:port address answers on TCP (Ray itself would retry for minutes before giving up)."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=within).close()
+    except OSError as err:
+        raise QAError(f"Cannot reach the Ray cluster at {address} ({err.strerror or err}): start one with `ray start --head`, "
+                      "or check the address (QA_RAY_ADDRESS).") from err
+
+
+def _nodes() -> int:
+    import ray
+
+    return max(1, sum(1 for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1))
+
+
+def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cache: Path,
+                 say: Callable[[str], None] = log.info, progress: bool = True, workers: int | None = None) -> Index:
+    """The index of ``corpus``, its documents made into segments on the Ray cluster at ``address``.
+
+    ``cache``: where finished segments wait until the index is saved (a stopped build resumes from them).
+    ``workers``: actors to run (default: one per node with a CPU); each loads the model once.
+    """
+    t0 = time.perf_counter()
+    root = Path(corpus)
+    others: list[Path] = []
+    hashes = file_hashes(root, others)
+    paths = corpus_files(root)
+    cache.mkdir(parents=True, exist_ok=True)
+    keys = {p.relative_to(root).as_posix(): _key(p.relative_to(root).as_posix(), hashes.get(p.relative_to(root).as_posix(), ""), settings)
+            for p in paths}
+    todo = [p for p in paths if not (cache / f"{keys[p.relative_to(root).as_posix()]}.pkl").exists()]
+    if len(todo) < len(paths):
+        say(f"Resuming: {len(paths) - len(todo)} of {len(paths)} documents were made into segments by an earlier build.")
+    missing: list[UnreadableFile] = []
+    made = 0
+    if todo:
+        missing, made = _make_on_ray(root, todo, settings, address, cache, keys, say, progress, workers)
+    segments: list[Segment] = []
+    skipped: list[UnreadableFile] = list(missing)
+    for source, key in sorted(keys.items()):
+        path = cache / f"{key}.pkl"
+        if not path.exists():
+            continue  # its library is missing on a worker: in ``missing``
+        kind, payload = pickle.loads(path.read_bytes())
+        if kind == "segment":
+            payload.sha = hashes.get(source, payload.sha)
+            segments.append(payload)
+        else:
+            skipped.append(_error(payload))
+    warnings = warning_lines(skipped)
+    line = unsupported_warning(others)
+    if line:
+        warnings.append(line)
+    for w in warnings:
+        log.warning(w)
+    if not segments:
+        raise QAError(f"No readable documents in {root}: every file was skipped (see the warnings above).")
+    dim = next((s.chunk_vectors.shape[1] for s in segments if len(s.chunk_vectors)), 0)
+    index = assemble(segments, settings, dim, warnings, t0, embedded=made)
+    index.manifest["built_on"] = f"ray {address}"
+    note_skipped(index, hashes)
+    return index
+
+
+def _make_on_ray(root: Path, todo: list[Path], settings: IndexSettings, address: str, cache: Path, keys: dict[str, str],
+                 say: Callable[[str], None], progress: bool, workers: int | None) -> tuple[list[UnreadableFile], int]:
+    """Segments of ``todo`` made on the cluster, each written to ``cache`` as it arrives; returns the files
+    a worker lacked a library for, and how many documents were embedded."""
+    _connect(address)
+    import ray
+    import ray.data
+
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False  # the CLI's own bar counts documents; Ray's would count blocks
+    context.print_on_execution_start = False
+    n = workers or _nodes()
+    say(f"Building on the Ray cluster at {address}: {len(todo)} documents over {n} worker{'s' if n != 1 else ''}, "
+        "each loading the model once …")
+    items = []
+    for p in todo:
+        try:
+            source, data = file_bytes(p, root)
+            items.append({"source": source, "data": data})
+        except UnreadableFile as err:  # empty, too large, unreadable: known before any worker sees it
+            _keep(cache, keys[err.source], ("error", ("file", err.source, err.problem, err.fix)))
+    if not items:
+        return [], 0
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), n * 8)))
+    made = ds.map_batches(_SegmentMaker, fn_constructor_kwargs={"settings": settings}, batch_size=FILES_PER_TASK,
+                          concurrency=n, num_cpus=1, batch_format="numpy", scheduling_strategy="SPREAD")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), desc="Documents made into segments on Ray", unit="doc")
+    missing: list[UnreadableFile] = []
+    embedded = 0
+    try:
+        for batch in made.iter_batches(batch_size=None, batch_format="numpy"):
+            for source, segment, error in zip(batch["source"], batch["segment"], batch["error"]):
+                source = str(source)
+                if segment:
+                    entry = ("segment", pickle.loads(bytes(segment)))
+                    embedded += 1
+                else:
+                    fields = pickle.loads(bytes(error))
+                    if fields[0] == "library":
+                        missing.append(_error(fields))  # not cached: once installed, the next build reads the file
+                        continue
+                    entry = ("error", fields)
+                _keep(cache, keys[source], entry)
+            if bar is not None:
+                bar.update(len(batch["source"]))
+    finally:
+        if bar is not None:
+            bar.close()
+        ray.shutdown()
+    return missing, embedded
+
+
+def _keep(cache: Path, key: str, entry: tuple) -> None:
+    tmp = cache / f".{key}.tmp"
+    tmp.write_bytes(pickle.dumps(entry))
+    os.replace(tmp, cache / f"{key}.pkl")  # a kill mid-write leaves no half segment
+
+
+def clear_cache(cache: Path) -> None:
+    """The segments waited for the save; once it is done they are the index's."""
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int = 1, cpus: int = 1, within: float = 120.0) -> Iterator[str]:
+    """A Ray cluster on this machine, on 127.0.0.1: a head node that runs no work and ``workers`` worker
+    nodes of ``cpus`` CPUs each, every one a separate process group; yields its address and stops it all.
+
+    For trying a cluster build on one machine (the tests and ``bench/ray_build.py`` use it); a real cluster
+    is started with ``ray start`` on each machine.
+    """
+    ray_bin = Path(sys.executable).with_name("ray")
+    if not ray_bin.exists():
+        raise QAError(NO_RAY)
+    temp = Path(tempfile.mkdtemp(prefix="qa-ray-", dir="/tmp"))  # Ray's socket paths must stay short
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--block"]
+    procs: list[subprocess.Popen] = []
+
+    def start(args: list[str]) -> None:
+        ports = [_free_port() for _ in range(6)]
+        log_file = open(temp / f"node-{len(procs)}.log", "ab")
+        procs.append(subprocess.Popen(
+            [str(ray_bin), "start", *args, *common, "--node-manager-port", str(ports[0]), "--object-manager-port", str(ports[1]),
+             "--dashboard-agent-listen-port", str(ports[2]), "--dashboard-agent-grpc-port", str(ports[3]),
+             "--metrics-export-port", str(ports[4]), "--runtime-env-agent-port", str(ports[5])],
+            stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+
+    try:
+        start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", "--temp-dir", str(temp),
+               "--ray-client-server-port", str(_free_port())])
+        _wait_for_nodes(address, 1, procs, within)
+        for _ in range(workers):
+            start(["--address", address, "--num-cpus", str(cpus)])
+        _wait_for_nodes(address, 1 + workers, procs, within)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_nodes(address: str, count: int, procs: list[subprocess.Popen], within: float) -> None:
+    """Until ``count`` nodes are alive at ``address`` (asked in a child process: this one stays unconnected)."""
+    probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level=40, log_to_driver=False); "
+             "print(sum(1 for n in ray.nodes() if n['Alive']))")
+    deadline = time.monotonic() + within
+    while True:
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            raise QAError(f"A Ray node exited with {dead[0].returncode} while the local cluster started.")
+        out = subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=within)
+        if out.returncode == 0 and out.stdout.strip().isdigit() and int(out.stdout.strip()) >= count:
+            return
+        if time.monotonic() > deadline:
+            raise QAError(f"The local Ray cluster at {address} did not have {count} nodes after {within:.0f} s.")
+        time.sleep(1)
