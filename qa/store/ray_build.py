@@ -59,8 +59,10 @@ class _SegmentMaker:
     def __init__(self, settings: IndexSettings) -> None:
         from qa.embed.embedder import Embedder
 
+        t = time.perf_counter()
         self.settings = settings
         self.embedder = Embedder(settings.model)
+        self.loading = time.perf_counter() - t  # reported with the first batch: what a node pays once
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         segments, errors = [], []
@@ -75,7 +77,9 @@ class _SegmentMaker:
             except UnreadableFile as err:
                 segments.append(b"")
                 errors.append(pickle.dumps(("file", err.source, err.problem, err.fix)))
-        return {"source": batch["source"], "segment": np.array(segments, dtype=object), "error": np.array(errors, dtype=object)}
+        loading, self.loading = self.loading, 0.0
+        return {"source": batch["source"], "segment": np.array(segments, dtype=object), "error": np.array(errors, dtype=object),
+                "loading": np.full(len(segments), loading / max(1, len(segments)))}
 
 
 def _error(fields: tuple) -> UnreadableFile:
@@ -142,9 +146,9 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
     if len(todo) < len(paths):
         say(f"Resuming: {len(paths) - len(todo)} of {len(paths)} documents were made into segments by an earlier build.")
     missing: list[UnreadableFile] = []
-    made = 0
+    made, timing = 0, {"seconds": 0.0, "loading": 0.0}
     if todo:
-        missing, made = _make_on_ray(root, todo, settings, address, cache, keys, say, progress, workers)
+        missing, made = _make_on_ray(root, todo, settings, address, cache, keys, say, progress, workers, timing)
     segments: list[Segment] = []
     skipped: list[UnreadableFile] = list(missing)
     for source, key in sorted(keys.items()):
@@ -167,15 +171,19 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
         raise QAError(f"No readable documents in {root}: every file was skipped (see the warnings above).")
     dim = next((s.chunk_vectors.shape[1] for s in segments if len(s.chunk_vectors)), 0)
     index = assemble(segments, settings, dim, warnings, t0, embedded=made)
-    index.manifest["built_on"] = f"ray {address}"
+    index.manifest.update({"built_on": f"ray {address}", "ray_seconds": round(timing["seconds"], 3),
+                           "ray_startup_seconds": round(timing["loading"], 3)})
     note_skipped(index, hashes)
     return index
 
 
 def _make_on_ray(root: Path, todo: list[Path], settings: IndexSettings, address: str, cache: Path, keys: dict[str, str],
-                 say: Callable[[str], None], progress: bool, workers: int | None) -> tuple[list[UnreadableFile], int]:
+                 say: Callable[[str], None], progress: bool, workers: int | None, timing: dict[str, float]
+                 ) -> tuple[list[UnreadableFile], int]:
     """Segments of ``todo`` made on the cluster, each written to ``cache`` as it arrives; returns the files
-    a worker lacked a library for, and how many documents were embedded."""
+    a worker lacked a library for, and how many documents were embedded. ``timing`` gets the seconds on the
+    cluster, and the longest a worker took to load the model."""
+    started = time.perf_counter()
     _connect(address)
     import ray
     import ray.data
@@ -220,12 +228,14 @@ def _make_on_ray(root: Path, todo: list[Path], settings: IndexSettings, address:
                         continue
                     entry = ("error", fields)
                 _keep(cache, keys[source], entry)
+            timing["loading"] = max(timing["loading"], float(np.sum(batch["loading"])))
             if bar is not None:
                 bar.update(len(batch["source"]))
     finally:
         if bar is not None:
             bar.close()
         ray.shutdown()
+        timing["seconds"] = time.perf_counter() - started
     return missing, embedded
 
 
@@ -257,10 +267,12 @@ def local_cluster(workers: int = 1, cpus: int = 1, within: float = 120.0) -> Ite
     address = f"127.0.0.1:{port}"
     common = ["--node-ip-address", "127.0.0.1", "--disable-usage-stats", "--block"]
     procs: list[subprocess.Popen] = []
+    logs: list[Path] = []
 
     def start(args: list[str]) -> None:
         ports = [_free_port() for _ in range(6)]
-        log_file = open(temp / f"node-{len(procs)}.log", "ab")
+        logs.append(temp / f"node-{len(procs)}.log")
+        log_file = open(logs[-1], "ab")
         procs.append(subprocess.Popen(
             [str(ray_bin), "start", *args, *common, "--node-manager-port", str(ports[0]), "--object-manager-port", str(ports[1]),
              "--dashboard-agent-listen-port", str(ports[2]), "--dashboard-agent-grpc-port", str(ports[3]),
@@ -270,10 +282,10 @@ def local_cluster(workers: int = 1, cpus: int = 1, within: float = 120.0) -> Ite
     try:
         start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", "--temp-dir", str(temp),
                "--ray-client-server-port", str(_free_port())])
-        _wait_for_nodes(address, 1, procs, within)
-        for _ in range(workers):
+        _wait_for_nodes(address, 1, procs, logs, within)
+        for n in range(workers):  # one at a time: two raylets starting together on a small machine time out
             start(["--address", address, "--num-cpus", str(cpus)])
-        _wait_for_nodes(address, 1 + workers, procs, within)
+            _wait_for_nodes(address, 2 + n, procs, logs, within)
         yield address
     finally:
         for proc in reversed(procs):
@@ -289,21 +301,28 @@ def local_cluster(workers: int = 1, cpus: int = 1, within: float = 120.0) -> Ite
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def _tail(path: Path) -> str:
+    """The last line of a node's log that says something."""
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()] if path.exists() else []
+    return lines[-1][:300] if lines else "(no output)"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _wait_for_nodes(address: str, count: int, procs: list[subprocess.Popen], within: float) -> None:
+def _wait_for_nodes(address: str, count: int, procs: list[subprocess.Popen], logs: list[Path], within: float) -> None:
     """Until ``count`` nodes are alive at ``address`` (asked in a child process: this one stays unconnected)."""
     probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level=40, log_to_driver=False); "
              "print(sum(1 for n in ray.nodes() if n['Alive']))")
     deadline = time.monotonic() + within
     while True:
-        dead = [p for p in procs if p.poll() is not None]
+        dead = [n for n, p in enumerate(procs) if p.poll() is not None]
         if dead:
-            raise QAError(f"A Ray node exited with {dead[0].returncode} while the local cluster started.")
+            raise QAError(f"A Ray node exited with {procs[dead[0]].returncode} while the local cluster started: "
+                          f"{_tail(logs[dead[0]])}")
         out = subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=within)
         if out.returncode == 0 and out.stdout.strip().isdigit() and int(out.stdout.strip()) >= count:
             return
