@@ -57,12 +57,12 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.nd
     return w
 
 
-def stated_from(unanswerable: list[float], unwarned: float) -> float:
+def stated_from(unanswerable: list[float], unwarned: float) -> float | None:
     """The lowest threshold that leaves at most ``unwarned`` of these unanswerable questions' confidences at
     or above it (all but that many stay below)."""
     una = sorted(unanswerable)
     if not una:
-        return 0.0
+        return None  # a set without unanswerable questions sets no threshold
     allowed = int(unwarned * len(una))
     return una[len(una) - allowed - 1] + 1e-4
 
@@ -85,8 +85,9 @@ def main() -> None:
         p = 1 / (1 + np.exp(-np.clip(matrix(part, features) @ w, -30, 30)))
         for r, c in zip(part, p):
             r["confidence"] = float(c)
-    answer_at = max((stated_from([r["confidence"] for r in tune if group(r) == name and not r["answerable"]], args.unwarned)
-                     for name in fitted), default=0.5)
+    thresholds = [stated_from([r["confidence"] for r in tune if group(r) == name and not r["answerable"]], args.unwarned)
+                  for name in fitted]
+    answer_at = max((t for t in thresholds if t is not None), default=0.5)
     answerable = [r for r in tune if r["answerable"]]
     floor_sentence = min(r["signals"]["cosine"] for r in answerable)
     floor_passage = min(r["signals"]["passage"] for r in answerable)

@@ -73,7 +73,8 @@ class Composer:
         chunk = ix.chunks[hit.chunk]
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
-            return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage)
+            return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage,
+                             lacks_kind=bool(query.kind) and not states(query.kind, chunk.text))
         focus_set = set(focus)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
@@ -258,7 +259,9 @@ class Composer:
             "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
             "kind_missing": float(top.lacks_kind),
-            "negation_unmatched": float(negated(query.question) and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
+            # "Which towns are not supplied?" (not "Isn't the bus free?", a yes/no question said the other way)
+            "negation_unmatched": float(negated(query.question) and not is_yes_no(query.question)
+                                        and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
         }
         return judge(signals, unknown, top.defines)
 

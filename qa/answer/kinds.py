@@ -32,12 +32,14 @@ _ASKS = (
              r"|\b(latest|earliest|last|first|final|closing) (time|day|date)\b|\bthe (latest|earliest)\b|\bopening (hours|times)\b|\bhow often\b"),
     ("count", r"\bhow (many|far|fast|warm|cold|hot|big|large|heavy|tall|high|deep|wide)\b|\bwhat temperature\b"
               r"|\bwhat (number|percentage|percent|share|proportion|slice)\b|\b(maximum|minimum|the most|the least|total)\b"),
-    ("person", r"\bwho\b|\bwhom\b|\bwhose\b|\bwhich (\w+ )?(person|member|teacher|staff|department|team|company|firm|office)\b|\bnames? of\b"),
+    # "who" asking, not "someone who uses a wheelchair"
+    ("person", r"^\W*(who|whom|whose)\b|\b(to|with|for|from|by|of) (who|whom)\b|\bwhose\b"
+               r"|\bwho(?:'s|’s| is| are| do| does| did| can| could| should| will| would| was| runs| decides| pays)\b|\bwhich (\w+ )?(person|member|teacher|staff|department|team|company|firm|office)\b|\bnames? of\b"),
     ("place", r"\bwhere\b|\bwhich (room|building|floor|station|entrance|address|stop|branch)\b"),
 )
 # A question that opens with an auxiliary ("Are buses free when I go to vote?") asks yes or no, and one
 # that asks why or what to do asks for an explanation: neither asks for a kind of thing.
-_NO_KIND = re.compile(r"^\W*((is|are|was|were|am|do|does|did|can|could|will|would|should|shall|may|might|must|have|has|had)(n't)?\b"
+_NO_KIND = re.compile(r"^\W*((is|are|was|were|am|do|does|did|can|could|will|would|should|shall|may|might|must|have|has|had|wo)(n['’]t)?\b"
                       r"|why\b|what happens\b|what (should|do|can|must) (i|we|you) do\b|how (do|can|should|would|could) )", re.I)
 _ASKS_RE = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in _ASKS)
 
@@ -73,10 +75,10 @@ _PATTERNS = {
     "age": re.compile(r"years? old|-year-olds?|\b(under|over|at least|below|above|from)\s+\d|\d+\s*(and|or) (over|older|under|above|younger)", re.I),
     "duration": re.compile(r"\bat once\b|\bstraight away\b", re.I),
     "money": re.compile(r"[£$€¥]\s?\d|\d\s?(p|pence|cents?|dollars?|pounds?|euros?|usd|gbp|eur)\b|\bno (charge|cost|fee)\b", re.I),
-    "time": re.compile(r"\d{1,2}([:.]\d\d)?\s*[ap]\.?m\b|\b\d{1,2}[:.]\d\d\b|o'clock|\b(1[5-9]|20)\d\d\b|\b\d{1,2}(st|nd|rd|th)\b", re.I),
+    "time": re.compile(r"\d{1,2}([:.]\d\d)?\s*[ap]\.?m\b|\b\d{1,2}[:.]\d\d\b|o['’]clock|\b(1[5-9]|20)\d\d\b|\b\d{1,2}(st|nd|rd|th)\b", re.I),
     "count": re.compile(r"\b(at most|up to|any number)\b", re.I),
     # a title and a name, or two capitalised words not opening the sentence ("Priya Natarajan")
-    "person": re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof)\b\.?\s+[A-Z]|(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+\s+[A-Z][a-z]+"),
+    "person": re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof)\b\.?\s+[A-Z]|(?<!^)(?<![.!?]\s)\b[A-ZÀ-ÖØ-Þ][\w'’-]+\s+[A-ZÀ-ÖØ-Þ][\w'’-]+"),
     # a preposition before a name ("at Central Station")
     "place": re.compile(r"(?i:\b(at|in|on|near|next to|opposite|behind|inside|outside|beside|from|to|via)\s+(the\s+)?)[A-Z]|(?i:\bcar park\b)"),
 }
@@ -87,7 +89,9 @@ _LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 def asks_for(question: str) -> str | None:
     """The kind of thing the question's last sentence asks for, or None (a yes/no question, a "why", a
     "what happens if"…): "How much is a swim for my 70-year-old dad?" asks for money."""
-    last = _LAST_SENTENCE.split(question.strip())[-1]
+    pieces = _LAST_SENTENCE.split(question.strip())
+    # the last piece that asks ("How much is it for my dad? He is 70." asks the first)
+    last = next((p for p in reversed(pieces) if p.rstrip().endswith("?")), pieces[-1])
     if _NO_KIND.match(last):
         return None
     found = [(m.start(), n, kind) for n, (kind, pattern) in enumerate(_ASKS_RE) for m in [pattern.search(last)] if m]
