@@ -83,9 +83,10 @@ def cmd_index(args) -> int:
     import time
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-    if _ray_address(args):
-        _build_on_ray(args)
-    bot = _bot(args, corpus=args.corpus_dir, rebuild=args.rebuild, passage_vectors=args.passage_vectors, require_saved=True)
+    rebuild = args.rebuild
+    if _ray_address(args) and _build_on_ray(args):
+        rebuild = False  # just built, on the cluster: loading it calibrates it
+    bot = _bot(args, corpus=args.corpus_dir, rebuild=rebuild, passage_vectors=args.passage_vectors, require_saved=True)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
     for d in bot.index.docs:
@@ -108,25 +109,39 @@ def _ray_address(args) -> str | None:
     return address_from(args.ray)
 
 
-def _build_on_ray(args) -> None:
-    """Build on the cluster and save the index where ``qa index`` would; loading it then calibrates it."""
+def _build_on_ray(args) -> bool:
+    """Build on the cluster and save the index where ``qa index`` would, unless it is up to date (then False:
+    the local path has nothing to do but load it). Loading it then calibrates it."""
     import os
 
     from qa.bot import default_paths
     from qa.embed.embedder import model_name
-    from qa.store import IndexSettings, save
+    from qa.errors import BadIndexError
+    from qa.store import MANIFEST, IndexSettings, file_hashes, read_manifest, save, staleness
     from qa.store.ray_build import build_on_ray, clear_cache
 
     if getattr(args, "milvus_uri", None) or os.environ.get("QA_MILVUS_URI"):
         raise QAError("A Ray build writes a FAISS index for now, not Milvus: drop --milvus-uri (or QA_MILVUS_URI), "
                       "or build without --ray.")
-    corpus, index_path = default_paths(args.corpus_dir, args.index)
+    corpus, index_path = default_paths(args.corpus_dir or args.corpus, args.index)
     chosen = args.passage_vectors or os.environ.get("QA_PASSAGE_VECTORS")
+    manifest = None
+    try:
+        manifest = read_manifest(index_path) if (index_path / MANIFEST).exists() else None
+    except BadIndexError:
+        pass  # damaged: built again
+    if not chosen and manifest:
+        chosen = manifest.get("settings", {}).get("passage_vectors")  # an index keeps how it was built
     settings = IndexSettings(model=model_name(args.model), **({"passage_vectors": chosen} if chosen else {}))
     cache = index_path.parent / f".{index_path.name}.ray-segments"
+    if args.rebuild:
+        clear_cache(cache)  # a file refused before (too large, say) is read again
+    elif manifest is not None and staleness(manifest, settings, file_hashes(corpus)) is None:
+        return False  # up to date: nothing for the cluster to do
     index = build_on_ray(corpus, settings, _ray_address(args), cache, say=lambda m: print(m, file=sys.stderr))
     save(index, index_path)
     clear_cache(cache)
+    return True
 
 
 def cmd_add(args) -> int:

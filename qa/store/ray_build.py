@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -65,18 +66,20 @@ class _SegmentMaker:
         self.loading = time.perf_counter() - t  # reported with the first batch: what a node pays once
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        segments, errors = [], []
+        docs, errors = [], []
         for source, data in zip(batch["source"], batch["data"]):
             try:
-                doc = parse(bytes(data), str(source), Limits())
-                segments.append(pickle.dumps(make_segments([doc], self.settings, self.embedder.encode)[0]))
+                docs.append(parse(bytes(data), str(source), Limits()))
                 errors.append(b"")
             except MissingLibrary as err:  # the worker's environment: said once, never remembered
-                segments.append(b"")
+                docs.append(None)
                 errors.append(pickle.dumps(("library", err.source, err.kind, err.package, err.detail)))
             except UnreadableFile as err:
-                segments.append(b"")
+                docs.append(None)
                 errors.append(pickle.dumps(("file", err.source, err.problem, err.fix)))
+        # One encoder call for the batch's documents together, as a local build batches them all.
+        made = iter(make_segments([d for d in docs if d is not None], self.settings, self.embedder.encode))
+        segments = [pickle.dumps(next(made)) if d is not None else b"" for d in docs]
         loading, self.loading = self.loading, 0.0
         return {"source": batch["source"], "segment": np.array(segments, dtype=object), "error": np.array(errors, dtype=object),
                 "loading": np.full(len(segments), loading / max(1, len(segments)))}
@@ -97,12 +100,15 @@ def _connect(address: str) -> None:
         import ray.data  # noqa: F401 - Ray Data is the part this needs
     except ImportError as err:
         raise QAError(NO_RAY) from err
+    if ray.is_initialized():
+        raise QAError("This Python is already connected to a Ray cluster: build from a fresh process (`qa index --ray …`).")
     _reachable(address)
     # The workers read nothing from the hub either, and run with the driver's qa settings.
-    env = {k: v for k, v in os.environ.items() if k.startswith(("QA_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_"))}
+    env = {k: v for k, v in os.environ.items() if k.startswith(("QA_", "HF_", "TRANSFORMERS_", "SENTENCE_TRANSFORMERS_"))
+           and not any(secret in k for secret in ("TOKEN", "KEY", "SECRET", "PASSWORD"))}  # a job's env is readable on the cluster
     try:
         ray.init(address=address, runtime_env={"env_vars": env}, logging_level=logging.ERROR, log_to_driver=False,
-                 ignore_reinit_error=True, configure_logging=False)
+                 configure_logging=False)
     except Exception as err:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError…
         first = (str(err).splitlines() or [type(err).__name__])[0][:200]
         raise QAError(f"Cannot reach the Ray cluster at {address} ({first}): start one with `ray start --head`, "
@@ -142,7 +148,7 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
     cache.mkdir(parents=True, exist_ok=True)
     keys = {p.relative_to(root).as_posix(): _key(p.relative_to(root).as_posix(), hashes.get(p.relative_to(root).as_posix(), ""), settings)
             for p in paths}
-    todo = [p for p in paths if not (cache / f"{keys[p.relative_to(root).as_posix()]}.pkl").exists()]
+    todo = [p for p in paths if _cached(cache / f"{keys[p.relative_to(root).as_posix()]}.pkl") is None]
     if len(todo) < len(paths):
         say(f"Resuming: {len(paths) - len(todo)} of {len(paths)} documents were made into segments by an earlier build.")
     missing: list[UnreadableFile] = []
@@ -152,10 +158,10 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
     segments: list[Segment] = []
     skipped: list[UnreadableFile] = list(missing)
     for source, key in sorted(keys.items()):
-        path = cache / f"{key}.pkl"
-        if not path.exists():
+        entry = _cached(cache / f"{key}.pkl")
+        if entry is None:
             continue  # its library is missing on a worker: in ``missing``
-        kind, payload = pickle.loads(path.read_bytes())
+        kind, payload = entry
         if kind == "segment":
             payload.sha = hashes.get(source, payload.sha)
             segments.append(payload)
@@ -188,7 +194,25 @@ def _make_on_ray(root: Path, todo: list[Path], settings: IndexSettings, address:
     import ray
     import ray.data
 
-    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    try:
+        return _run(root, todo, settings, address, cache, keys, say, progress, workers, timing)
+    except ray.exceptions.RayError as err:  # a worker failed: its cause, in one line
+        cause = getattr(err, "cause", None) or err
+        last = [line for line in str(cause).splitlines() if line.strip()][-1:] or [type(cause).__name__]
+        raise QAError(f"A Ray worker failed ({last[0].strip()[:400]}): every node needs `pip install \"qa[ray]\"` and the "
+                      "model; run the same command again to resume.") from err
+    finally:
+        ray.shutdown()
+        timing["seconds"] = time.perf_counter() - started
+
+
+def _run(root: Path, todo: list[Path], settings: IndexSettings, address: str, cache: Path, keys: dict[str, str],
+         say: Callable[[str], None], progress: bool, workers: int | None, timing: dict[str, float]
+         ) -> tuple[list[UnreadableFile], int]:
+    import ray.data
+
+    for name in ("ray", "ray.data"):  # a failure is said once, in qa's line, not in Ray's stack traces
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI's own bar counts documents; Ray's would count blocks
     context.print_on_execution_start = False
@@ -205,8 +229,10 @@ def _make_on_ray(root: Path, todo: list[Path], settings: IndexSettings, address:
     if not items:
         return [], 0
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), n * 8)))
-    made = ds.map_batches(_SegmentMaker, fn_constructor_kwargs={"settings": settings}, batch_size=FILES_PER_TASK,
-                          concurrency=n, num_cpus=1, batch_format="numpy", scheduling_strategy="SPREAD")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Ray's deprecation notes are for Ray's users, not qa's
+        made = ds.map_batches(_SegmentMaker, fn_constructor_kwargs={"settings": settings}, batch_size=FILES_PER_TASK,
+                              concurrency=n, num_cpus=1, batch_format="numpy", scheduling_strategy="SPREAD")
     bar = None
     if progress:
         from tqdm import tqdm
@@ -234,15 +260,27 @@ def _make_on_ray(root: Path, todo: list[Path], settings: IndexSettings, address:
     finally:
         if bar is not None:
             bar.close()
-        ray.shutdown()
-        timing["seconds"] = time.perf_counter() - started
     return missing, embedded
 
 
 def _keep(cache: Path, key: str, entry: tuple) -> None:
-    tmp = cache / f".{key}.tmp"
-    tmp.write_bytes(pickle.dumps(entry))
+    tmp = cache / f".{key}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(pickle.dumps(entry))
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, cache / f"{key}.pkl")  # a kill mid-write leaves no half segment
+
+
+def _cached(path: Path) -> tuple | None:
+    """A cached entry, or None when it is missing or unreadable (then it is made again)."""
+    try:
+        return pickle.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except Exception:  # noqa: BLE001 - truncated, or written by another version: made again
+        path.unlink(missing_ok=True)
+        return None
 
 
 def clear_cache(cache: Path) -> None:
@@ -272,12 +310,12 @@ def local_cluster(workers: int = 1, cpus: int = 1, within: float = 120.0) -> Ite
     def start(args: list[str]) -> None:
         ports = [_free_port() for _ in range(6)]
         logs.append(temp / f"node-{len(procs)}.log")
-        log_file = open(logs[-1], "ab")
-        procs.append(subprocess.Popen(
+        with open(logs[-1], "ab") as log_file:
+            procs.append(subprocess.Popen(
             [str(ray_bin), "start", *args, *common, "--node-manager-port", str(ports[0]), "--object-manager-port", str(ports[1]),
              "--dashboard-agent-listen-port", str(ports[2]), "--dashboard-agent-grpc-port", str(ports[3]),
              "--metrics-export-port", str(ports[4]), "--runtime-env-agent-port", str(ports[5])],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+                stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True))
 
     try:
         start(["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false", "--temp-dir", str(temp),
@@ -323,7 +361,11 @@ def _wait_for_nodes(address: str, count: int, procs: list[subprocess.Popen], log
         if dead:
             raise QAError(f"A Ray node exited with {procs[dead[0]].returncode} while the local cluster started: "
                           f"{_tail(logs[dead[0]])}")
-        out = subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True, timeout=within)
+        try:
+            out = subprocess.run([sys.executable, "-c", probe, address], capture_output=True, text=True,
+                                 timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            out = subprocess.CompletedProcess([], 1, "", "")
         if out.returncode == 0 and out.stdout.strip().isdigit() and int(out.stdout.strip()) >= count:
             return
         if time.monotonic() > deadline:

@@ -85,6 +85,22 @@ def test_qa_index_on_ray_stopped_midway_resumes_without_embedding_again(cluster,
     assert built.manifest["embedded_documents"] == len(NOTES) + 3 - done  # the rest only
     assert not cache.exists()  # the segments are the index's now
     _same(store.build_from_folder(corpus, store.IndexSettings(model=embedder.name), embedder.encode), built)
+    # Up to date: the cluster is not even asked (here one that is not there).
+    from qa.store.ray_build import _free_port
+
+    again = subprocess.run(cmd[:-1] + [f"127.0.0.1:{_free_port()}"], capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and "Cannot reach" not in again.stderr and "Resuming" not in again.stderr
+    assert store.load(index).manifest["built_at"] == built.manifest["built_at"]
+
+
+def test_a_worker_that_cannot_load_the_model_is_one_line(cluster, corpus, tmp_path):
+    """The model is loaded on the nodes only: a path no node has fails there, and the user gets one line."""
+    out = subprocess.run([sys.executable, "-m", "qa", "index", str(corpus), "--index", str(tmp_path / "ix"), "--ray", cluster,
+                          "--model", str(tmp_path / "no-such-model")], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-2000:]
+    assert "A Ray worker failed (" in out.stderr and "no-such-model" in out.stderr, out.stderr[-2000:]
+    assert not (tmp_path / "ix").exists()
 
 
 def test_a_cluster_that_is_not_there_is_one_line(corpus, tmp_path, capsys):
