@@ -48,9 +48,17 @@ def test_what_a_sentence_states_is_read_broadly():
 
 def test_the_sentence_stating_the_kind_asked_is_highlighted_and_judged(tmp_path, embedder):
     """Two sentences on the airport bus: the one with the price answers "how much", the one with a name "who"."""
+    from dataclasses import replace
+
+    from qa.answer.compose import Composer
+
     corpus = write_corpus(tmp_path / "docs", {"fares.md": FARES})
     bot = Bot.load(corpus=corpus, index=tmp_path / "index", on_status=lambda m: None)
     assert "$5 each way" in bot.ask("How much is the bus to the airport?").citations[0].highlight
+    # The kind made the choice: without its penalty, meaning alone picks the timetable sentence.
+    answerer = bot._answerer
+    blind = replace(answerer, composer=Composer(answerer.index, replace(answerer.composer.settings, kind_penalty=0.0)))
+    assert "$5" not in blind.answer("How much is the bus to the airport?").citations[0].highlight
     assert "Dana Whitfield" in bot.ask("Who do I ask about the airport bus?").citations[0].highlight
     # A question for a kind of thing the best sentence does not state is judged less likely answered by it.
     a = bot.ask("What is the phone number for the airport bus?")
