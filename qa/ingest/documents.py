@@ -80,12 +80,22 @@ def load_documents(folder: str | Path, limits: Limits | None = None, only: set[s
             docs.append(read(path, root, limits))
         except UnreadableFile as err:
             skipped.append(err)
+    warnings = reported(skipped, others)
+    if not docs and only is None:
+        raise nothing_readable(root)
+    return docs, warnings
+
+
+def reported(skipped: list[UnreadableFile], others: list[Path]) -> list[str]:
+    """The warning lines for the files skipped and those of types qa does not read, logged once."""
     warnings = warning_lines(skipped)
     line = unsupported_warning(others)
     if line:
         warnings.append(line)
     for w in warnings:
         log.warning(w)
-    if not docs and only is None:
-        raise CorpusError(f"No readable documents in {root}: every file was skipped (see the warnings above).")
-    return docs, warnings
+    return warnings
+
+
+def nothing_readable(root: Path) -> CorpusError:
+    return CorpusError(f"No readable documents in {root}: every file was skipped (see the warnings above).")

@@ -36,8 +36,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from qa.errors import QAError
-from qa.ingest import Limits, MissingLibrary, UnreadableFile, file_bytes, parse, warning_lines
-from qa.ingest.documents import corpus_files, unsupported_warning
+from qa.ingest import Limits, MissingLibrary, UnreadableFile, file_bytes, parse
+from qa.ingest.documents import corpus_files, nothing_readable, reported
 from qa.store.freshness import file_hashes, note_skipped
 from qa.store.record import Index, IndexSettings
 from qa.store.segments import Segment, assemble, make_segments
@@ -167,14 +167,9 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
             segments.append(payload)
         else:
             skipped.append(_error(payload))
-    warnings = warning_lines(skipped)
-    line = unsupported_warning(others)
-    if line:
-        warnings.append(line)
-    for w in warnings:
-        log.warning(w)
+    warnings = reported(skipped, others)
     if not segments:
-        raise QAError(f"No readable documents in {root}: every file was skipped (see the warnings above).")
+        raise nothing_readable(root)
     dim = next((s.chunk_vectors.shape[1] for s in segments if len(s.chunk_vectors)), 0)
     index = assemble(segments, settings, dim, warnings, t0, embedded=made)
     index.manifest.update({"built_on": f"ray {address}", "ray_seconds": round(timing["seconds"], 3),
