@@ -37,7 +37,7 @@ import numpy as np
 
 from qa.errors import QAError
 from qa.ingest import Limits, MissingLibrary, UnreadableFile, file_bytes, parse
-from qa.ingest.documents import corpus_files, nothing_readable, reported
+from qa.ingest.documents import nothing_readable, reported
 from qa.store.freshness import file_hashes, note_skipped
 from qa.store.record import Index, IndexSettings
 from qa.store.segments import Segment, assemble, make_segments
@@ -144,13 +144,12 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
     root = Path(corpus)
     others: list[Path] = []
     hashes = file_hashes(root, others)
-    paths = corpus_files(root)
     cache.mkdir(parents=True, exist_ok=True)
-    keys = {p.relative_to(root).as_posix(): _key(p.relative_to(root).as_posix(), hashes.get(p.relative_to(root).as_posix(), ""), settings)
-            for p in paths}
-    todo = [p for p in paths if _cached(cache / f"{keys[p.relative_to(root).as_posix()]}.pkl") is None]
-    if len(todo) < len(paths):
-        say(f"Resuming: {len(paths) - len(todo)} of {len(paths)} documents were made into segments by an earlier build.")
+    keys = {source: _key(source, sha, settings) for source, sha in hashes.items()}  # the files just hashed, no second walk
+    done = {source: entry for source, key in keys.items() if (entry := _cached(cache / f"{key}.pkl")) is not None}
+    todo = [root / source for source in sorted(keys) if source not in done]
+    if done:
+        say(f"Resuming: {len(done)} of {len(keys)} documents were made into segments by an earlier build.")
     missing: list[UnreadableFile] = []
     made, timing = 0, {"seconds": 0.0, "loading": 0.0}
     if todo:
@@ -158,7 +157,7 @@ def build_on_ray(corpus: str | Path, settings: IndexSettings, address: str, cach
     segments: list[Segment] = []
     skipped: list[UnreadableFile] = list(missing)
     for source, key in sorted(keys.items()):
-        entry = _cached(cache / f"{key}.pkl")
+        entry = done.get(source) or _cached(cache / f"{key}.pkl")  # read once: earlier, or made just now
         if entry is None:
             continue  # its library is missing on a worker: in ``missing``
         kind, payload = entry

@@ -25,7 +25,7 @@ pytest.importorskip("ray.data")
 NOTES = {f"notes/note-{n:02d}.md": f"# Note {n}\n\nThe depot on route {n} opens at {6 + n % 4} am on weekdays. "
                                    f"Its manager, Alex Morgan {n}, answers questions about lost property. "
                                    f"Tickets bought there cost {n + 2} dollars and cannot be refunded once used.\n"
-         for n in range(12)}
+         for n in range(48)}  # a dozen batches: the build is stopped after the first, long before the last
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_a_build_on_a_ray_cluster_equals_a_local_build(cluster, corpus, tmp_path
 
 
 def test_qa_index_on_ray_stopped_midway_resumes_without_embedding_again(cluster, corpus, tmp_path, embedder):
-    """`qa index --ray` killed (SIGKILL) once some documents are done; the next run embeds only the rest,
+    """`qa index --ray` killed (SIGKILL) once the first documents are done; the next run embeds only the rest,
     and the index it saves answers as a local build's does."""
     index = tmp_path / "index"
     cache = tmp_path / ".index.ray-segments"
@@ -70,10 +70,10 @@ def test_qa_index_on_ray_stopped_midway_resumes_without_embedding_again(cluster,
     cmd = [sys.executable, "-m", "qa", "index", str(corpus), "--index", str(index), "--ray", cluster]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     deadline = time.monotonic() + 240
-    while not (cache.is_dir() and len(list(cache.glob("*.pkl"))) >= 4):
+    while not (cache.is_dir() and any(cache.glob("*.pkl"))):
         assert first.poll() is None, first.stdout.read().decode()[-2000:]
         assert time.monotonic() < deadline, "no segment reached the cache in 240 s"
-        time.sleep(0.2)
+        time.sleep(0.05)
     os.killpg(first.pid, signal.SIGKILL)
     first.wait(timeout=30)
     done = len(list(cache.glob("*.pkl")))
