@@ -131,9 +131,9 @@ class Composer:
         """The index of the best of ``scored`` (score, start, end, …), a sentence that states nothing of the
         ``kind`` asked losing ``kind_penalty``. Only sentences that could still win are read for their
         kind, best first: two or three per passage rather than all."""
-        order = sorted(range(len(scored)), key=lambda j: -scored[j][0])
         if not kind:
-            return order[0]
+            return max(range(len(scored)), key=lambda j: scored[j][0])
+        order = sorted(range(len(scored)), key=lambda j: -scored[j][0])
         best, best_score = order[0], float("-inf")
         for j in order:
             score, a, b = scored[j][:3]
@@ -250,17 +250,18 @@ class Composer:
                    if [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
                    and not spells_out(name, passage)]
         idf = idf if idf is not None else _idf(self.index, query.tokens)
+        yes_no = is_yes_no(query.question)
         signals = {
             "support": top.support, "cosine": top.cosine, "passage": top.hit.passage, "lexical": top.hit.lexical,
             "lead": top.support - (evidence[1].support if len(evidence) > 1 else 0.0), "fused": top.hit.score,
             "gap": top.hit.score - max((ev.hit.score for ev in evidence[1:]), default=0.0),
             # the IDF-weighted share of the question's terms the best passage holds (its title included)
             "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), idf, query.tokens),
-            "yes_no": float(is_yes_no(query.question)), "unknown_name": float(bool(unknown)),
+            "yes_no": float(yes_no), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
             "kind_missing": float(top.lacks_kind),
             # "Which towns are not supplied?" (not "Isn't the bus free?", a yes/no question said the other way)
-            "negation_unmatched": float(negated(query.question) and not is_yes_no(query.question)
+            "negation_unmatched": float(negated(query.question) and not yes_no
                                         and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
         }
         return judge(signals, unknown, top.defines)

@@ -84,7 +84,10 @@ def cmd_index(args) -> int:
 
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
     rebuild = args.rebuild
-    if _ray_address(args) and _build_on_ray(args):
+    from qa.store.ray_build import address_from  # ray itself is imported only to build on it
+
+    address = address_from(args.ray)
+    if address and _build_on_ray(args, address):
         rebuild = False  # just built, on the cluster: loading it calibrates it
     bot = _bot(args, corpus=args.corpus_dir, rebuild=rebuild, passage_vectors=args.passage_vectors, require_saved=True)
     c = bot.index.manifest.get("counts", {})
@@ -103,13 +106,7 @@ def cmd_index(args) -> int:
     return 0
 
 
-def _ray_address(args) -> str | None:
-    from qa.store.ray_build import address_from
-
-    return address_from(args.ray)
-
-
-def _build_on_ray(args) -> bool:
+def _build_on_ray(args, address: str) -> bool:
     """Build on the cluster and save the index where ``qa index`` would, unless it is up to date (then False:
     the local path has nothing to do but load it). Loading it then calibrates it."""
     import os
@@ -138,7 +135,7 @@ def _build_on_ray(args) -> bool:
         clear_cache(cache)  # a file refused before (too large, say) is read again
     elif manifest is not None and staleness(manifest, settings, file_hashes(corpus)) is None:
         return False  # up to date: nothing for the cluster to do
-    index = build_on_ray(corpus, settings, _ray_address(args), cache, say=lambda m: print(m, file=sys.stderr))
+    index = build_on_ray(corpus, settings, address, cache, say=lambda m: print(m, file=sys.stderr))
     save(index, index_path)
     clear_cache(cache)
     return True

@@ -110,9 +110,7 @@ def _connect(address: str) -> None:
         ray.init(address=address, runtime_env={"env_vars": env}, logging_level=logging.ERROR, log_to_driver=False,
                  configure_logging=False)
     except Exception as err:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError…
-        first = (str(err).splitlines() or [type(err).__name__])[0][:200]
-        raise QAError(f"Cannot reach the Ray cluster at {address} ({first}): start one with `ray start --head`, "
-                      "or check the address (QA_RAY_ADDRESS).") from err
+        raise _unreachable(address, (str(err).splitlines() or [type(err).__name__])[0][:200]) from err
 
 
 def _reachable(address: str, within: float = 10.0) -> None:
@@ -123,8 +121,12 @@ def _reachable(address: str, within: float = 10.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=within).close()
     except OSError as err:
-        raise QAError(f"Cannot reach the Ray cluster at {address} ({err.strerror or err}): start one with `ray start --head`, "
-                      "or check the address (QA_RAY_ADDRESS).") from err
+        raise _unreachable(address, str(err.strerror or err)) from err
+
+
+def _unreachable(address: str, why: str) -> QAError:
+    return QAError(f"Cannot reach the Ray cluster at {address} ({why}): start one with `ray start --head`, "
+                   "or check the address (QA_RAY_ADDRESS).")
 
 
 def _nodes() -> int:
