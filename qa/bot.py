@@ -265,7 +265,7 @@ class Bot:
         with self._write:
             if self.index.document(source) is None:
                 raise CorpusError(f"No document {source!r} in the index; the sources are listed by `qa sources`.")
-            if len(self.index.docs) == 1:
+            if len(self.index.live_docs) == 1:
                 raise CorpusError(f"{source} is the only document left; add another before removing it.")
             updated = update(self.index, [], {source}, self.embedder.encode, self.index.hashes,
                                       skipped=self.index.manifest.get("skipped", []))

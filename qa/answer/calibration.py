@@ -101,12 +101,12 @@ def calibrate(index: Index, encode: Callable[..., np.ndarray], queries: int = 20
     with the collection beyond one matrix product per query). ``margin``: the MRR@10 gain over the
     defaults that a change of weights must show."""
     t0 = time.perf_counter()
-    if len(index.chunks) > SAMPLE_PASSAGES:
+    if len(index.chunks) > SAMPLE_PASSAGES or index.layers is not None:
         # Each pseudo-query is scored against every passage and sentence: past this size, a sample
         # of whole documents ranks the weightings as the whole collection would, at a bounded cost.
         sample = _sample(index, SAMPLE_PASSAGES, seed)
         chosen = calibrate(sample, encode, queries, seed, margin, min_passages)
-        return replace(chosen, passages=len(index.chunks), seconds=round(time.perf_counter() - t0, 2),
+        return replace(chosen, passages=index.passages, seconds=round(time.perf_counter() - t0, 2),
                        reason=f"{chosen.reason} (on {len(sample.chunks):,} passages of documents drawn at random)")
     min_passages = MIN_PASSAGES if min_passages is None else min_passages
     if len(index.chunks) < min_passages:
@@ -195,10 +195,10 @@ def keep_or_redo(index: Index, encode: Callable[..., np.ndarray], previous: dict
                  on_start: Callable[[], None] | None = None) -> Calibration:
     """Store a calibration in ``index.manifest``: ``previous`` unless it is stale, else a new one
     (``on_start`` is called first when pseudo-queries will be asked)."""
-    if not stale(previous, len(index.chunks)):
+    if not stale(previous, index.passages):
         chosen = Calibration.from_dict(previous)
     else:
-        if on_start is not None and len(index.chunks) >= MIN_PASSAGES:
+        if on_start is not None and index.passages >= MIN_PASSAGES:
             on_start()
         chosen = calibrate(index, encode)
     index.manifest["calibration"] = chosen.to_dict()

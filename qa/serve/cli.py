@@ -36,6 +36,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--passage-vectors", choices=("encoded", "summed"),
                    help="encoded (default): passages and sentences embedded apart; summed: sentences only, "
                         "passages summed from them, about twice as fast (or QA_PASSAGE_VECTORS)")
+    p.add_argument("--compact", action="store_true", help="merge a large index's changes (kept beside it since it was "
+                                                          "built) into it: one index again")
     p.add_argument("--ray", metavar="ADDRESS", help="read, chunk and embed on a Ray cluster: its address, or `auto` for the "
                                                     "one started on this machine (or QA_RAY_ADDRESS; needs qa[ray])")
 
@@ -90,9 +92,16 @@ def cmd_index(args) -> int:
     if address and _build_on_ray(args, address):
         rebuild = False  # just built, on the cluster: loading it calibrates it
     bot = _bot(args, corpus=args.corpus_dir, rebuild=rebuild, passage_vectors=args.passage_vectors, require_saved=True)
+    layers = bot.index.layers
+    if args.compact and layers is not None and bot.index_path is not None:
+        from qa.store import compact
+
+        print(f"Merging the changes ({layers.delta_passages:,} passages added, {layers.dead_passages:,} removed) into "
+              f"the index at {bot.index_path} …", file=sys.stderr)
+        compact(bot.index, bot.index_path)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
-    for d in bot.index.docs:
+    for d in bot.index.live_docs:
         kinds[d.kind] = kinds.get(d.kind, 0) + 1
     print(f"Index ready at {bot.index_path}: {c.get('documents')} documents ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}), "
           f"{c.get('chunks')} passages, {c.get('sentences')} sentences, model {bot.index.settings.model}.")
@@ -154,7 +163,7 @@ def cmd_add(args) -> int:
         print(f"qa: {w}", file=sys.stderr)
     added = sorted(set(bot.index.documents) - before)
     print(f"Added {len(added)} document{'s' if len(added) != 1 else ''} to {bot.corpus}"
-          + (f": {', '.join(added)}" if added else "") + f"; the index at {bot.index_path} now holds {len(bot.index.docs)}.")
+          + (f": {', '.join(added)}" if added else "") + f"; the index at {bot.index_path} now holds {len(bot.index.live_docs)}.")
     return EXIT_ERROR if warnings and not added else 0
 
 
@@ -168,7 +177,7 @@ def cmd_remove(args) -> int:
 
 def cmd_sources(args) -> int:
     bot = _bot(args)
-    for d in bot.index.docs:
+    for d in bot.index.live_docs:
         pages = f", {len(d.pages)} pages" if d.pages else ""
         print(f"{d.source}\t{d.kind}{pages}\t{d.title}")
     return 0

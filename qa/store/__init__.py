@@ -3,7 +3,8 @@
 An index (``Index``, in ``record``) is a row of per-document segments (``segments``): passages and their
 sentences, their vectors (``vectors``), BM25 terms (``lexical``), compact records (``records``) and
 near-duplicate groups (``duplicates``). It is saved atomically and loaded by ``persist``; ``freshness``
-says whether it still matches its folder.
+says whether it still matches its folder. A large index takes changes without being rebuilt: a small
+delta beside its saved files, and tombstones (``layers``, ``layered_bm25``, ``delta``).
 
 Two backends keep it behind one ``Store`` interface (``base``): ``FaissStore`` (a folder on disk,
 searched in memory with FAISS; the default) and ``MilvusStore`` (Milvus Lite or a Milvus server).
@@ -23,6 +24,7 @@ from qa.store.freshness import (
                                 text_hash,
 )
 from qa.store.persist import (
+                                compact,
                                 document_record,
                                 layout_outdated,
                                 load,
@@ -45,7 +47,7 @@ from qa.store.segments import (
 
 __all__ = [
     "FaissStore", "OpenRequest", "Search", "Store",
-    "FORMAT_VERSION", "MANIFEST", "SAMPLED", "Index", "IndexSettings", "Segment", "build", "build_from_folder", "changes",
+    "FORMAT_VERSION", "MANIFEST", "SAMPLED", "Index", "IndexSettings", "Segment", "build", "build_from_folder", "changes", "compact",
     "document_record", "embed_text", "file_digest", "file_hashes", "file_sha", "layout_outdated", "lexical_text", "load",
     "note_skipped", "only_tokenizer_changed", "read_manifest", "recover", "refresh", "retokenized", "sample", "save",
     "settings_changed", "staleness", "text_hash", "update",

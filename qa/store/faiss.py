@@ -21,8 +21,9 @@ from qa.store.freshness import (
 )
 from qa.store.persist import layout_outdated, load, read_manifest, recover, save
 from qa.store.record import MANIFEST, Index
+from qa.store.records import StackedRows
 from qa.store.segments import build_from_folder, refresh, retokenized
-from qa.store.vectors import VectorSearch, ann_from
+from qa.store.vectors import VectorSearch
 
 
 class FaissStore(Store):
@@ -72,8 +73,8 @@ class FaissStore(Store):
         relayout = layout_outdated(loaded)
         if relayout and not (reason or changed):
             r.say(f"Saving the index in the {'large' if loaded.ivf is None else 'flat'} layout for its "
-                  f"{len(loaded.chunks):,} passages (once) …")
-        if reason or changed or relayout or r.needs_calibration(previous, len(loaded.chunks)):
+                  f"{loaded.passages:,} passages (once) …")
+        if reason or changed or relayout or r.needs_calibration(previous, loaded.passages):
             r.calibrate(loaded, previous)
             try:
                 save(loaded, path)
@@ -88,10 +89,8 @@ class FaissStore(Store):
         return FaissSearch(index)
 
     def check_changes(self, index: Index) -> None:
-        """A visitor's library holds its own copy of the shared index: of a large one, that is gigabytes."""
-        if self.path is None and (index.ivf is not None or len(index.chunks) >= ann_from()):
-            raise CorpusError(f"Uploads are not available on this server: its collection is large ({len(index.chunks):,} "
-                              "passages) and each visitor would need a copy of it. Ask about the collection as it is.")
+        """Any index takes changes here: a large one keeps them beside its saved files (``layers``), so a
+        visitor's uploads into a large shared collection copy none of it."""
 
     def keep(self, index: Index) -> None:
         if self.path is not None:
@@ -106,9 +105,26 @@ class FaissSearch:
 
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._chunks = VectorSearch(index.chunk_vectors, index.ivf)
+        lay = index.layers
+        if lay is None:
+            self._chunks = VectorSearch(index.chunk_vectors, index.ivf)
+            self._delta, self._offset = None, len(index.chunks)
+        else:  # a changed large index: its base's IVF, its removed passages skipped, and its delta searched exactly
+            self._chunks = VectorSearch(lay.base.chunk_vectors, lay.base.ivf, skip=lay.dead_chunks)
+            self._offset = len(lay.base.chunks)
+            added = index.chunk_vectors.parts[1] if isinstance(index.chunk_vectors, StackedRows) else None
+            self._delta = VectorSearch(added) if added is not None else None
         # A large index (an IVF) searches no sentence list: its candidates' sentences are scored instead.
         self._sentences = VectorSearch(index.sentence_vectors) if index.ivf is None else None
+
+    def _dense(self, query_vector: np.ndarray, depth: int) -> np.ndarray:
+        """The ``depth`` passages nearest the question: the base's and the delta's, merged by score."""
+        if self._delta is None:
+            return self._chunks.search(query_vector, depth)
+        ids, scores = self._chunks.scored(query_vector, depth)
+        more, more_scores = self._delta.scored(query_vector, depth)
+        ids, scores = np.concatenate([ids, more + self._offset]), np.concatenate([scores, more_scores])
+        return ids[np.argsort(-scores, kind="stable")[:depth]]
 
     def chunk_terms(self, chunk: int) -> list[str]:
         """The BM25 tokens of a chunk (kept in the index)."""
@@ -117,7 +133,7 @@ class FaissSearch:
     def candidates(self, query_vector: np.ndarray, tokens: list[str], depth: int,
                    sentence_depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
         ix = self.index
-        dense_ids = self._chunks.search(query_vector, depth)
+        dense_ids = self._dense(query_vector, depth)
         sent_ids = self._sentences.search(query_vector, sentence_depth) if self._sentences else []
         bm25 = ix.lexical.scores(tokens)
         top_bm25 = top_scores(bm25, depth)

@@ -106,7 +106,7 @@ def note_skipped(index: Index, hashes: dict[str, str]) -> None:
     """Remember which files were skipped (and why) under their hashes, so an unchanged unreadable
     file is not read again on every start, and its warning is still reported. Lines about files
     that are now indexed, or gone, are dropped."""
-    indexed = {d.source for d in index.docs}
+    indexed = {d.source for d in index.live_docs}
     kept, lines = [], {}
     for w in index.manifest.get("skipped", []):
         source = w[len("Skipped "):w.find(": it ")] if w.startswith("Skipped ") and ": it " in w else None

@@ -76,6 +76,15 @@ def save(index: Index, folder: str | Path) -> None:
     ``index`` as it was).
     """
     target = Path(folder).resolve()
+    if index.layers is not None:  # a changed large index: its delta beside its base, or all of it merged
+        from qa.store.delta import same_base, save_delta
+        from qa.store.layers import folder_of
+
+        if folder_of(index) == target and same_base(index, target) and not layout_outdated(index):
+            save_delta(index, target)
+        else:
+            compact(index, target)
+        return
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).exists())):
         raise BadIndexError(f"{target} exists and is not a qa index; it will not be replaced. "
                             "Pass an empty or new folder with --index (or QA_INDEX).")
@@ -105,6 +114,7 @@ def save(index: Index, folder: str | Path) -> None:
             os.fsync(f.fileno())
         index.manifest = manifest
         _swap_in(tmp, target)
+        index.folder = target
     except (OSError, RuntimeError) as err:  # a full disk, a file-size limit; FAISS reports its write errors as RuntimeError
         if isinstance(err, RuntimeError) and "write" not in str(err).lower():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -116,6 +126,17 @@ def save(index: Index, folder: str | Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def compact(index: Index, folder: str | Path) -> None:
+    """Merge a changed large index's delta and tombstones into one index saved at ``folder``
+    (``qa index --compact``); ``index`` then holds what was saved. The previous index stays whole
+    until the merged one is swapped in, as with any save."""
+    from qa.store.layers import compacted
+
+    merged = compacted(index)
+    save(merged, folder)
+    vars(index).update(vars(merged))
 
 
 def _full_disk_note(err: Exception, folder: Path) -> str | None:
@@ -134,7 +155,7 @@ def _full_disk_note(err: Exception, folder: Path) -> str | None:
 def layout_outdated(index: Index) -> bool:
     """Whether ``index`` was saved in the other layout than its size calls for (an older version's
     index grown past ``ann_from()``, or ``QA_ANN_FROM`` changed): saving it again converts it."""
-    return (index.manifest.get("layout") == "large") != (len(index.chunks) >= ann_from())
+    return (index.manifest.get("layout") == "large") != (index.passages >= ann_from())
 
 
 def _write_flat(index: Index, tmp: Path) -> None:
@@ -192,8 +213,15 @@ def recover(folder: str | Path) -> None:
         log.warning("Restored the previous index at %s after an interrupted rebuild.", target)
     # Temp folders younger than an hour may be another process's build in progress.
     stale = [p for p in parent.glob(f"{target.name}.tmp-*") if time.time() - p.stat().st_mtime > 3600]
+    if (target / MANIFEST).exists():
+        from qa.store.delta import leftovers
+
+        try:
+            stale += leftovers(target, json.loads((target / MANIFEST).read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass  # a damaged manifest: ``load`` says so
     for p in olds + stale:
-        shutil.rmtree(p, ignore_errors=True)
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- loading
@@ -252,14 +280,31 @@ def load(folder: str | Path, verify: bool = True) -> Index:
         raise BadIndexError(f"The index at {folder} cannot be read ({type(err).__name__}: {err}).") from err
     if (len(chunk_vectors) != len(chunks) or len(sentence_vectors) != len(sentences) or lexical.num_docs != len(chunks)
             or len(terms) != len(chunks) or (ivf is not None and ivf.ntotal != len(chunks))
-            or set(manifest.get("corpus_files", {})) != {d.source for d in docs}):
+            or set(manifest.get("delta", manifest).get("base_files", manifest.get("corpus_files", {}))) != {d.source for d in docs}):
         raise BadIndexError(f"The index at {folder} is inconsistent (its files disagree on the number of passages).")
-    return Index(
+    delta = manifest.get("delta")
+    index = Index(
         settings=settings, docs=docs, chunks=chunks, groups=groups,
         chunk_vectors=chunk_vectors, sentences=sentences, sentence_vectors=sentence_vectors,
-        chunk_sentences=chunk_sentences(sentences, len(chunks)), lexical=lexical, manifest=manifest,
-        terms=terms, ivf=ivf,
+        chunk_sentences=chunk_sentences(sentences, len(chunks)), lexical=lexical,
+        manifest=manifest if delta is None else _base_manifest(manifest), terms=terms, ivf=ivf, folder=folder.resolve(),
     )
+    if delta is None:
+        return index
+    from qa.store.delta import read_delta
+
+    try:
+        return read_delta(index, folder.resolve(), manifest)
+    except Exception as err:
+        raise BadIndexError(f"The changes saved beside the index at {folder} cannot be read ({type(err).__name__}: {err}).") from err
+
+
+def _base_manifest(manifest: dict) -> dict:
+    """The manifest of the saved base alone (a changed large index's names its delta too)."""
+    from qa.store.delta import base_checksums
+
+    base = {k: v for k, v in manifest.items() if k != "delta"}
+    return {**base, "corpus_files": manifest["delta"]["base_files"], "checksums": base_checksums(manifest)}
 
 
 def _read_chunks(path: Path) -> tuple[list[Chunk], np.ndarray, list[list[str]]]:

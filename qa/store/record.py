@@ -75,6 +75,9 @@ class Index:
     # An IVF trained on an earlier version of this collection (an update's): save refills it rather than
     # training anew while the collection's size still suits its lists. Never searched.
     trained_ivf: Any = field(default=None, repr=False)
+    # A large index changed in place: the saved index it stands on, its delta and tombstones (``layers``).
+    layers: Any = field(default=None, repr=False)
+    folder: Any = field(default=None, repr=False)  # where this index was loaded from or saved (a Path)
     _by_source: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -84,13 +87,31 @@ class Index:
             self.chunk_sentences = SentenceLists.of(self.sentences, len(self.chunks))
 
     @property
+    def dead(self) -> frozenset[int]:
+        """Numbers of documents removed or replaced since the saved index a changed large index stands on."""
+        return self.layers.dead if self.layers is not None else frozenset()
+
+    @property
+    def live_docs(self) -> list[Document]:
+        """The documents this index holds, by source (``docs`` also keeps a changed large index's removed ones)."""
+        if self.layers is None:
+            return self.docs
+        return sorted((d for i, d in enumerate(self.docs) if i not in self.dead), key=lambda d: d.source)
+
+    @property
     def documents(self) -> list[str]:
-        return [d.source for d in self.docs]
+        return [d.source for d in self.live_docs]
+
+    @property
+    def passages(self) -> int:
+        """How many passages this index holds (``len(chunks)`` also counts removed ones not yet compacted)."""
+        return len(self.chunks) - (self.layers.dead_passages if self.layers is not None else 0)
 
     def number(self, source: str) -> int | None:
         """The document number of ``source`` (None if this index does not hold it)."""
-        if len(self._by_source) != len(self.docs):
-            self._by_source = {d.source: i for i, d in enumerate(self.docs)}
+        dead = self.dead
+        if len(self._by_source) != len(self.docs) - len(dead):
+            self._by_source = {d.source: i for i, d in enumerate(self.docs) if i not in dead}
         return self._by_source.get(source)
 
     def document(self, source: str) -> Document | None:

@@ -110,6 +110,17 @@ class TermsTable(_Rows):
         a, b = int(self._offsets[i]), int(self._offsets[i + 1]) - 1
         return bytes(self._map[a:b]).decode("utf-8").split()
 
+    def token_counts(self, block: int = 8192) -> np.ndarray:
+        """The number of tokens of every chunk (at least 1), from the spaces of its line: no lists made."""
+        n = len(self)
+        out = np.ones(n, dtype=np.int64)
+        for a in range(0, n, block):
+            b = min(n, a + block)
+            lo = int(self._offsets[a])
+            spaces = np.concatenate([[0], np.cumsum(np.asarray(self._map[lo:int(self._offsets[b])]) == 32)])
+            out[a:b] = spaces[self._offsets[a + 1:b + 1] - lo - 1] - spaces[self._offsets[a:b] - lo] + 1
+        return out
+
 
 
 class SentenceLists(_Rows):
@@ -141,3 +152,74 @@ class SentenceLists(_Rows):
 
     def lengths(self) -> np.ndarray:
         return np.diff(self.ptr)
+
+    def joined(self, other: "SentenceLists", sentence_offset: int) -> "SentenceLists":
+        """These chunks' lists, then ``other``'s (whose sentence ids start at ``sentence_offset``)."""
+        return SentenceLists(np.concatenate([self.ptr, self.ptr[-1] + other.ptr[1:]]),
+                             np.concatenate([self.ids, other.ids + sentence_offset]).astype(np.int32))
+
+
+class StackedRows:
+    """The rows of several arrays as one array, without copying them: row ``i`` of the whole is row
+    ``i`` of the first array, then of the next, and so on. A large index changed in place (``layers``)
+    keeps its saved vectors memory-mapped and a small delta's vectors beside them this way."""
+
+    def __init__(self, parts: Sequence[np.ndarray]) -> None:
+        self.parts = [p for p in parts if len(p)] or list(parts[:1])
+        self.bounds = np.cumsum([0] + [len(p) for p in self.parts])
+        self.dtype = np.result_type(*[p.dtype for p in self.parts])
+        self.shape = (int(self.bounds[-1]), *self.parts[0].shape[1:])
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step != 1:
+                return np.asarray(self)[key]
+            pieces = [p[max(start, a) - a:min(stop, z) - a] for p, a, z in zip(self.parts, self.bounds, self.bounds[1:])
+                      if max(start, a) < min(stop, z)]
+            if len(pieces) == 1:
+                return pieces[0]  # a view (of a memory map, for the saved part)
+            return np.concatenate(pieces, dtype=self.dtype) if pieces else np.zeros((0, *self.shape[1:]), self.dtype)
+        if np.ndim(key) == 0:
+            i = int(key) + (len(self) if int(key) < 0 else 0)
+            k = int(np.searchsorted(self.bounds, i, "right")) - 1
+            return self.parts[k][i - self.bounds[k]]
+        return self.gather(np.asarray(key, dtype=np.int64), lambda part, ids: part[ids])
+
+    def gather(self, ids: np.ndarray, take) -> np.ndarray:
+        """Rows ``ids``, each part's read by ``take(part, local ids)`` (``vectors.rows`` reads a memory map's in parallel)."""
+        out = np.empty((len(ids), *self.shape[1:]), dtype=np.float32 if self.dtype.kind == "f" else self.dtype)
+        part = np.searchsorted(self.bounds, ids, "right") - 1
+        for k, p in enumerate(self.parts):
+            mine = part == k
+            if mine.any():
+                out[mine] = take(p, ids[mine] - self.bounds[k])
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return np.concatenate([np.asarray(p) for p in self.parts], dtype=dtype or self.dtype)
+
+    def astype(self, dtype, copy: bool = True) -> np.ndarray:
+        return np.asarray(self, dtype=dtype)
+
+    def __matmul__(self, q: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.asarray(p, dtype=np.float32) @ q for p in self.parts])
+
+
+class ChainedRows(_Rows):
+    """Several sequences read as one (the BM25 terms of a saved index, then of its delta)."""
+
+    def __init__(self, parts: Sequence[Sequence]) -> None:
+        self.parts = list(parts)
+        self.bounds = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.bounds[-1])
+
+    def _row(self, i: int):
+        k = int(np.searchsorted(self.bounds, i, "right")) - 1
+        return self.parts[k][i - int(self.bounds[k])]

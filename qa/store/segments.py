@@ -130,7 +130,9 @@ def segments_of(index: Index, numbers: Sequence[int] | None = None) -> list[Segm
     doc_col = index.sentences[:, 0] if len(index.sentences) else np.zeros(0, dtype=np.int32)
     sent_bounds = np.searchsorted(doc_col, np.arange(len(index.docs) + 1))  # sentences are grouped by document
     hashes = index.hashes
-    for di in (range(len(index.docs)) if numbers is None else numbers):
+    if numbers is None:
+        numbers = [i for i in range(len(index.docs)) if i not in index.dead]  # a changed large index's removed ones: gone
+    for di in numbers:
         d = index.docs[di]
         own = index.chunks.of_document(di)
         c0, ci = own.start, own.stop
@@ -223,8 +225,12 @@ def update(index: Index, docs: list[Document], remove: set[str] | frozenset[str]
            hashes: dict[str, str] | None = None, skipped: list[str] | None = None) -> Index:
     """``index`` with ``remove`` dropped and ``docs`` added or replaced; only text never seen
     before is embedded (a renamed or restored file reuses the vectors its content already has)."""
-    t0 = time.perf_counter()
     hashes = hashes or {}
+    if index.layers is not None or index.ivf is not None:  # a large index: changed beside its saved files
+        from qa.store.layers import update_layered
+
+        return update_layered(index, docs, remove, encode, hashes, skipped)
+    t0 = time.perf_counter()
     new_sources = {d.source for d in docs}
     old = segments_of(index)
     by_sha = {s.sha: s for s in old}
@@ -249,6 +255,10 @@ def update(index: Index, docs: list[Document], remove: set[str] | frozenset[str]
 def retokenized(index: Index, settings: IndexSettings) -> Index:
     """``index`` with its BM25 terms remade by this version's tokenizer, its vectors kept: an upgrade
     that changed only ``tokenize`` costs seconds, not a re-embedding of the whole collection."""
+    if index.layers is not None:
+        from qa.store.layers import compacted
+
+        index = compacted(index)
     terms = [tokenize(lexical_text(c, settings.title_in_embedding)) for c in index.chunks]
     return replace(index, settings=settings, terms=terms, lexical=Lexical.from_tokens(terms),
                    manifest={**index.manifest, "settings": settings.to_dict()})

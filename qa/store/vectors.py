@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.store.records import StackedRows
+
 ANN_FROM = 50_000
 RERANK = 4  # IVF returns this many times the candidates asked for, re-ranked exactly
 BLOCK = 65_536
@@ -147,6 +149,8 @@ def open_vectors(path: Path) -> np.ndarray:
 def rows(vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """``vectors[ids]`` as float32, the rows of a memory map read in parallel (``prefetch``)."""
     ids = np.asarray(ids, dtype=np.int64)
+    if isinstance(vectors, StackedRows):  # a saved index's vectors and its delta's: each part read as it is read alone
+        return vectors.gather(ids, rows)
     prefetch(vectors, ids)
     return np.asarray(vectors[ids], dtype=np.float32)
 
@@ -181,9 +185,10 @@ def page_runs(first: np.ndarray, length: int, page: int) -> list[tuple[int, int]
 
 
 class VectorSearch:
-    """Top-k inner-product search over ``vectors``: exact (flat) or IVF re-ranked exactly."""
+    """Top-k inner-product search over ``vectors``: exact (flat) or IVF re-ranked exactly. ``skip``
+    (a mask over the vectors) leaves some out: a large index's removed passages, until it is compacted."""
 
-    def __init__(self, vectors: np.ndarray, ivf=None) -> None:
+    def __init__(self, vectors: np.ndarray, ivf=None, skip: np.ndarray | None = None) -> None:
         import faiss
 
         # One question's search on one thread. FAISS's OpenMP threads spin for a while after each
@@ -191,6 +196,8 @@ class VectorSearch:
         # slower: bot.ask p50 on 10k passages 100 ms with two FAISS threads, 59 ms with one.
         faiss.omp_set_num_threads(1)
         self.vectors, self.ivf = vectors, ivf
+        self.skip = skip if skip is not None and skip.any() else None
+        self._skipped = 0 if self.skip is None else int(self.skip.sum())
         if ivf is None:
             self._flat = faiss.IndexFlatIP(vectors.shape[1])
             if len(vectors):
@@ -198,11 +205,23 @@ class VectorSearch:
 
     def search(self, q: np.ndarray, k: int) -> np.ndarray:
         """The ids of the ``k`` best vectors for ``q`` (one query), best first."""
+        return self.scored(q, k)[0]
+
+    def scored(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids of the ``k`` best vectors for ``q``, best first, and their exact inner products."""
         q = np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32)
+        extra = min(self._skipped, 4 * k)  # room for the skipped ones among the nearest
         if self.ivf is None:
-            _, ids = self._flat.search(q, k)
-            return ids[0][ids[0] >= 0]
-        _, ids = self.ivf.search(q, k * RERANK)
-        ids = np.sort(ids[0][ids[0] >= 0])  # in file order: fewer pages of the memory map touched
+            scores, ids = self._flat.search(q, k + extra)
+            keep = ids[0] >= 0
+            if self.skip is not None:
+                keep &= ~self.skip[np.maximum(ids[0], 0)]
+            return ids[0][keep][:k], scores[0][keep][:k]
+        _, ids = self.ivf.search(q, (k + extra) * RERANK)
+        ids = ids[0][ids[0] >= 0]
+        if self.skip is not None:
+            ids = ids[~self.skip[ids]]
+        ids = np.sort(ids)  # in file order: fewer pages of the memory map touched
         exact = rows(self.vectors, ids) @ q[0]
-        return ids[np.argsort(-exact, kind="stable")[:k]]
+        order = np.argsort(-exact, kind="stable")[:k]
+        return ids[order], exact[order]

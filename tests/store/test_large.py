@@ -10,7 +10,7 @@ import pytest
 
 from qa import store as index_io
 from qa.bot import Bot
-from qa.errors import BadIndexError, CorpusError
+from qa.errors import BadIndexError
 from qa.evaluate.labeled import evaluate_labeled, load_questions
 from qa.store import IndexSettings, freshness
 from qa.store.records import SentenceLists
@@ -67,12 +67,17 @@ def test_a_large_index_takes_updates(large, tiny_corpus, tmp_path, embedder):
     extra = write_corpus(tmp_path / "new", {"volcano.txt": "Volcanoes erupt when magma rises through the crust."})
     bot.add(extra / "volcano.txt")
     again = index_io.load(ix)
-    assert again.manifest["layout"] == "large" and again.ivf.ntotal == len(again.chunks) > before.ntotal
-    # Refilled, not trained again: the same lists, now holding every passage of the updated collection.
-    assert again.ivf.nlist == before.nlist
-    np.testing.assert_array_equal(again.ivf.quantizer.reconstruct_n(0, again.ivf.nlist), before.quantizer.reconstruct_n(0, before.nlist))
+    # Kept beside the saved index (tests/store/test_layers.py): its IVF is the one saved, untouched.
+    assert again.manifest["layout"] == "large" and again.layers is not None and again.ivf.ntotal == before.ntotal
+    assert again.passages == before.ntotal + 1
     answer = Bot(again, embedder, tiny_corpus, ix).ask("Why do volcanoes erupt?")
     assert answer.citations[0].source == "volcano.txt"
+    index_io.compact(again, ix)
+    merged = index_io.load(ix)
+    assert merged.layers is None and merged.ivf.ntotal == len(merged.chunks) == before.ntotal + 1
+    # Refilled, not trained again: the same lists, now holding every passage of the updated collection.
+    assert merged.ivf.nlist == before.nlist
+    np.testing.assert_array_equal(merged.ivf.quantizer.reconstruct_n(0, merged.ivf.nlist), before.quantizer.reconstruct_n(0, before.nlist))
 
 
 def test_an_ivf_is_trained_anew_when_the_collection_outgrows_its_lists():
@@ -118,14 +123,6 @@ def test_sentence_lists_hold_each_sentence_in_every_chunk_it_spans():
     lists = SentenceLists.of(rows, 42)
     expected = [[s for s in range(200) if first[s] <= c <= last[s]] for c in range(42)]
     assert [list(x) for x in lists] == expected and list(lists.lengths()) == [len(e) for e in expected]
-
-
-def test_a_visitor_cannot_upload_into_a_large_collection(large, shipped_bot, tmp_path):
-    index_io.save(replace(shipped_bot.index), tmp_path / "ix")
-    visitor = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix").session()
-    upload = write_corpus(tmp_path / "up", {"notes.txt": "Volcanoes erupt when magma rises."}) / "notes.txt"
-    with pytest.raises(CorpusError, match="Uploads are not available on this server"):
-        visitor.add(upload)
 
 
 def test_an_index_that_outgrew_its_layout_is_saved_again_once(tiny_corpus, tmp_path, embedder, monkeypatch):

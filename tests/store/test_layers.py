@@ -1,0 +1,151 @@
+"""A large index changed without a rebuild: a delta beside its saved files, tombstones for what was
+removed, searched as one index, saved atomically, merged by ``qa index --compact``. Forced on small
+collections with ``QA_ANN_FROM``, with the real model, FAISS, bm25s and files."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from qa import store as index_io
+from qa.bot import Bot
+from qa.serve.sessions import Libraries
+from qa.store.lexical import tokenize
+
+from ..conftest import ROOT, build_bot, write_corpus
+
+VOLCANO = "Volcanoes\n\nVolcanoes erupt when magma rises through cracks in the crust. Cooled lava becomes basalt.\n"
+QUESTIONS = ["Why do volcanoes erupt?", "How many robots did China install?", "What is the longest river?",
+             "How long should sourdough rise?", "What does cooled lava become?"]
+
+
+@pytest.fixture
+def large(monkeypatch):
+    monkeypatch.setenv("QA_ANN_FROM", "1")
+
+
+def _cited(bot: Bot, question: str) -> list[tuple]:
+    return [(c.source, c.start, c.end, c.highlight) for c in bot.ask(question).citations]
+
+
+def _same_answers(a: Bot, b: Bot) -> None:
+    """The same citations in the same order, with the same scores (to bfloat16's rounding of the vectors)."""
+    for q in QUESTIONS:
+        x, y = a.ask(q), b.ask(q)
+        assert _cited(a, q) == _cited(b, q), q
+        assert np.allclose([c.score for c in x.citations], [c.score for c in y.citations], atol=5e-3), q
+
+
+def test_an_update_is_a_delta_and_searches_as_a_rebuild(large, tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    bot = build_bot(tiny_corpus, ix, embedder)
+    saved = {p.name: p.stat().st_mtime_ns for p in ix.iterdir() if p.is_file() and p.name != "manifest.json"}
+    bot.add(write_corpus(tmp_path / "new", {"volcano.txt": VOLCANO}) / "volcano.txt")
+    bot.remove("baking.txt")
+    (tiny_corpus / "geo" / "rivers.txt").write_text("The Longest Rivers\n\nThe Nile is about 6,650 km long.\n", encoding="utf-8")
+    bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=lambda m: None)  # the changed file found and updated
+    # The saved files are as they were: the changes are a delta folder and the manifest.
+    assert {p.name: p.stat().st_mtime_ns for p in ix.iterdir() if p.is_file() and p.name != "manifest.json"} == saved
+    manifest = json.loads((ix / "manifest.json").read_text())
+    assert manifest["delta"]["dead"] == ["baking.txt", "geo/rivers.txt"] and len(list(ix.glob("delta-*"))) == 1
+    changed = index_io.load(ix)
+    assert changed.layers is not None and changed.documents == ["geo/rivers.txt", "robots.md", "volcano.txt"]
+
+    rebuilt = build_bot(tiny_corpus, tmp_path / "rebuilt", embedder)
+    assert changed.passages == len(rebuilt.index.chunks) and changed.manifest["counts"] == rebuilt.index.manifest["counts"]
+    _same_answers(Bot(changed, embedder, tiny_corpus, ix), rebuilt)
+    # BM25 with the live collection's statistics: the removed passages score nothing, the others as rebuilt.
+    tokens = tokenize("volcanoes robots rivers sourdough nile china")
+    live = changed.lexical.scores(tokens)
+    assert not live[changed.layers.dead_chunks.nonzero()[0]].any()
+    by_place = {(c.source, c.start): s for c, s in zip(changed.chunks, live) if (c.source, c.start) in
+                {(x.source, x.start) for x in rebuilt.index.chunks}}
+    fresh = dict(zip(((c.source, c.start) for c in rebuilt.index.chunks), rebuilt.index.lexical.scores(tokens)))
+    assert np.allclose([by_place[k] for k in fresh], list(fresh.values()), atol=1e-5)
+    assert changed.lexical.idf(tokens) == pytest.approx(rebuilt.index.lexical.idf(tokens))
+
+
+def test_removed_and_replaced_text_is_never_found(large, tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    bot = build_bot(tiny_corpus, ix, embedder)
+    bot.remove("baking.txt")
+    (tiny_corpus / "robots.md").write_text("# Machines\n\nThe harbour crane lifts forty containers an hour.\n", encoding="utf-8")
+    bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=lambda m: None)
+    for q in ("How long should sourdough rise?", "How many robots did China install?"):
+        assert all(c.source == "geo/rivers.txt" or "crane" in c.passage for c in bot.ask(q).citations)
+    assert bot.ask("How many containers does the crane lift?").citations[0].source == "robots.md"
+    assert bot.index.document("baking.txt") is None and "robots" not in bot.text("robots.md").lower()
+
+
+def test_compact_merges_the_changes_into_one_index(large, tiny_corpus, tmp_path, embedder):
+    ix = tmp_path / "ix"
+    bot = build_bot(tiny_corpus, ix, embedder)
+    bot.add(write_corpus(tmp_path / "new", {"volcano.txt": VOLCANO}) / "volcano.txt")
+    bot.remove("baking.txt")
+    before = Bot(index_io.load(ix), embedder, tiny_corpus, ix)
+    out = subprocess.run([sys.executable, "-m", "qa", "index", str(tiny_corpus), "--index", str(ix), "--compact"],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT, env={**os.environ, "QA_ANN_FROM": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Merging the changes" in out.stderr and not list(ix.glob("delta-*"))
+    merged = index_io.load(ix)
+    assert merged.layers is None and "delta" not in merged.manifest and merged.ivf.ntotal == len(merged.chunks)
+    _same_answers(Bot(merged, embedder, tiny_corpus, ix), before)
+
+
+def test_a_visitors_upload_sits_beside_a_large_shared_index_without_copying_it(large, shipped_bot, tmp_path):
+    index_io.save(replace(shipped_bot.index), tmp_path / "ix")
+    shared = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix")
+    libs = Libraries(root=tmp_path / "libs")
+    upload = write_corpus(tmp_path / "up", {"ferry.md": "# Ferry\n\nThe winter ferry to Skye leaves at 7:40 from Mallaig.\n"})
+    lib, added, _ = libs.add(None, shared, [str(upload / "ferry.md")])
+    other, _, _ = libs.add(None, shared, [str(write_corpus(tmp_path / "up2", {"tides.md": "# Tides\n\nSpring tides come twice a month.\n"}) / "tides.md")])
+    mine = lib.bot.index
+    assert added == ["uploads/ferry.md"] and mine.layers.base is shared.index  # the shared index itself, not a copy
+    assert mine.layers.base.chunk_vectors is shared.index.chunk_vectors and mine.ivf is shared.index.ivf
+    assert lib.bot.ask("When does the winter ferry to Skye leave?").citations[0].source == "uploads/ferry.md"
+    for bot in (other.bot, shared):
+        assert all(c.source != "uploads/ferry.md" for c in bot.ask("When does the winter ferry to Skye leave?").citations)
+    assert shared.index.layers is None and "uploads/ferry.md" not in shared.index.documents
+    assert lib.bot.ask("Which company makes the most advanced chips?").citations  # the shared collection still answers
+    libs.close()
+
+
+def test_kill_9_during_updates_leaves_a_whole_index(large, tiny_corpus, tmp_path, embedder):
+    """Updates saved in a loop, killed at several moments: each time the index loads, holding the
+    files of some whole update (never half of one), and the next update goes on from there."""
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    script = (
+        "import sys; from pathlib import Path; from qa.bot import Bot\n"
+        "bot = Bot.load(corpus=sys.argv[1], index=sys.argv[2], on_status=lambda m: None)\n"
+        "print('ready', flush=True)\n"
+        "for i in range(10_000):\n"
+        "    p = Path(sys.argv[3]) / f'note{i}.txt'; p.write_text(f'Note {i}\\n\\nThe lighthouse logged {i} ships passing the reef.')\n"
+        "    bot.add(p, on_status=lambda m: None)\n"
+        "    if i: bot.remove(f'note{i - 1}.txt')\n")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    for delay in (0.3, 0.9, 1.7):
+        proc = subprocess.Popen([sys.executable, "-c", script, str(tiny_corpus), str(ix), str(notes)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+                                env={**os.environ, "QA_ANN_FROM": "1"})
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            time.sleep(delay)
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        index_io.recover(ix)
+        loaded = index_io.load(ix)  # checksums verified: every file the manifest names is whole
+        assert {"robots.md", "geo/rivers.txt", "baking.txt"} <= set(loaded.documents)
+        assert all("ships passing the reef" in loaded.document(s).text for s in loaded.documents if s.startswith("note"))
+        assert len(list(ix.glob("delta-*"))) <= 2  # at most the one named and one being written when killed
+    bot = Bot.load(corpus=tiny_corpus, index=ix, on_status=lambda m: None)
+    assert bot.ask("How many robots did China install?").citations[0].source == "robots.md"
