@@ -64,7 +64,7 @@ def built(corpus: Path, index: Path, passage_vectors: str) -> dict:
     """Build with the bot if needed (``qa index``), in its own process; returns the manifest."""
     if not (index / MANIFEST).exists():
         t = time.perf_counter()
-        subprocess.run([str(Path(sys.executable).parent / "qa"), "index", str(corpus), "--index", str(index),
+        subprocess.run([sys.executable, "-m", "qa", "index", str(corpus), "--index", str(index),
                         "--passage-vectors", passage_vectors], check=True)
         print(f"built {index} in {time.perf_counter() - t:.0f} s", flush=True)
     loaded = index_io.load(index, verify=False)

@@ -124,28 +124,46 @@ def _build_on_ray(args, address: str) -> bool:
     from qa.embed.embedder import model_name
     from qa.errors import BadIndexError
     from qa.store import MANIFEST, IndexSettings, file_hashes, read_manifest, save, staleness
+    from qa.store.milvus import fingerprint_of
+    from qa.store.milvus_client import MilvusSettings
     from qa.store.ray_build import build_on_ray, clear_cache
 
-    if getattr(args, "milvus_uri", None) or os.environ.get("QA_MILVUS_URI"):
-        raise QAError("A Ray build writes a FAISS index for now, not Milvus: drop --milvus-uri (or QA_MILVUS_URI), "
-                      "or build without --ray.")
+    milvus = MilvusSettings.from_env(getattr(args, "milvus_uri", None))
     corpus, index_path = default_paths(args.corpus_dir or args.corpus, args.index)
     chosen = args.passage_vectors or os.environ.get("QA_PASSAGE_VECTORS")
-    manifest = None
-    try:
-        manifest = read_manifest(index_path) if (index_path / MANIFEST).exists() else None
-    except BadIndexError:
-        pass  # damaged: built again
+    target = None
+    if milvus is not None:  # straight into Milvus: its collections are replaced once the build is whole
+        from qa.store.milvus import MilvusStore
+
+        target = MilvusStore(milvus, args.rebuild)
+        manifest = target.manifest()
+    else:
+        manifest = None
+        try:
+            manifest = read_manifest(index_path) if (index_path / MANIFEST).exists() else None
+        except BadIndexError:
+            pass  # damaged: built again
     if not chosen and manifest:
         chosen = manifest.get("settings", {}).get("passage_vectors")  # an index keeps how it was built
     settings = IndexSettings(model=model_name(args.model), **({"passage_vectors": chosen} if chosen else {}))
     cache = index_path.parent / f".{index_path.name}.ray-segments"
+    hashes = file_hashes(corpus)
     if args.rebuild:
         clear_cache(cache)  # a file refused before (too large, say) is read again
-    elif manifest is not None and staleness(manifest, settings, file_hashes(corpus)) is None:
+    elif target is not None and manifest is not None and manifest.get("fingerprint") == fingerprint_of(settings, hashes):
+        return False
+    elif target is None and manifest is not None and staleness(manifest, settings, hashes) is None:
         return False  # up to date: nothing for the cluster to do
     index = build_on_ray(corpus, settings, address, cache, say=lambda m: print(m, file=sys.stderr))
-    save(index, index_path)
+    if target is None:
+        save(index, index_path)
+    else:
+        from qa.answer import calibration
+        from qa.embed.embedder import Embedder
+
+        print(f"Calibrating, then writing the index into Milvus at {milvus.uri} …", file=sys.stderr)
+        calibration.keep_or_redo(index, Embedder(settings.model).encode)  # Bot.load opens a Milvus index as it is
+        target.put(index, hashes)
     clear_cache(cache)
     return True
 

@@ -47,7 +47,7 @@ class UploadLimits:
     max_bytes: int = field(default_factory=lambda: int(_env_number("QA_MAX_SESSION_MB", 100) * 1_000_000))
     ttl: float = field(default_factory=lambda: _env_number("QA_SESSION_TTL", 3600))
     files: Limits = field(default_factory=Limits)
-    # For the whole server: each library holds its own copy of the shared index.
+    # For the whole server: a small shared index is copied into each library; a large one is shared (``layers``).
     max_libraries: int = field(default_factory=lambda: int(_env_number("QA_MAX_LIBRARIES", 100)))
     max_total_bytes: int = field(default_factory=lambda: int(_env_number("QA_MAX_UPLOADS_MB", 2000) * 1_000_000))
 

@@ -53,12 +53,14 @@ from qa.store.segments import (
     chunk_sentences,
     lexical_text,
     make_segments,
+    segments_of,
 )
 from qa.types import Chunk, Document
 
 log = logging.getLogger(__name__)
 
 STORE_VERSION = 1
+PUT_DOCUMENTS = 64  # documents' rows written together when storing an index built elsewhere
 
 
 class MilvusStore(MilvusCollections, Store):
@@ -170,6 +172,21 @@ class MilvusStore(MilvusCollections, Store):
         index = assemble(segments, settings, dimension, skipped, started, embedded=len(docs))
         index.manifest["fingerprint"] = fingerprint
         return index
+
+    def put(self, index: Index, hashes: dict[str, str]) -> None:
+        """Store an index built elsewhere (on a Ray cluster), replacing what is here: its rows a few
+        documents at a time, then ``finish``. ``hashes``: the corpus's files, as ``Bot.load`` compares them."""
+        self.drop()
+        self._create(int(index.manifest["dimension"]))
+        segments = segments_of(index)
+        ci = si = 0
+        for n in range(0, len(segments), PUT_DOCUMENTS):
+            batch = segments[n:n + PUT_DOCUMENTS]
+            self._write_segments(batch, ci, si, n)
+            ci += sum(len(s.chunks) for s in batch)
+            si += sum(len(s.sentences) for s in batch)
+        index.manifest["fingerprint"] = fingerprint_of(index.settings, hashes)
+        self.finish(index)
 
     def finish(self, index: Index) -> None:
         """Store the documents, groups, term statistics and manifest: the index is complete."""

@@ -93,6 +93,31 @@ def test_qa_index_on_ray_stopped_midway_resumes_without_embedding_again(cluster,
     assert store.load(index).manifest["built_at"] == built.manifest["built_at"]
 
 
+def test_a_build_on_ray_goes_straight_into_milvus(cluster, corpus, tmp_path, embedder):
+    """``qa index --ray … --milvus-uri …``: embedded on the cluster, written into Milvus Lite, opened from it
+    by the next ``Bot.load`` without building or embedding anything here; a second run asks no cluster."""
+    pytest.importorskip("pymilvus")
+    from qa.bot import Bot
+
+    db = tmp_path / "ray.db"
+    cmd = [sys.executable, "-m", "qa", "index", str(corpus), "--index", str(tmp_path / "ix"), "--ray", cluster,
+           "--milvus-uri", str(db)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "writing the index into Milvus" in out.stderr and "Building the index" not in out.stderr
+    assert not (tmp_path / "ix").exists() and not (tmp_path / ".ix.ray-segments").exists()
+    again = subprocess.run([*cmd[:-4], "--ray", "127.0.0.1:9", "--milvus-uri", str(db)], capture_output=True, text=True,
+                           timeout=600, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert again.returncode == 0 and "Cannot reach" not in again.stderr, again.stderr[-2000:]  # up to date: no cluster asked
+    said: list[str] = []
+    bot = Bot.load(corpus=corpus, milvus_uri=str(db), on_status=said.append)
+    assert any("Opening the index in Milvus" in s for s in said) and not any("Building" in s for s in said)
+    local = store.build_from_folder(corpus, store.IndexSettings(model=embedder.name), embedder.encode)
+    assert [(c.source, c.start, c.end) for c in bot.index.chunks] == [(c.source, c.start, c.end) for c in local.chunks]
+    assert np.array_equal(bot.index.sentences, local.sentences) and "calibration" in bot.index.manifest
+    assert bot.ask("Who manages the depot on route 7?").citations[0].source == "notes/note-07.md"
+
+
 def test_a_worker_that_cannot_load_the_model_is_one_line(cluster, corpus, tmp_path):
     """The model is loaded on the nodes only: a path no node has fails there, and the user gets one line."""
     out = subprocess.run([sys.executable, "-m", "qa", "index", str(corpus), "--index", str(tmp_path / "ix"), "--ray", cluster,
@@ -112,7 +137,3 @@ def test_a_cluster_that_is_not_there_is_one_line(corpus, tmp_path, capsys):
     assert out.returncode != 0 and "Traceback" not in out.stderr
     assert "Cannot reach the Ray cluster at 127.0.0.1:" in out.stderr and "ray start --head" in out.stderr
     assert not (tmp_path / "ix").exists()
-    from qa.serve.cli import main
-
-    assert main(["index", str(corpus), "--ray", "auto", "--milvus-uri", str(tmp_path / "m.db")]) != 0
-    assert "drop --milvus-uri" in capsys.readouterr().err and not (tmp_path / "m.db").exists()
