@@ -94,11 +94,12 @@ def cmd_index(args) -> int:
     bot = _bot(args, corpus=args.corpus_dir, rebuild=rebuild, passage_vectors=args.passage_vectors, require_saved=True)
     layers = bot.index.layers
     if args.compact and layers is not None and bot.index_path is not None:
+        from qa.bot import Bot
         from qa.store import compact
 
         print(f"Merging the changes ({layers.delta_passages:,} passages added, {layers.dead_passages:,} removed) into "
               f"the index at {bot.index_path} …", file=sys.stderr)
-        compact(bot.index, bot.index_path)
+        bot = Bot(compact(bot.index, bot.index_path), bot.embedder, bot.corpus, bot.index_path)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
     for d in bot.index.live_docs:

@@ -128,15 +128,15 @@ def save(index: Index, folder: str | Path) -> None:
         raise
 
 
-def compact(index: Index, folder: str | Path) -> None:
-    """Merge a changed large index's delta and tombstones into one index saved at ``folder``
-    (``qa index --compact``); ``index`` then holds what was saved. The previous index stays whole
-    until the merged one is swapped in, as with any save."""
+def compact(index: Index, folder: str | Path) -> Index:
+    """A changed large index's delta and tombstones merged into one index, saved at ``folder`` and
+    returned (``qa index --compact``). The previous index stays whole until the merged one is swapped
+    in, as with any save, and ``index`` can still be searched meanwhile."""
     from qa.store.layers import compacted
 
     merged = compacted(index)
     save(merged, folder)
-    vars(index).update(vars(merged))
+    return merged
 
 
 def _full_disk_note(err: Exception, folder: Path) -> str | None:

@@ -72,7 +72,7 @@ def test_a_large_index_takes_updates(large, tiny_corpus, tmp_path, embedder):
     assert again.passages == before.ntotal + 1
     answer = Bot(again, embedder, tiny_corpus, ix).ask("Why do volcanoes erupt?")
     assert answer.citations[0].source == "volcano.txt"
-    index_io.compact(again, ix)
+    assert index_io.compact(again, ix).layers is None
     merged = index_io.load(ix)
     assert merged.layers is None and merged.ivf.ntotal == len(merged.chunks) == before.ntotal + 1
     # Refilled, not trained again: the same lists, now holding every passage of the updated collection.

@@ -117,19 +117,20 @@ def test_a_visitors_upload_sits_beside_a_large_shared_index_without_copying_it(l
     libs.close()
 
 
-def test_kill_9_during_updates_leaves_a_whole_index(large, tiny_corpus, tmp_path, embedder):
-    """Updates saved in a loop, killed at several moments: each time the index loads, holding the
-    files of some whole update (never half of one), and the next update goes on from there."""
+def test_kill_9_during_updates_and_merges_leaves_a_whole_index(large, tiny_corpus, tmp_path, embedder):
+    """Updates and merges (``compact``) saved in a loop, killed at several moments: each time the index
+    loads, holding the files of some whole update (never half of one), and the next one goes on from there."""
     ix = tmp_path / "ix"
     build_bot(tiny_corpus, ix, embedder)
     script = (
-        "import sys; from pathlib import Path; from qa.bot import Bot\n"
+        "import sys; from pathlib import Path; from qa.bot import Bot; from qa import store as index_io\n"
         "bot = Bot.load(corpus=sys.argv[1], index=sys.argv[2], on_status=lambda m: None)\n"
         "print('ready', flush=True)\n"
         "for i in range(10_000):\n"
         "    p = Path(sys.argv[3]) / f'note{i}.txt'; p.write_text(f'Note {i}\\n\\nThe lighthouse logged {i} ships passing the reef.')\n"
         "    bot.add(p, on_status=lambda m: None)\n"
-        "    if i: bot.remove(f'note{i - 1}.txt')\n")
+        "    if i: bot.remove(f'note{i - 1}.txt')\n"
+        "    if i % 3 == 2: bot = Bot(index_io.compact(bot.index, sys.argv[2]), bot.embedder, bot.corpus, Path(sys.argv[2]))\n")
     notes = tmp_path / "notes"
     notes.mkdir()
     for delay in (0.3, 0.9, 1.7):
