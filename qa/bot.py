@@ -265,7 +265,7 @@ class Bot:
         with self._write:
             if self.index.document(source) is None:
                 raise CorpusError(f"No document {source!r} in the index; the sources are listed by `qa sources`.")
-            if len(self.index.live_docs) == 1:
+            if self.index.document_count == 1:
                 raise CorpusError(f"{source} is the only document left; add another before removing it.")
             updated = update(self.index, [], {source}, self.embedder.encode, self.index.hashes,
                                       skipped=self.index.manifest.get("skipped", []))
@@ -309,8 +309,7 @@ class Bot:
     def _persist(self, updated: Index) -> None:
         note_skipped(updated, {**updated.hashes, **updated.manifest.get("skipped_files", {})})
         _calibrate(updated, self.embedder, self.index.manifest.get("calibration"), None if self.index_path else lambda m: None)
-        self.store.keep(updated)
-        self._swap(updated)
+        self._swap(self.store.keep(updated) or updated)
 
     def text(self, source: str) -> str:
         """The text a source was indexed as (for a PDF, HTML or DOCX: the extracted text citations point into)."""

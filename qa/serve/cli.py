@@ -182,7 +182,7 @@ def cmd_add(args) -> int:
         print(f"qa: {w}", file=sys.stderr)
     added = sorted(set(bot.index.documents) - before)
     print(f"Added {len(added)} document{'s' if len(added) != 1 else ''} to {bot.corpus}"
-          + (f": {', '.join(added)}" if added else "") + f"; the index at {bot.index_path} now holds {len(bot.index.live_docs)}.")
+          + (f": {', '.join(added)}" if added else "") + f"; the index at {bot.index_path} now holds {bot.index.document_count}.")
     return EXIT_ERROR if warnings and not added else 0
 
 

@@ -64,7 +64,7 @@ class BotHolder:
         """A holder for a bot already loaded (tests, embedding the chat in another app)."""
         holder = cls.__new__(cls)
         holder.bot, holder.error, holder._kwargs, holder.stopping = bot, None, {}, False
-        holder.status = f"Ready · {len(bot.index.live_docs)} documents"
+        holder.status = f"Ready · {bot.index.document_count} documents"
         holder._ready = threading.Event()
         holder._ready.set()
         from qa.bot import is_shipped_corpus
@@ -88,7 +88,7 @@ def visitor_status(holder: "BotHolder", libraries, visitor: dict | None) -> str:
     lib = libraries.get((visitor or {}).get("library")) if libraries is not None and holder.ready else None
     if lib is None or not lib.uploads:
         return holder.status
-    own, shared = len(lib.uploads), len(lib.bot.index.live_docs) - len(lib.uploads)
+    own, shared = len(lib.uploads), lib.bot.index.document_count - len(lib.uploads)
     return (f"Ready · {shared + own} documents: {shared} shared and {own} of your own "
             f"({', '.join(u.removeprefix('uploads/') for u in lib.uploads[:3])}{' …' if own > 3 else ''}), "
-            f"{len(lib.bot.index.chunks)} passages · only you can see your files")
+            f"{lib.bot.index.passages} passages · only you can see your files")

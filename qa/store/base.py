@@ -75,8 +75,9 @@ class Store(ABC):
         removed from ``index`` one by one here."""
 
     @abstractmethod
-    def keep(self, index: Index) -> None:
-        """Keep ``index`` after ``Bot.add`` or ``Bot.remove`` changed it (saved, or held in memory)."""
+    def keep(self, index: Index) -> Index | None:
+        """Keep ``index`` after ``Bot.add`` or ``Bot.remove`` changed it (saved, or held in memory); returns
+        the index to serve from now on when it is another (a large index's changes merged as it was saved)."""
 
     def private(self) -> "Store":
         """A store for one visitor's session: its changes stay in memory and with that session alone."""

@@ -21,7 +21,8 @@ import numpy as np
 
 from qa.store.freshness import file_digest
 from qa.store.layers import base_numbers, dead_sources, layered
-from qa.store.record import MANIFEST, Index
+from qa.errors import SaveError
+from qa.store.record import DELTA_FORMAT_VERSION, MANIFEST, Index
 from qa.store.segments import Segment
 from qa.store.vectors import save_vectors
 from qa.types import Chunk
@@ -66,7 +67,7 @@ def save_delta(index: Index, target: Path) -> None:
             _fsync(p)
         os.replace(tmp, target / name)
         previous = index.manifest.get("delta", {}).get("folder")
-        manifest = {**index.manifest, "layout": "large",
+        manifest = {**index.manifest, "layout": "large", "format_version": DELTA_FORMAT_VERSION,
                     "delta": {"folder": name, "dead": dead_sources(index), "base_files": lay.base.hashes},
                     "checksums": {**base_checksums(lay.base.manifest),
                                   **{f"{name}/{p.name}": file_digest(p) for p in sorted((target / name).iterdir())}}}
@@ -78,10 +79,14 @@ def save_delta(index: Index, target: Path) -> None:
         os.replace(part, target / MANIFEST)  # the commit
         committed = True
         _fsync(target)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        (target / f"{MANIFEST}.{name}.tmp").unlink(missing_ok=True)
         if not committed:
             shutil.rmtree(target / name, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise SaveError(f"Could not save the changes beside the index at {target} ({err.strerror or err}); the previous "
+                            "index is intact. Free some disk space (or pass another folder with --index) and run again.") from err
         raise
     index.manifest = manifest
     if previous and previous != name:

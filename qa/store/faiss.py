@@ -77,7 +77,7 @@ class FaissStore(Store):
         if reason or changed or relayout or r.needs_calibration(previous, loaded.passages):
             r.calibrate(loaded, previous)
             try:
-                save(loaded, path)
+                loaded = save(loaded, path)  # a changed index whose changes grew large comes back merged
             except SaveError as err:
                 if r.require_saved:
                     raise
@@ -92,9 +92,8 @@ class FaissStore(Store):
         """Any index takes changes here: a large one keeps them beside its saved files (``layers``), so a
         visitor's uploads into a large shared collection copy none of it."""
 
-    def keep(self, index: Index) -> None:
-        if self.path is not None:
-            save(index, self.path)
+    def keep(self, index: Index) -> Index:
+        return save(index, self.path) if self.path is not None else index
 
     def private(self) -> "FaissStore":
         return FaissStore(None)

@@ -42,9 +42,9 @@ class LayeredLexical:
         self.live = int(self._base_n - dead.sum()) + len(delta_terms)
         avgdl = (float(base_lengths[~dead].sum()) + float(delta_lengths.sum())) / max(1, self.live)
         base_avgdl = float(base_lengths.mean()) if len(base_lengths) else 1.0
-        self._alive = (~dead).astype(np.float32)
-        self._norm_saved = K1 * (1 - B + B * base_lengths / base_avgdl)  # as bm25s computed it
+        self._norm_saved = (K1 * (1 - B + B * base_lengths / base_avgdl)).astype(np.float32)  # as bm25s computed it
         self._norm_live = (K1 * (1 - B + B * base_lengths / avgdl)).astype(np.float32)
+        self._norm_live[dead] = np.inf  # a removed chunk's every term scores tf / (tf + inf) = 0
         self._delta_norm = K1 * (1 - B + B * delta_lengths / avgdl)
         postings: dict[str, tuple[list[int], list[int]]] = {}
         for i, t in enumerate(delta_terms):
@@ -74,7 +74,8 @@ class LayeredLexical:
     def near(self, token: str, cutoff: float = 0.86) -> str | None:
         if self._spellings is None:
             self._spellings = Spellings([*self._vocab, *self._postings])
-        return near_term(token, self._spellings, cutoff)
+        near = near_term(token, self._spellings, cutoff)
+        return near if near is not None and self.doc_freq([near])[near] > 0 else None  # not a word only removed passages had
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """One BM25 score per chunk id (removed chunks score 0); a repeated token counts again, as in bm25s."""
@@ -87,9 +88,9 @@ class LayeredLexical:
                 a, z = int(self._indptr[v]), int(self._indptr[v + 1])
                 ids = self._indices[a:z]
                 saved_idf = math.log(1 + (self._base_n - (z - a) + 0.5) / (z - a + 0.5))
-                r = np.asarray(self._data[a:z], dtype=np.float64) / saved_idf
-                tf = np.rint(r * self._norm_saved[ids] / np.maximum(1 - r, 1e-12))
-                out[ids] += (idf[t] * tf / (tf + self._norm_live[ids])).astype(np.float32) * self._alive[ids]
+                r = self._data[a:z] / np.float32(saved_idf)
+                tf = np.rint(r * self._norm_saved[ids] / (1 - r))
+                out[ids] += np.float32(idf[t]) * tf / (tf + self._norm_live[ids])
             if t in self._postings:
                 ids, tf = self._postings[t]
                 out[self._base_n + ids] += (idf[t] * tf / (tf + self._delta_norm[ids])).astype(np.float32)

@@ -38,7 +38,6 @@ class Layers:
     base: Index  # as saved; never changed
     delta: list[Segment]  # documents added since, by source
     dead: frozenset[int]  # base document numbers removed or replaced since
-    lengths: np.ndarray  # the base chunks' BM25 lengths (read once from its terms)
     dead_chunks: np.ndarray = field(repr=False, default=None)  # mask over the base's chunks
 
     @property
@@ -50,8 +49,7 @@ class Layers:
         return sum(len(s.chunks) for s in self.delta)
 
 
-def layered(base: Index, delta: list[Segment], dead: frozenset[int], manifest: dict,
-            lengths: np.ndarray | None = None) -> Index:
+def layered(base: Index, delta: list[Segment], dead: frozenset[int], manifest: dict) -> Index:
     """One index reading ``base`` with its ``dead`` documents left out and ``delta`` added."""
     delta = sorted(delta, key=lambda s: s.doc.source)
     nd, nc, ns = len(base.docs), len(base.chunks), len(base.sentences)
@@ -77,7 +75,9 @@ def layered(base: Index, delta: list[Segment], dead: frozenset[int], manifest: d
         added = [a for a in added if len(a)]
         return StackedRows([saved, np.concatenate(added).astype(np.float32)]) if added else saved
 
-    lengths = chunk_lengths(base.terms) if lengths is None else lengths
+    if base.bm25_lengths is None:  # read once per saved index, shared by every change made on it
+        base.bm25_lengths = chunk_lengths(base.terms)
+    lengths = base.bm25_lengths
     lexical = LayeredLexical(base.lexical, lengths, dead_chunks, delta_terms,
                              (base.terms[int(i)] for i in np.flatnonzero(dead_chunks)))
     delta_lists = SentenceLists.of(delta_rows - np.array([0, 0, 0, nc, nc], dtype=np.int32), len(delta_chunks))
@@ -87,11 +87,11 @@ def layered(base: Index, delta: list[Segment], dead: frozenset[int], manifest: d
         groups=np.concatenate([_regrouped(base.groups, dead_chunks), near_duplicate_groups(delta_chunks) + nc]).astype(np.int32)
         if delta_chunks else _regrouped(base.groups, dead_chunks),
         chunk_vectors=stacked(base.chunk_vectors, [s.chunk_vectors for s in delta]),
-        sentences=np.concatenate([base.sentences, delta_rows]) if len(delta_rows) else base.sentences,
+        sentences=StackedRows([base.sentences, delta_rows]) if len(delta_rows) else base.sentences,
         sentence_vectors=stacked(base.sentence_vectors, [s.sentence_vectors for s in delta]),
         chunk_sentences=base.chunk_sentences.joined(delta_lists, ns) if delta_chunks else base.chunk_sentences,
         lexical=lexical, manifest=manifest, terms=ChainedRows([base.terms, delta_terms]), ivf=base.ivf,
-        layers=Layers(base, delta, frozenset(dead), lengths, dead_chunks), folder=base.folder,
+        layers=Layers(base, delta, frozenset(dead), dead_chunks), folder=base.folder,
     )
 
 
@@ -141,16 +141,22 @@ def update_layered(index: Index, docs: list, remove: set[str] | frozenset[str], 
     delta = kept + reused + made
     live = {s.doc.source: s.sha for s in delta}
     live.update({d.source: base_hashes.get(d.source) or text_hash(d) for i, d in enumerate(base.docs) if i not in dead})
-    delta_passages = sum(len(s.chunks) for s in delta)
     manifest = {**index.manifest, "corpus_files": dict(sorted(live.items())), "skipped": list(skipped or []),
                 "embedded_documents": len(fresh), "build_seconds": round(time.perf_counter() - t0, 3),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    changed = layered(base, delta, frozenset(dead), manifest, lay.lengths if lay is not None else None)
+    changed = layered(base, delta, frozenset(dead), manifest)
+    doc_col = base.sentences[:, 0]
+    dead_sentences = sum(int(np.searchsorted(doc_col, d, "right") - np.searchsorted(doc_col, d, "left")) for d in dead)
     changed.manifest["counts"] = {"documents": len(live), "chunks": changed.passages,
-                                  "sentences": len(changed.sentences) - int(np.isin(changed.sentences[:, 0], list(dead)).sum())}
-    if index.folder is not None and (changed.layers.dead_passages + delta_passages) > max(COMPACT_SHARE * len(base.chunks), COMPACT_FROM):
-        return compacted(changed)
+                                  "sentences": len(changed.sentences) - dead_sentences}
     return changed
+
+
+def outgrown(index: Index) -> bool:
+    """Whether a changed index's changes are now large enough to be merged when it is next saved (a
+    visitor's, never saved, never is)."""
+    lay = index.layers
+    return lay is not None and lay.dead_passages + lay.delta_passages > max(COMPACT_SHARE * len(lay.base.chunks), COMPACT_FROM)
 
 
 def compacted(index: Index) -> Index:

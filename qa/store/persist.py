@@ -24,21 +24,23 @@ manifest keys by content hash and model.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from qa.errors import BadIndexError, SaveError
 from qa.store.freshness import SAMPLED, file_digest
 from qa.store.lexical import Lexical
-from qa.store.record import FORMAT_VERSION, MANIFEST, Index, IndexSettings
+from qa.store.record import DELTA_FORMAT_VERSION, FORMAT_VERSION, MANIFEST, Index, IndexSettings
 from qa.store.records import ChunkTable, TermsTable
 from qa.store.segments import chunk_sentences
 from qa.store.vectors import (
@@ -66,7 +68,7 @@ def document_from_record(r: dict) -> Document:
                     pages=tuple(r["pages"]), headings=tuple(Heading(*h) for h in r["headings"]))
 
 
-def save(index: Index, folder: str | Path) -> None:
+def save(index: Index, folder: str | Path) -> Index:
     """Write to a temporary folder beside ``folder``, then swap it in.
 
     An interrupted save leaves the previous index in place (or, in the instant
@@ -76,15 +78,38 @@ def save(index: Index, folder: str | Path) -> None:
     ``index`` as it was).
     """
     target = Path(folder).resolve()
-    if index.layers is not None:  # a changed large index: its delta beside its base, or all of it merged
+    with _locked(target):  # one save of a folder at a time: a delta never lands on a base another process replaced
+        if index.layers is None:
+            _save_whole(index, target)
+            return index
         from qa.store.delta import same_base, save_delta
-        from qa.store.layers import folder_of
+        from qa.store.layers import compacted, folder_of, outgrown
 
-        if folder_of(index) == target and same_base(index, target) and not layout_outdated(index):
+        if folder_of(index) == target and same_base(index, target) and not layout_outdated(index) and not outgrown(index):
             save_delta(index, target)
-        else:
-            compact(index, target)
-        return
+            return index
+        merged = compacted(index)  # saved elsewhere, the base replaced meanwhile, or the changes grown large: merged
+        _save_whole(merged, target)
+        return merged
+
+
+@contextmanager
+def _locked(target: Path) -> Iterator[None]:
+    """An exclusive lock on ``.<name>.lock`` beside the index folder for the length of a save."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(target.parent / f".{target.name}.lock", "a+")
+    except OSError as err:
+        raise SaveError(f"Cannot write beside {target} ({err.strerror}): pass a writable folder with --index (or QA_INDEX).") from err
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _save_whole(index: Index, target: Path) -> None:
     if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not (target / MANIFEST).exists())):
         raise BadIndexError(f"{target} exists and is not a qa index; it will not be replaced. "
                             "Pass an empty or new folder with --index (or QA_INDEX).")
@@ -115,6 +140,8 @@ def save(index: Index, folder: str | Path) -> None:
         index.manifest = manifest
         _swap_in(tmp, target)
         index.folder = target
+        if "layout" not in manifest and index.ivf is not None:  # saved flat now (it shrank, or QA_ANN_FROM rose)
+            index.trained_ivf, index.ivf = index.ivf, None
     except (OSError, RuntimeError) as err:  # a full disk, a file-size limit; FAISS reports its write errors as RuntimeError
         if isinstance(err, RuntimeError) and "write" not in str(err).lower():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -134,9 +161,7 @@ def compact(index: Index, folder: str | Path) -> Index:
     in, as with any save, and ``index`` can still be searched meanwhile."""
     from qa.store.layers import compacted
 
-    merged = compacted(index)
-    save(merged, folder)
-    return merged
+    return save(compacted(index), folder)
 
 
 def _full_disk_note(err: Exception, folder: Path) -> str | None:
@@ -245,7 +270,7 @@ def load(folder: str | Path, verify: bool = True) -> Index:
 
     folder = Path(folder)
     manifest = read_manifest(folder)
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in (FORMAT_VERSION, DELTA_FORMAT_VERSION):
         raise BadIndexError(f"The index at {folder} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}.")
     if verify:
         for rel, digest in manifest.get("checksums", {}).items():

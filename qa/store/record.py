@@ -15,6 +15,8 @@ from qa.store.records import ChunkTable, SentenceLists
 from qa.types import Chunk, Document
 
 FORMAT_VERSION = 2
+# An index with changes kept beside it (``layers``): a version that does not know them must not read it as whole.
+DELTA_FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 # Two chunks are near-duplicates when this share of their word 5-grams is shared
 # (containment of the smaller). 0.6 catches re-published copies whose chunk
@@ -78,6 +80,7 @@ class Index:
     # A large index changed in place: the saved index it stands on, its delta and tombstones (``layers``).
     layers: Any = field(default=None, repr=False)
     folder: Any = field(default=None, repr=False)  # where this index was loaded from or saved (a Path)
+    bm25_lengths: Any = field(default=None, repr=False)  # each chunk's BM25 length, read when it is first changed
     _by_source: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +100,10 @@ class Index:
         if self.layers is None:
             return self.docs
         return sorted((d for i, d in enumerate(self.docs) if i not in self.dead), key=lambda d: d.source)
+
+    @property
+    def document_count(self) -> int:
+        return len(self.docs) - len(self.dead)
 
     @property
     def documents(self) -> list[str]:

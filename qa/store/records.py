@@ -175,6 +175,12 @@ class StackedRows:
         return self.shape[0]
 
     def __getitem__(self, key):
+        if isinstance(key, tuple):  # rows, then columns: ``rows[:, 0]``, ``rows[a:b, 1:5]``
+            if isinstance(key[0], slice) and key[0] == slice(None):
+                return np.concatenate([p[(slice(None), *key[1:])] for p in self.parts])
+            picked = self[key[0]]
+            single = not isinstance(key[0], slice) and np.ndim(key[0]) == 0
+            return picked[key[1:]] if single else picked[(slice(None), *key[1:])]
         if isinstance(key, slice):
             start, stop, step = key.indices(len(self))
             if step != 1:
@@ -189,6 +195,10 @@ class StackedRows:
             k = int(np.searchsorted(self.bounds, i, "right")) - 1
             return self.parts[k][i - self.bounds[k]]
         return self.gather(np.asarray(key, dtype=np.int64), lambda part, ids: part[ids])
+
+    def __iter__(self) -> Iterator:
+        for p in self.parts:
+            yield from p
 
     def gather(self, ids: np.ndarray, take) -> np.ndarray:
         """Rows ``ids``, each part's read by ``take(part, local ids)`` (``vectors.rows`` reads a memory map's in parallel)."""

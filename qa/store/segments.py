@@ -195,7 +195,7 @@ def sample(index: Index, passages: int, seed: int = 0) -> Index:
     """An index of whole documents of ``index`` drawn at random, up to ``passages`` passages, from
     their segments (the vectors are ``index``'s own: nothing is embedded again)."""
     sizes = np.bincount(index.chunks.doc, minlength=len(index.docs))
-    order = list(range(len(index.docs)))
+    order = [d for d in range(len(index.docs)) if d not in index.dead]
     random.Random(seed).shuffle(order)
     kept, total = [], 0
     for d in order:
@@ -226,7 +226,7 @@ def update(index: Index, docs: list[Document], remove: set[str] | frozenset[str]
     """``index`` with ``remove`` dropped and ``docs`` added or replaced; only text never seen
     before is embedded (a renamed or restored file reuses the vectors its content already has)."""
     hashes = hashes or {}
-    if index.layers is not None or index.ivf is not None:  # a large index: changed beside its saved files
+    if index.layers is not None or (index.ivf is not None and index.manifest.get("layout") == "large"):  # beside its saved files
         from qa.store.layers import update_layered
 
         return update_layered(index, docs, remove, encode, hashes, skipped)
@@ -291,7 +291,7 @@ def refresh(index: Index, corpus: str | Path, encode: Callable[..., np.ndarray],
     line = unsupported_warning(others)  # ``load_documents(only=…)`` walks no folder, so it never adds this one
     skipped = unchanged_skips + warnings + ([line] if line else [])
     updated = update(index, docs, set(removed) | set(changed), encode, hashes, skipped)
-    if not updated.docs:
+    if not updated.document_count:
         raise CorpusError(f"No readable documents in {corpus} any more: every file was skipped (see the warnings above).")
     note_skipped(updated, hashes)
     return updated
