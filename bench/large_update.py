@@ -6,8 +6,8 @@ visitor's upload beside a large shared index.
     HF_HUB_OFFLINE=1 .venv/bin/python bench/large_update.py /tmp/qa-scale/index-1m --ivf-only
 
 Updates (on a hard-linked copy of the index: its saved files are never written, only new ones):
-- one file added (a page of the collection's own text under a new name, so it is embedded like any
-  new file), then one removed; for each the seconds (embedding, the delta, the atomic save), the peak
+- one file added (a page of the collection's own text, each line's words shuffled, under a new name, so
+  it is embedded like any new file), then one removed; for each the seconds (embedding, the delta, the atomic save), the peak
   memory above the loaded index (VmHWM, reset before), ``bot.ask`` p50 before and after, the passage
   search's recall@10 against exact search over the live passages, and whether the new file's passages
   are found (each of its passages' text as the question: the passage in the top ten) and the removed
@@ -121,8 +121,13 @@ def change(bot: Bot, embedder: Embedder, folder: Path, add: Document | None, rem
 
 
 def new_document(index, n: int) -> Document:
+    """A page of the collection's own text, each line's words shuffled: written like it, but a copy of
+    nothing in it (a copy's passages would tie with the original's for the top ten)."""
     donor = index.docs[(len(index.docs) * (n + 1)) // 211 % len(index.docs)]
-    return Document(source=f"added/{n}-{donor.source}", text=donor.text[:4000], title=donor.title + " (copy)")
+    rng = random.Random(n)
+    lines = [line.split() for line in donor.text[:4000].splitlines()]
+    text = "\n".join(" ".join(rng.sample(words, len(words))) for words in lines)
+    return Document(source=f"added/{n}-{donor.source}", text=text, title=donor.title + " (shuffled)")
 
 
 def updates(a) -> int:

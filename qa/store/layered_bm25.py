@@ -19,6 +19,8 @@ import numpy as np
 from qa.store.lexical import B, K1, Lexical, Spellings, bm25_idf, near_term
 from qa.store.records import TermsTable
 
+LENGTH_DRIFT = 1e-3  # see ``LayeredLexical.__init__``
+
 
 def chunk_lengths(terms: Sequence[list[str]]) -> np.ndarray:
     """Each chunk's BM25 length (an empty chunk is indexed as one empty token, so counts 1)."""
@@ -45,6 +47,11 @@ class LayeredLexical:
         self._norm_saved = (K1 * (1 - B + B * base_lengths / base_avgdl)).astype(np.float32)  # as bm25s computed it
         self._norm_live = (K1 * (1 - B + B * base_lengths / avgdl)).astype(np.float32)
         self._norm_live[dead] = np.inf  # a removed chunk's every term scores tf / (tf + inf) = 0
+        self._dead_ids = np.flatnonzero(dead)
+        # While the live average length is within 0.1% of the saved one (any change small next to the
+        # collection), each stored score is only rescaled to the live IDF: its length part moves by under
+        # 0.1%, and the full recomputation costs 4.5 times bm25s's own scoring at a million passages.
+        self._rescale = abs(avgdl / base_avgdl - 1) <= LENGTH_DRIFT
         self._delta_norm = K1 * (1 - B + B * delta_lengths / avgdl)
         postings: dict[str, tuple[list[int], list[int]]] = {}
         for i, t in enumerate(delta_terms):
@@ -82,16 +89,26 @@ class LayeredLexical:
         out = np.zeros(self.num_docs, dtype=np.float32)
         known = self.known(tokens)
         idf = self.idf(known)
+        rescaled, at = [], []
         for t in known:
             v = self._vocab.get(t)
             if v is not None:
                 a, z = int(self._indptr[v]), int(self._indptr[v + 1])
                 ids = self._indices[a:z]
                 saved_idf = math.log(1 + (self._base_n - (z - a) + 0.5) / (z - a + 0.5))
+                if self._rescale:  # summed below in one pass, as bm25s sums its own
+                    rescaled.append(self._data[a:z] * np.float32(idf[t] / saved_idf))
+                    at.append(ids)
+                    continue
                 r = self._data[a:z] / np.float32(saved_idf)
                 tf = np.rint(r * self._norm_saved[ids] / (1 - r))
                 out[ids] += np.float32(idf[t]) * tf / (tf + self._norm_live[ids])
+        if rescaled:
+            np.add.at(out, np.concatenate(at), np.concatenate(rescaled))
+        for t in known:
             if t in self._postings:
                 ids, tf = self._postings[t]
                 out[self._base_n + ids] += (idf[t] * tf / (tf + self._delta_norm[ids])).astype(np.float32)
+        if self._rescale:
+            out[self._dead_ids] = 0
         return out

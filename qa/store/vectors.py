@@ -198,6 +198,11 @@ class VectorSearch:
         self.vectors, self.ivf = vectors, ivf
         self.skip = skip if skip is not None and skip.any() else None
         self._skipped = 0 if self.skip is None else int(self.skip.sum())
+        self._params = None
+        if ivf is not None and self.skip is not None:  # the IVF leaves them out itself: no wider search to make room
+            self._live = np.packbits(~self.skip, bitorder="little")  # kept: FAISS reads it while searching
+            self._params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(len(self.skip), faiss.swig_ptr(self._live)),
+                                                     nprobe=ivf.nprobe)
         if ivf is None:
             self._flat = faiss.IndexFlatIP(vectors.shape[1])
             if len(vectors):
@@ -210,17 +215,15 @@ class VectorSearch:
     def scored(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ids of the ``k`` best vectors for ``q``, best first, and their exact inner products."""
         q = np.ascontiguousarray(q.reshape(1, -1), dtype=np.float32)
-        extra = min(self._skipped, 4 * k)  # room for the skipped ones among the nearest
         if self.ivf is None:
+            extra = min(self._skipped, 4 * k)  # room for the skipped ones among the nearest
             scores, ids = self._flat.search(q, k + extra)
             keep = ids[0] >= 0
             if self.skip is not None:
                 keep &= ~self.skip[np.maximum(ids[0], 0)]
             return ids[0][keep][:k], scores[0][keep][:k]
-        _, ids = self.ivf.search(q, (k + extra) * RERANK)
+        _, ids = self.ivf.search(q, k * RERANK, params=self._params) if self._params else self.ivf.search(q, k * RERANK)
         ids = ids[0][ids[0] >= 0]
-        if self.skip is not None:
-            ids = ids[~self.skip[ids]]
         ids = np.sort(ids)  # in file order: fewer pages of the memory map touched
         exact = rows(self.vectors, ids) @ q[0]
         order = np.argsort(-exact, kind="stable")[:k]
