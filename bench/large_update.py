@@ -169,7 +169,7 @@ def updates(a) -> int:
         del bot
         again = Bot(index_io.load(work), embedder, None, work)
         after, before = [], []
-        for _ in range(3):  # alternately, so drift in the machine's speed falls on both
+        for _ in range(5):  # alternately, so drift in the machine's speed falls on both
             before.append(p50(fresh, qs))
             after.append(p50(again, qs))
         lay = again.index.layers

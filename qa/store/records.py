@@ -167,6 +167,7 @@ class StackedRows:
     def __init__(self, parts: Sequence[np.ndarray]) -> None:
         self.parts = [p for p in parts if len(p)] or list(parts[:1])
         self.bounds = np.cumsum([0] + [len(p) for p in self.parts])
+        self._first = int(self.bounds[1])
         self.dtype = np.result_type(*[p.dtype for p in self.parts])
         self.shape = (int(self.bounds[-1]), *self.parts[0].shape[1:])
         self.ndim = len(self.shape)
@@ -175,6 +176,8 @@ class StackedRows:
         return self.shape[0]
 
     def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)) and 0 <= key < self._first:  # a row of the saved part: the common case, kept cheap
+            return self.parts[0][key]
         if isinstance(key, tuple):  # rows, then columns: ``rows[:, 0]``, ``rows[a:b, 1:5]``
             if isinstance(key[0], slice) and key[0] == slice(None):
                 return np.concatenate([p[(slice(None), *key[1:])] for p in self.parts])
