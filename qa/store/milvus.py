@@ -25,8 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import socket
 import time
 from typing import Callable, Iterator
+from urllib.parse import urlparse
 
 import numpy as np
 
@@ -38,6 +40,7 @@ from qa.store.lexical import TermStats, tokenize
 from qa.store.milvus_client import (
     DATA_FILE_DAMAGED,
     MilvusSettings,
+    MilvusUnavailable,
     RemoteVectors,
     answering,
     connect,
@@ -297,12 +300,44 @@ class MilvusSearch:
                 return self._candidates(qv, query_tokens, depth, sentence_depth)
             except Exception as err:  # noqa: BLE001 - pymilvus's MilvusException, Milvus Lite's own
                 text = str(err).lower()
-                if "released" not in text and "not loaded" not in text and "load()" not in text:
+                if "fail connecting" in text and not self.store.lite:
+                    try:
+                        return self._once_back(qv, query_tokens, depth, sentence_depth)
+                    except Exception as again:  # noqa: BLE001 - the restarted server's collections released: below
+                        text = str(again).lower()
+                        if "released" not in text and "not loaded" not in text and "load()" not in text:
+                            raise
+                elif "released" not in text and "not loaded" not in text and "load()" not in text:
                     raise
                 # A restarted server holds the collections released: load them, and ask once more.
                 for name in (self.store.passages, self.store.sentences):
                     self.store.client.load_collection(name)
                 return self._candidates(qv, query_tokens, depth, sentence_depth)
+
+    def _once_back(self, qv: np.ndarray, query_tokens: list[str], depth: int,
+                   sentence_depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+        """The search again, for a server that went away: refused at once while its port is shut; once it
+        answers again, retried for up to ten seconds while pymilvus's channel, which waits longer and longer
+        between attempts while a server is gone, recovers (the first question after it was back could fail)."""
+        uri = self.store.settings.uri
+        where = urlparse(uri)
+        deadline = time.monotonic() + 10
+        while True:
+            try:  # a plain TCP knock first: pymilvus logs a traceback for every attempt on a server still gone
+                socket.create_connection((where.hostname or "127.0.0.1", where.port or 19530), timeout=5).close()
+            except OSError as err:
+                raise MilvusUnavailable(f"The Milvus server at {uri} did not answer ({err.strerror or err}): is it "
+                                        "running? Ask again once it is back.") from err
+            try:
+                with quiet():
+                    return self._candidates(qv, query_tokens, depth, sentence_depth)
+            except Exception as err:  # noqa: BLE001 - pymilvus's MilvusException
+                text = str(err).lower()
+                if "released" in text or "not loaded" in text or "load()" in text:
+                    raise
+                if "fail connecting" not in text or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def _candidates(self, qv: np.ndarray, query_tokens: list[str], depth: int,
                     sentence_depth: int) -> tuple[np.ndarray, np.ndarray, float, int]:
