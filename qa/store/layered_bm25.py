@@ -44,14 +44,15 @@ class LayeredLexical:
         self.live = int(self._base_n - dead.sum()) + len(delta_terms)
         avgdl = (float(base_lengths[~dead].sum()) + float(delta_lengths.sum())) / max(1, self.live)
         base_avgdl = float(base_lengths.mean()) if len(base_lengths) else 1.0
-        self._norm_saved = (K1 * (1 - B + B * base_lengths / base_avgdl)).astype(np.float32)  # as bm25s computed it
-        self._norm_live = (K1 * (1 - B + B * base_lengths / avgdl)).astype(np.float32)
-        self._norm_live[dead] = np.inf  # a removed chunk's every term scores tf / (tf + inf) = 0
         self._dead_ids = np.flatnonzero(dead)
         # While the live average length is within 0.1% of the saved one (any change small next to the
         # collection), each stored score is only rescaled to the live IDF: its length part moves by under
         # 0.1%, and the full recomputation costs 4.5 times bm25s's own scoring at a million passages.
         self._rescale = abs(avgdl / base_avgdl - 1) <= LENGTH_DRIFT
+        if not self._rescale:  # the length parts, as bm25s computed them and as they are now: only needed to recompute
+            self._norm_saved = (K1 * (1 - B + B * base_lengths / base_avgdl)).astype(np.float32)
+            self._norm_live = (K1 * (1 - B + B * base_lengths / avgdl)).astype(np.float32)
+            self._norm_live[dead] = np.inf  # a removed chunk's every term scores tf / (tf + inf) = 0
         self._delta_norm = K1 * (1 - B + B * delta_lengths / avgdl)
         postings: dict[str, tuple[list[int], list[int]]] = {}
         for i, t in enumerate(delta_terms):

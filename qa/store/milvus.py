@@ -305,9 +305,9 @@ class MilvusSearch:
                         return self._once_back(qv, query_tokens, depth, sentence_depth)
                     except Exception as again:  # noqa: BLE001 - the restarted server's collections released: below
                         text = str(again).lower()
-                        if "released" not in text and "not loaded" not in text and "load()" not in text:
+                        if not _released(text):
                             raise
-                elif "released" not in text and "not loaded" not in text and "load()" not in text:
+                elif not _released(text):
                     raise
                 # A restarted server holds the collections released: load them, and ask once more.
                 for name in (self.store.passages, self.store.sentences):
@@ -333,7 +333,7 @@ class MilvusSearch:
                     return self._candidates(qv, query_tokens, depth, sentence_depth)
             except Exception as err:  # noqa: BLE001 - pymilvus's MilvusException
                 text = str(err).lower()
-                if "released" in text or "not loaded" in text or "load()" in text:
+                if _released(text):
                     raise
                 if "fail connecting" not in text or time.monotonic() > deadline:
                     raise
@@ -363,6 +363,11 @@ class MilvusSearch:
             return cand, bm25, 0.0, 0
         best = int(np.argmax(bm25))
         return cand, bm25, float(bm25[best]), int(cand[best])
+
+
+def _released(error: str) -> bool:
+    """Whether a (lower-cased) Milvus error says the collections are not loaded: a restarted server's are not."""
+    return "released" in error or "not loaded" in error or "load()" in error
 
 
 def _batch_key(batch: list[Document]) -> str:
