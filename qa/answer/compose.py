@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qa.answer.ages import age_fit
 from qa.answer.evidence import (
     _ACRONYM,
     _idf,
@@ -18,7 +19,7 @@ from qa.answer.evidence import (
     spells_out,
 )
 from qa.answer.judge import Verdict, is_yes_no, judge
-from qa.answer.kinds import negated, states
+from qa.answer.kinds import asking_sentence, negated, states
 from qa.answer.query import (
     _CONTINUES,
     _SENTENCE_END,
@@ -28,7 +29,7 @@ from qa.answer.query import (
 )
 from qa.answer.retrieval import Hit
 from qa.store import Index
-from qa.store.lexical import tokenize
+from qa.store.lexical import fold, tokenize
 from qa.store.vectors import rows
 from qa.types import Answer, Citation, Document
 
@@ -76,6 +77,7 @@ class Composer:
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage,
                              lacks_kind=bool(query.kind) and not states(query.kind, chunk.text))
         focus_set = set(focus)
+        yes_no = bool(query.ages) and is_yes_no(query.question)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
                  for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
@@ -111,6 +113,9 @@ class Composer:
                 score -= s.heading_penalty
             if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
+            if query.ages and s.age_bonus:
+                fit = age_fit(query.ages, info.text)
+                score += s.age_bonus if fit > 0 else s.age_bonus / 2 if fit < 0 and yes_no else 0.0
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
         i = self._best(scored, query.kind, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
@@ -124,8 +129,27 @@ class Composer:
             if neighbours:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
+        elif s.tie_margin > 0:
+            j = self._tied_neighbour(scored, infos, i, query.kind, chunk)
+            if j is not None:
+                a, b = min(a, scored[j][1]), max(b, scored[j][2])
         lacks = bool(query.kind) and not states(query.kind, chunk.text[a - chunk.start:b - chunk.start])
         return _Evidence(hit, a, b, cos, score, is_definition, lacks)
+
+    def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, kind: str | None, chunk) -> int | None:
+        """The sentence beside the best one when the evidence cannot tell them apart (within ``tie_margin``):
+        "Route 99 Airport Express runs every 20 minutes…" and "The fare is $5 each way." are both about the
+        airport bus, and showing the two costs the reader one sentence where choosing costs the answer."""
+        best, tied = scored[i][0] - self.settings.tie_margin, []
+        for j in (i - 1, i + 1):
+            if not 0 <= j < len(scored) or infos[j].is_question or infos[j].is_heading:
+                continue
+            score, a, b = scored[j][:3]
+            if kind and not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
+                score -= self.settings.kind_penalty
+            if score >= best:
+                tied.append((score, j))
+        return max(tied)[1] if tied else None
 
     def _best(self, scored: list[tuple], kind: str | None, chunk) -> int:
         """The index of the best of ``scored`` (score, start, end, …), a sentence that states nothing of the
@@ -246,8 +270,11 @@ class Composer:
         # one the documents say nothing of, unless it is an acronym the passage spells out ("HR": "…
         # who looks after human resources").
         lexical = self.index.lexical
-        unknown = [name for name in query.name_spans
-                   if [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
+        # A name in the frame before the question ("I'm going to a conference in Lisbon. Whose approval do I
+        # need?") says where the asker is, not what is asked: only the asking sentence's names count.
+        asking = fold(asking_sentence(query.question), lower=False)
+        unknown = [name for name in query.name_spans if name in asking
+                   and [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
                    and not spells_out(name, passage)]
         idf = idf if idf is not None else _idf(self.index, query.tokens)
         yes_no = is_yes_no(query.question)

@@ -86,12 +86,17 @@ _WORD = re.compile(r"[a-z]+")
 _LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+def asking_sentence(question: str) -> str:
+    """The sentence that asks: the last one ending in "?" ("How much is it for my dad? He is 70." asks the
+    first), else the last. What comes before it is a frame ("I'm going to a conference in Lisbon.")."""
+    pieces = _LAST_SENTENCE.split(question.strip())
+    return next((p for p in reversed(pieces) if p.rstrip().endswith("?")), pieces[-1])
+
+
 def asks_for(question: str) -> str | None:
     """The kind of thing the question's last sentence asks for, or None (a yes/no question, a "why", a
     "what happens if"…): "How much is a swim for my 70-year-old dad?" asks for money."""
-    pieces = _LAST_SENTENCE.split(question.strip())
-    # the last piece that asks ("How much is it for my dad? He is 70." asks the first)
-    last = next((p for p in reversed(pieces) if p.rstrip().endswith("?")), pieces[-1])
+    last = asking_sentence(question)
     if _NO_KIND.match(last):
         return None
     found = [(m.start(), n, kind) for n, (kind, pattern) in enumerate(_ASKS_RE) for m in [pattern.search(last)] if m]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from qa.answer.evidence import _YEAR_DIGITS, numbers_in
+from qa.answer.ages import asker_ages
 from qa.answer.kinds import asks_for
 from qa.store.lexical import fold, tokenize
 
@@ -62,6 +63,8 @@ class AnswerSettings:
     locality_weight: float = 0.4  # follow-ups: bonus for evidence near the earlier answer …
     locality_scale: int = 1000  # … halved every this many characters away from it
     min_new_words: int = 2  # a highlight adding fewer words than this to the question gets its neighbour
+    age_bonus: float = 0.10  # a sentence whose age range holds the asker's age (``ages``); half for a yes/no question's excluding range
+    tie_margin: float = 0.10  # a neighbouring sentence scoring within this of the best is shown with it
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ class Query:
     def kind(self) -> str | None:
         """What this turn asks for: "money", "time", "person"… (``kinds.asks_for``), or None."""
         return asks_for(self.question)
+
+    @cached_property
+    def ages(self) -> frozenset[int]:
+        """The ages this turn gives for whom it asks ("I'm 67", "my 14-year-old"): ``ages.asker_ages``."""
+        return asker_ages(self.question)
 
     @cached_property
     def stated_years(self) -> frozenset[int]:

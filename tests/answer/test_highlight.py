@@ -1,0 +1,97 @@
+"""Which sentence is shown for a question asked in people's words: the one whose age range holds the
+asker's age, both of two neighbours the evidence cannot tell apart, and never "not found" for a name
+that only sets the scene."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from qa.answer.ages import OPEN, age_fit, age_ranges, asker_ages
+from qa.answer.compose import Composer
+from qa.bot import Bot
+
+from ..conftest import write_corpus
+
+POOL = """# Millbrook Community Pool
+
+## Prices
+
+Adult swim | £4.80 per visit
+Junior swim, ages 3 to 15 | £3.10 per visit
+Over-60s swim | £3.60 per visit
+Children under 3 swim free with a paying adult.
+
+## Supervision
+
+Children under 8 must be accompanied in the water by a responsible person aged 16 or over. Each responsible person may supervise no more than two children under 8. Children aged 8 and over may swim without an adult.
+"""
+POLICY = """# Travel and passes
+
+## Refunds
+
+Passes that have never been used can be refunded in full within 60 days of purchase. Once a pass has been used, it cannot be refunded or exchanged, except in the case of a documented medical emergency. Refunds are paid to the card used to buy the pass.
+
+## Trips
+
+Any trip that involves an overnight stay, and any single purchase above £250, must be approved in advance by your studio lead. Trips abroad need sign-off from one of the partners as well as your studio lead.
+"""
+
+
+@pytest.mark.parametrize("question,ages", [
+    ("I'm 67. Can I get cheaper fares?", {67}),
+    ("How much is a swim for my 70-year-old dad?", {70}),
+    ("My son is 14. Can he ride the share bikes?", {14}),
+    ("Can I take my 6-year-old and her two friends, who are also 6, swimming?", {6}),
+    ("What happens if I'm 10 minutes late?", set()),  # minutes, not an age
+    ("Is the fare 5 dollars?", set()),
+])
+def test_the_askers_age_is_read_from_the_question(question, ages):
+    assert asker_ages(question) == ages
+
+
+def test_age_ranges_as_documents_write_them():
+    assert age_ranges("Reduced fares are available to riders aged 65 and over.") == ((65, OPEN),)
+    assert age_ranges("Over-60s swim | £3.60 per visit") == ((60, OPEN),)
+    assert age_ranges("Junior swim, ages 3 to 15 | £3.10") == ((3, 15),)
+    assert age_ranges("Riders must be at least 16 years old.") == ((16, OPEN),)
+    assert age_ranges("Children under 5 ride free.") == ((0, 4),)
+    assert age_ranges("Trips over 30 minutes cost more.") == ()  # a duration, not an age
+    assert age_fit(frozenset({70}), "Over-60s swim") == 1 and age_fit(frozenset({70}), "Junior swim, ages 3 to 15") == -1
+    assert age_fit(frozenset({70}), "The pool has six lanes.") == 0
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory, embedder):
+    tmp = tmp_path_factory.mktemp("highlight")
+    corpus = write_corpus(tmp / "docs", {"pool.md": POOL, "policy.md": POLICY})
+    return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
+
+
+def _without(bot: Bot, **settings):
+    answerer = bot._answerer
+    return replace(answerer, composer=Composer(answerer.index, replace(answerer.composer.settings, **settings)))
+
+
+def test_the_row_whose_age_range_holds_the_askers_age_is_highlighted(bot):
+    question = "How much is a swim for my 70-year-old dad?"
+    assert bot.ask(question).citations[0].highlight == "Over-60s swim | £3.60 per visit"
+    # The age made the choice: by meaning alone the junior row, which never mentions 70, scores as high.
+    assert "Over-60s" not in _without(bot, age_bonus=0.0).answer(question).citations[0].highlight
+    assert "8 and over" in bot.ask("My daughter is 10. Can she swim on her own?").citations[0].highlight
+
+
+def test_two_neighbours_the_evidence_cannot_tell_apart_are_shown_together(bot):
+    question = "Can I get a refund on a weekly pass I've already used?"
+    shown = bot.ask(question).citations[0].highlight
+    assert "never been used" in shown and "cannot be refunded" in shown
+    alone = _without(bot, tie_margin=0.0).answer(question).citations[0].highlight
+    assert "cannot be refunded" not in alone  # one sentence only, and the wrong one
+    assert "Refunds are paid" not in shown  # a third, weaker sentence is not drawn in
+
+
+def test_a_name_that_only_sets_the_scene_does_not_make_the_answer_not_found(bot):
+    a = bot.ask("I'm going to a conference in Lisbon. Whose approval do I need besides my team lead?")
+    assert a.outcome != "not found" and "sign-off from one of the partners" in a.citations[0].highlight
+    asked = bot.ask("Who approves trips to Lisbon?")  # asked about, the unknown name still counts
+    assert asked.signals["unknown_name"] == 1.0
