@@ -27,6 +27,7 @@ from qa.ingest.chunking import ChunkSettings
 from qa.store import Index, IndexSettings, file_hashes, file_sha, note_skipped, update
 from qa.store.base import OpenRequest, Store
 from qa.store.faiss import FaissStore
+from qa.store.layers import outgrown
 from qa.store.milvus import MilvusSettings, MilvusStore
 from qa.types import Answer
 
@@ -115,6 +116,7 @@ class Bot:
         self.fusion, self.answer_settings = fusion, answer_settings
         self.files: dict[str, Path] = {}  # sources added from outside the corpus folder → where they are
         self._write = threading.Lock()
+        self._merging: threading.Thread | None = None
         self._swap(index)
 
     @property
@@ -310,6 +312,42 @@ class Bot:
         note_skipped(updated, {**updated.hashes, **updated.manifest.get("skipped_files", {})})
         _calibrate(updated, self.embedder, self.index.manifest.get("calibration"), None if self.index_path else lambda m: None)
         self._swap(self.store.keep(updated) or updated)
+        self.merge_in_background()
+
+    def merge_in_background(self) -> bool:
+        """Merge a large index's changes into it once they have grown large (``Store.merge``), on a thread of its
+        own: a merge re-assembles the whole index (minutes at a million passages), and questions go on being
+        answered from the index as it is until the merged one is saved and swapped in. Additions and removals
+        wait for it (they take the same lock); questions never do. Returns whether a merge was started."""
+        if not outgrown(self.index) or self.merging:
+            return False
+
+        def run() -> None:
+            with self._write:
+                index = self.index  # the latest changes, whatever came in before the lock was free
+                try:
+                    merged = self.store.merge(index)
+                except Exception as err:  # noqa: BLE001 - a failed merge must not take the server down
+                    log.warning("Could not merge the index's changes (%s); it keeps them beside it and answers as before.",
+                                str(err) or type(err).__name__)
+                    return
+                if merged is not index:
+                    self._swap(merged)
+
+        self._merging = threading.Thread(target=run, name="qa-merge", daemon=True)
+        self._merging.start()
+        return True
+
+    @property
+    def merging(self) -> bool:
+        """Whether a background merge (``merge_in_background``) is under way."""
+        return self._merging is not None and self._merging.is_alive()
+
+    def wait_merged(self, timeout: float | None = None) -> bool:
+        """Wait for a background merge to end; returns False when it is still running after ``timeout`` seconds."""
+        if self._merging is not None:
+            self._merging.join(timeout)
+        return not self.merging
 
     def text(self, source: str) -> str:
         """The text a source was indexed as (for a PDF, HTML or DOCX: the extracted text citations point into)."""
@@ -333,7 +371,7 @@ class Bot:
     def session(self) -> "Bot":
         """A bot over the same collection whose additions stay in memory and with it alone."""
         twin = copy.copy(self)  # the same search structures (no second copy of the vectors) until the first upload
-        twin.store, twin.files, twin._write = self.store.private(), {}, threading.Lock()
+        twin.store, twin.files, twin._write, twin._merging = self.store.private(), {}, threading.Lock(), None
         return twin
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:

@@ -93,12 +93,17 @@ def cmd_index(args) -> int:
         rebuild = False  # just built, on the cluster: loading it calibrates it
     bot = _bot(args, corpus=args.corpus_dir, rebuild=rebuild, passage_vectors=args.passage_vectors, require_saved=True)
     layers = bot.index.layers
-    if args.compact and layers is not None and bot.index_path is not None:
+    from qa.store.layers import outgrown
+
+    if layers is not None and bot.index_path is not None and (args.compact or outgrown(bot.index)):
         from qa.bot import Bot
         from qa.store import compact
 
+        # The update itself is saved already (a small delta): a server reloading now has it. Merging it in is
+        # the slow part, so it comes after, and stopping it leaves the saved index as it is.
+        why = "" if args.compact else "; they have grown past a quarter of it, and the saved index answers meanwhile"
         print(f"Merging the changes ({layers.delta_passages:,} passages added, {layers.dead_passages:,} removed) into "
-              f"the index at {bot.index_path} …", file=sys.stderr)
+              f"the index at {bot.index_path}{why} …", file=sys.stderr)
         bot = Bot(compact(bot.index, bot.index_path), bot.embedder, bot.corpus, bot.index_path)
     c = bot.index.manifest.get("counts", {})
     kinds: dict[str, int] = {}
@@ -183,7 +188,17 @@ def cmd_add(args) -> int:
     added = sorted(set(bot.index.documents) - before)
     print(f"Added {len(added)} document{'s' if len(added) != 1 else ''} to {bot.corpus}"
           + (f": {', '.join(added)}" if added else "") + f"; the index at {bot.index_path} now holds {bot.index.document_count}.")
+    _finish_merge(bot)
     return EXIT_ERROR if warnings and not added else 0
+
+
+def _finish_merge(bot) -> None:
+    """A change that made a large index's changes outgrow it started a merge (``Bot.merge_in_background``):
+    this process waits for it rather than end in its middle, which would leave it to be done again."""
+    if bot.merging:
+        print(f"Merging the index's changes into the index at {bot.index_path} (they have grown past a quarter of it; "
+              "stopping now leaves the saved index as it is) …", file=sys.stderr)
+        bot.wait_merged()
 
 
 def cmd_remove(args) -> int:
@@ -191,6 +206,7 @@ def cmd_remove(args) -> int:
     for source in args.sources:
         bot.remove(source)
         print(f"Removed {source} (its file is in {bot.corpus / '.qa-removed'}).")
+    _finish_merge(bot)
     return 0
 
 

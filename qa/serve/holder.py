@@ -46,6 +46,7 @@ class BotHolder:
                 without_model = f" · no written answers: {err}"
                 self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **{**self._kwargs, "llm": ""})
             self.bot.embedder.prepare_questions()  # the faster question encoder, ready before most visitors
+            self.bot.merge_in_background()  # changes left unmerged by an update that stopped: merged while serving
             c = self.bot.index.manifest.get("counts", {})
             rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
             writer = f" · answers written by {self.bot.writer.name}, every sentence checked" if self.bot.writer else ""
@@ -87,7 +88,8 @@ def visitor_status(holder: "BotHolder", libraries, visitor: dict | None) -> str:
     """The status line as one visitor sees it: the shared documents and, once they uploaded, their own."""
     lib = libraries.get((visitor or {}).get("library")) if libraries is not None and holder.ready else None
     if lib is None or not lib.uploads:
-        return holder.status
+        merging = holder.ready and holder.bot is not None and holder.bot.merging
+        return holder.status + (" · merging the collection's changes in the background" if merging else "")
     own, shared = len(lib.uploads), lib.bot.index.document_count - len(lib.uploads)
     return (f"Ready · {shared + own} documents: {shared} shared and {own} of your own "
             f"({', '.join(u.removeprefix('uploads/') for u in lib.uploads[:3])}{' …' if own > 3 else ''}), "

@@ -79,6 +79,12 @@ class Store(ABC):
         """Keep ``index`` after ``Bot.add`` or ``Bot.remove`` changed it (saved, or held in memory); returns
         the index to serve from now on when it is another (a large index's changes merged as it was saved)."""
 
+    def merge(self, index: Index) -> Index:
+        """``index`` with its changes merged into it and saved, when they have grown large enough to be
+        worth it (``layers.outgrown``); else ``index``. Slow (a re-assembly), so ``Bot`` calls it in the
+        background. Stores that keep no changes beside a saved index have nothing to merge."""
+        return index
+
     def private(self) -> "Store":
         """A store for one visitor's session: its changes stay in memory and with that session alone."""
         raise NotImplementedError

@@ -19,7 +19,7 @@ from qa.store.freshness import (
     settings_changed,
     staleness,
 )
-from qa.store.persist import layout_outdated, load, read_manifest, recover, save
+from qa.store.persist import compact, layout_outdated, load, read_manifest, recover, save
 from qa.store.record import MANIFEST, Index
 from qa.store.records import StackedRows
 from qa.store.segments import build_from_folder, refresh, retokenized
@@ -77,7 +77,7 @@ class FaissStore(Store):
         if reason or changed or relayout or r.needs_calibration(previous, loaded.passages):
             r.calibrate(loaded, previous)
             try:
-                loaded = save(loaded, path)  # a changed index whose changes grew large comes back merged
+                loaded = save(loaded, path)
             except SaveError as err:
                 if r.require_saved:
                     raise
@@ -94,6 +94,11 @@ class FaissStore(Store):
 
     def keep(self, index: Index) -> Index:
         return save(index, self.path) if self.path is not None else index
+
+    def merge(self, index: Index) -> Index:
+        from qa.store.layers import outgrown
+
+        return compact(index, self.path) if self.path is not None and outgrown(index) else index
 
     def private(self) -> "FaissStore":
         return FaissStore(None)

@@ -76,6 +76,12 @@ def save(index: Index, folder: str | Path) -> Index:
     A large index's IVF, trained here when it has none, is kept on ``index``, so
     the bot that built it searches as the saved index will (save a copy to keep
     ``index`` as it was).
+
+    A changed large index is saved as its small delta, however large its changes have grown:
+    merging them (``compact``) re-assembles the whole index, minutes at a million passages, so it
+    is left to a caller that can do it without keeping anyone waiting (``Bot`` in a background
+    thread, ``qa index`` once the update is saved). It is merged here only when a delta cannot be
+    written: another folder, or a base another process replaced.
     """
     target = Path(folder).resolve()
     with _locked(target):  # one save of a folder at a time: a delta never lands on a base another process replaced
@@ -83,12 +89,12 @@ def save(index: Index, folder: str | Path) -> Index:
             _save_whole(index, target)
             return index
         from qa.store.delta import same_base, save_delta
-        from qa.store.layers import compacted, folder_of, outgrown
+        from qa.store.layers import compacted, folder_of
 
-        if folder_of(index) == target and same_base(index, target) and not layout_outdated(index) and not outgrown(index):
+        if folder_of(index) == target and same_base(index, target) and not layout_outdated(index):
             save_delta(index, target)
             return index
-        merged = compacted(index)  # saved elsewhere, the base replaced meanwhile, or the changes grown large: merged
+        merged = compacted(index)  # saved elsewhere, or the base replaced meanwhile: merged
         _save_whole(merged, target)
         return merged
 

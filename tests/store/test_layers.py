@@ -99,6 +99,50 @@ def test_compact_merges_the_changes_into_one_index(large, tiny_corpus, tmp_path,
     _same_answers(Bot(merged, embedder, tiny_corpus, ix), before)
 
 
+def test_changes_grown_large_are_merged_in_the_background_while_questions_are_answered(large, tiny_corpus, tmp_path,
+                                                                                        embedder, monkeypatch):
+    """An addition that makes the changes outgrow the index is saved as a delta at once; the merge runs on a
+    thread of its own (held at a gate here, to look at the bot meanwhile), questions are answered throughout,
+    and the merged index is saved and served when it is done. A merge that fails leaves the bot serving."""
+    import threading
+
+    from qa.errors import SaveError
+    from qa.serve.holder import BotHolder, visitor_status
+    from qa.store import layers
+
+    monkeypatch.setattr(layers, "COMPACT_FROM", 0)  # any change of this tiny index outgrows it
+    monkeypatch.setattr(layers, "COMPACT_SHARE", 0.0)
+    ix = tmp_path / "ix"
+    bot = build_bot(tiny_corpus, ix, embedder)
+    gate, real_merge, failing = threading.Event(), bot.store.merge, []
+
+    def held_merge(index):
+        assert gate.wait(120)
+        if failing:
+            raise SaveError("No space left on device (a test)")
+        return real_merge(index)
+
+    monkeypatch.setattr(bot.store, "merge", held_merge)
+    bot.add(write_corpus(tmp_path / "new", {"volcano.txt": VOLCANO}) / "volcano.txt")
+    assert bot.merging and json.loads((ix / "manifest.json").read_text())["delta"]  # the update is saved, as a delta
+    assert "merging the collection's changes" in visitor_status(BotHolder.of(bot), None, None)
+    assert "basalt" in bot.ask("What does cooled lava become?").citations[0].passage  # answered mid-merge
+    before = Bot(index_io.load(ix), embedder, tiny_corpus, ix)
+    gate.set()
+    assert bot.wait_merged(120)
+    assert bot.index.layers is None and not list(ix.glob("delta-*")) and "delta" not in json.loads((ix / "manifest.json").read_text())
+    _same_answers(bot, before)
+
+    gate.clear()
+    failing.append(True)
+    bot.remove("baking.txt")
+    assert bot.merging
+    gate.set()
+    assert bot.wait_merged(120)
+    assert bot.index.layers is not None and bot.index.document("baking.txt") is None  # still serving its changes
+    assert bot.ask("What does cooled lava become?").citations
+
+
 def test_a_visitors_upload_sits_beside_a_large_shared_index_without_copying_it(large, shipped_bot, tmp_path):
     index_io.save(replace(shipped_bot.index), tmp_path / "ix")
     shared = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix")
