@@ -143,6 +143,28 @@ def test_changes_grown_large_are_merged_in_the_background_while_questions_are_an
     assert bot.ask("What does cooled lava become?").citations
 
 
+def test_qa_add_and_qa_index_merge_grown_changes_after_saving_the_update(large, tiny_corpus, tmp_path, embedder,
+                                                                         monkeypatch, capsys):
+    """In the terminal the merge comes after the update is saved and reported, and the command waits for it."""
+    from qa.serve import cli
+    from qa.store import layers
+
+    ix = tmp_path / "ix"
+    build_bot(tiny_corpus, ix, embedder)
+    monkeypatch.setattr(layers, "COMPACT_FROM", 0)
+    monkeypatch.setattr(layers, "COMPACT_SHARE", 0.0)
+    new = write_corpus(tmp_path / "new", {"volcano.txt": VOLCANO}) / "volcano.txt"
+    assert cli.main(["add", str(new), "--corpus", str(tiny_corpus), "--index", str(ix)]) == 0
+    out = capsys.readouterr()
+    assert "Added 1 document" in out.out and "Merging the index's changes" in out.err
+    merged = index_io.load(ix)
+    assert merged.layers is None and not list(ix.glob("delta-*")) and merged.document("volcano.txt") is not None
+    (tiny_corpus / "baking.txt").unlink()  # found by `qa index`, saved as a delta, then merged
+    assert cli.main(["index", str(tiny_corpus), "--index", str(ix)]) == 0
+    assert "grown past a quarter of it" in capsys.readouterr().err
+    assert index_io.load(ix).layers is None and index_io.load(ix).document("baking.txt") is None
+
+
 def test_a_visitors_upload_sits_beside_a_large_shared_index_without_copying_it(large, shipped_bot, tmp_path):
     index_io.save(replace(shipped_bot.index), tmp_path / "ix")
     shared = Bot(index_io.load(tmp_path / "ix"), shipped_bot.embedder, ROOT / "corpus", tmp_path / "ix")
