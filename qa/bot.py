@@ -21,7 +21,7 @@ from qa.answer.rerank import Reranker, reranker_name
 from qa.answer.retrieval import FusionSettings, Retriever
 from qa.answer.writer import Writer
 from qa.embed.embedder import Embedder, model_name
-from qa.errors import CorpusError, QuestionError
+from qa.errors import CorpusError, QAError, QuestionError
 from qa.ingest import Limits, MissingLibrary, UnreadableFile, read, warning_lines
 from qa.ingest.chunking import ChunkSettings
 from qa.store import Index, IndexSettings, file_hashes, file_sha, note_skipped, update
@@ -32,6 +32,7 @@ from qa.store.milvus import MilvusSettings, MilvusStore
 from qa.types import Answer
 
 log = logging.getLogger(__name__)
+MERGE_RETRY_SECONDS = 600  # after a background merge fails, the next is not started before this
 
 MAX_QUESTION_CHARS = 2000  # a question, not a document: longer input is almost always a paste by mistake
 MAX_K = 20
@@ -117,6 +118,7 @@ class Bot:
         self.files: dict[str, Path] = {}  # sources added from outside the corpus folder → where they are
         self._write = threading.Lock()
         self._merging: threading.Thread | None = None
+        self._merge_failed_at = float("-inf")
         self._swap(index)
 
     @property
@@ -319,8 +321,10 @@ class Bot:
         own: a merge re-assembles the whole index (minutes at a million passages), and questions go on being
         answered from the index as it is until the merged one is saved and swapped in. Additions and removals
         wait for it (they take the same lock); questions never do. Returns whether a merge was started."""
-        if not outgrown(self.index) or self.merging:
+        if self.index_path is None or not outgrown(self.index) or self.merging:
             return False
+        if time.monotonic() - self._merge_failed_at < MERGE_RETRY_SECONDS:
+            return False  # the last one failed (a full disk, most likely): not again on every change
 
         def run() -> None:
             with self._write:
@@ -328,8 +332,10 @@ class Bot:
                 try:
                     merged = self.store.merge(index)
                 except Exception as err:  # noqa: BLE001 - a failed merge must not take the server down
-                    log.warning("Could not merge the index's changes (%s); it keeps them beside it and answers as before.",
-                                str(err) or type(err).__name__)
+                    self._merge_failed_at = time.monotonic()
+                    log.warning("Could not merge the index's changes: %s It keeps them beside it and answers as before; "
+                                "the merge is tried again in %d minutes.", str(err) or type(err).__name__,
+                                MERGE_RETRY_SECONDS // 60, exc_info=not isinstance(err, QAError))
                     return
                 if merged is not index:
                     self._swap(merged)
@@ -372,6 +378,7 @@ class Bot:
         """A bot over the same collection whose additions stay in memory and with it alone."""
         twin = copy.copy(self)  # the same search structures (no second copy of the vectors) until the first upload
         twin.store, twin.files, twin._write, twin._merging = self.store.private(), {}, threading.Lock(), None
+        twin._merge_failed_at = float("-inf")
         return twin
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:

@@ -21,6 +21,10 @@ class SaveError(QAError):
     Not a ``BadIndexError``: nothing is wrong with the index, so it is never rebuilt for this."""
 
 
+class IndexChangedError(SaveError):
+    """Another process saved a change in the index folder since this one read it: saving now would lose it."""
+
+
 class ModelError(QAError):
     """The embedding model cannot be found or loaded."""
 

@@ -13,30 +13,41 @@ import re
 from functools import lru_cache
 
 OPEN = 200  # the top of an open range ("65 and over")
-_N = r"(\d{1,3})"
-_NOT_AGE = r"(?!\s*(?:%|percent|p\b|pence|pounds?|dollars?|euros?|cents?|[a-z]*(?:minute|hour|day|week|month|mile|metre|meter|km|kg|lb)))"
-# The question's side: "I'm 67", "my 70-year-old dad", "my son is 14", "aged 6".
+# A whole number of up to three digits, not part of a decimal or a larger figure ("1.2m", "1,000", "£3.60").
+_N = r"(?<![\d.,])(\d{1,3})(?![.,]?\d)"
+# Units that make a number something else than an age ("10 min", "5 dollars", "2 hrs", "3 nights"), as whole words.
+_UNIT = (r"(?:%|percent|per\s*cent|p|pence|pounds?|quid|dollars?|euros?|cents?|usd|gbp|eur|min|mins|minutes?|secs?|"
+         r"seconds?|hrs?|hours?|days?|nights?|weeks?|months?|ft|feet|foot|inch(?:es)?|yards?|miles?|metres?|meters?|"
+         r"m|km|kg|lbs?|mph|kph|gb|mb|stops?|times?|of)\b")
+_NOT_AGE = rf"(?!\s*{_UNIT})"
+# The question's side: "I'm 67", "my 70-year-old dad", "my son is 14", "aged 6", "I turn 18 today".
 _ASKER = re.compile(
-    rf"\b{_N}[- ]?(?:years?|yrs?)[- ]?olds?\b"
+    rf"{_N}[- ]?(?:years?|yrs?)[- ]?olds?\b"
     rf"|\b(?:i['’]m|i am|(?:he|she|they)['’]s|(?:he|she) is|(?:son|daughter|child|kid|boy|girl|dad|mum|mom|father|mother|"
-    rf"grandad|granddad|grandma|grandpa|grandmother|grandfather|wife|husband|partner|friend|friends) (?:is|are)|turned|turns|aged?)"
-    rf"\s+(?:also\s+)?{_N}\b(?:\s+years?(?:\s+old)?)?{_NOT_AGE}",
+    rf"grandad|granddad|grandma|grandpa|grandmother|grandfather|wife|husband|partner|friend|friends) (?:is|are)|turned|turns|"
+    rf"turn|turning|aged?)\s+(?:also\s+)?{_N}(?:\s+years?(?:\s+old)?)?{_NOT_AGE}",
     re.I)
 _PEOPLE = (r"(?:children|child|kids?|people|persons?|riders?|passengers?|anyone|those|adults?|students?|pupils?|babies|"
-           r"toddlers|teenagers|teens|visitors|swimmers|users|members|customers|guests|applicants|drivers|players|juniors|seniors)")
-# The sentence's side, each pattern with how its numbers make a range.
+           r"toddlers|teenagers|teens|visitors|swimmers|users|members|customers|guests|applicants|drivers|players|juniors|"
+           r"seniors|ages?|aged)")
+_OLD = r"(?:years?[- ]?olds?|years? of age|yrs? old)"
+# The sentence's side, each pattern with how its numbers make a range. Every one needs an age word ("aged",
+# "years old") or a word for people next to the number: "Loans of 5 to 10 years" and "orders of 50 or under"
+# are not ages.
 _RANGES = (
-    (re.compile(rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{_N}\s*(?:to|-|–|and)\s*{_N}\b", re.I), "between"),
-    (re.compile(rf"\b{_N}\s*(?:to|-|–)\s*{_N}[- ]?(?:years?[- ]?olds?|years? of age|years?\b)", re.I), "between"),
-    (re.compile(rf"\b(?:aged?|ages)\s+{_N}\s*(?:\+|(?:years?\s+)?(?:and|or)\s+(?:over|older|above|up))", re.I), "from"),
-    (re.compile(rf"\b{_N}\s*(?:years?[- ]?olds?|years? of age|years?)\s+(?:and|or)\s+(?:over|older|above|up)", re.I), "from"),
-    (re.compile(rf"\b(?:aged?\s+)?(?:at least|over|above|older than)\s+{_N}\s*(?:years?[- ]?old|years? of age)", re.I), "from"),
-    (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+(?:aged\s+)?(?:over|above|older than)\s+{_N}\b{_NOT_AGE}", re.I), "over"),
+    (re.compile(rf"\b(?:aged?|ages)\s+(?:between\s+|from\s+)?{_N}\s*(?:to|-|–|and)\s*{_N}", re.I), "between"),
+    (re.compile(rf"{_N}\s*(?:to|-|–)\s*{_N}[- ]?{_OLD}", re.I), "between"),
+    (re.compile(rf"\b{_PEOPLE}\s*\(?\s*(?:between\s+)?{_N}\s*(?:to|-|–|and)\s*{_N}\s*\)?{_NOT_AGE}", re.I), "between"),
+    (re.compile(rf"\b(?:aged?|ages|{_PEOPLE})\s+{_N}\s*(?:\+|(?:years?\s+)?(?:and|or)\s+(?:over|older|above|up))", re.I), "from"),
+    (re.compile(rf"{_N}\s*{_OLD}\s+(?:and|or)\s+(?:over|older|above|up)", re.I), "from"),
+    (re.compile(rf"\b(?:at least|over|above|older than)\s+{_N}\s*{_OLD}", re.I), "from"),
+    (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+(?:aged\s+)?(?:over|above|older than)\s+{_N}{_NOT_AGE}", re.I), "over"),
     (re.compile(rf"\bover[- ]{_N}s\b", re.I), "from"),
-    (re.compile(rf"\b(?:aged?\s+)?(?:under|below|younger than)\s+{_N}\s*(?:years?[- ]?old|years? of age)", re.I), "under"),
-    (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+(?:aged\s+)?(?:under|below|younger than)\s+{_N}\b{_NOT_AGE}", re.I), "under"),
+    (re.compile(rf"\b(?:under|below|younger than)\s+{_N}\s*{_OLD}", re.I), "under"),
+    (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+(?:aged\s+)?(?:under|below|younger than)\s+{_N}{_NOT_AGE}", re.I), "under"),
     (re.compile(rf"\bunder[- ]{_N}s\b", re.I), "under"),
-    (re.compile(rf"\b{_N}\s*(?:years?[- ]?olds?|years? of age)?\s+(?:and|or)\s+(?:under|younger|below)", re.I), "upto"),
+    (re.compile(rf"{_N}\s*{_OLD}\s+(?:and|or)\s+(?:under|younger|below)", re.I), "upto"),
+    (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+{_N}\s+(?:and|or)\s+(?:under|younger|below)", re.I), "upto"),
 )
 
 
@@ -52,9 +63,12 @@ def age_ranges(text: str) -> tuple[tuple[int, int], ...]:
     for pattern, how in _RANGES:
         for m in pattern.finditer(text):
             a = int(m.group(1))
-            b = int(m.group(2)) if how == "between" else None
-            found.append({"between": (a, b), "from": (a, OPEN), "over": (a + 1, OPEN), "under": (0, a - 1), "upto": (0, a)}[how])
-    return tuple(found)
+            if how == "between":
+                b = int(m.group(2))
+                found.append((min(a, b), max(a, b)))
+            else:
+                found.append({"from": (a, OPEN), "over": (a + 1, OPEN), "under": (0, a - 1), "upto": (0, a)}[how])
+    return tuple(dict.fromkeys(found))  # two patterns may read the same words
 
 
 def age_fit(ages: frozenset[int], text: str) -> int:

@@ -84,9 +84,11 @@ class Composer:
                  and not ix.lexical.doc_freq(tokens)[tokens[0]]]
         if cosines is None:
             cosines = np.asarray(ix.sentence_vectors[sids], dtype=np.float32) @ query_vector
-        spans, infos = [], []
-        for sid in sids:
+        spans, infos, clipped = [], [], set()
+        for n, sid in enumerate(sids):
             _, a, b, _, _ = ix.sentences[sid]
+            if int(a) < chunk.start or int(b) > chunk.end:
+                clipped.add(n)  # a sentence the passage holds only part of
             a, b = max(int(a), chunk.start), min(int(b), chunk.end)
             spans.append((a, b))
             infos.append(self._sentence(chunk.source, a, chunk.text[a - chunk.start:b - chunk.start]))
@@ -130,13 +132,14 @@ class Composer:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         elif s.tie_margin > 0:
-            j = self._tied_neighbour(scored, infos, i, query.kind, chunk)
+            j = self._tied_neighbour(scored, infos, i, query.kind, chunk, clipped)
             if j is not None:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         lacks = bool(query.kind) and not states(query.kind, chunk.text[a - chunk.start:b - chunk.start])
         return _Evidence(hit, a, b, cos, score, is_definition, lacks)
 
-    def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, kind: str | None, chunk) -> int | None:
+    def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, kind: str | None, chunk,
+                        clipped: set[int]) -> int | None:
         """The sentence beside the best one when the evidence cannot tell them apart (within ``tie_margin``):
         "Route 99 Airport Express runs every 20 minutes…" and "The fare is $5 each way." are both about the
         airport bus, and showing the two costs the reader one sentence where choosing costs the answer."""
@@ -144,6 +147,8 @@ class Composer:
         for j in (i - 1, i + 1):
             if not 0 <= j < len(scored) or infos[j].is_question or infos[j].is_heading:
                 continue
+            if j in clipped:
+                continue  # it runs past the passage's edge: only part of it would be shown
             score, a, b = scored[j][:3]
             if kind and not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
                 score -= self.settings.kind_penalty

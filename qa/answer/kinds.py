@@ -83,7 +83,7 @@ _PATTERNS = {
     "place": re.compile(r"(?i:\b(at|in|on|near|next to|opposite|behind|inside|outside|beside|from|to|via)\s+(the\s+)?)[A-Z]|(?i:\bcar park\b)"),
 }
 _WORD = re.compile(r"[a-z]+")
-_LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_LAST_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[\"“‘('A-Z0-9])")  # not inside "e.g. for" or "9 a.m. to 5"
 
 
 def asking_sentence(question: str) -> str:

@@ -44,6 +44,18 @@ def same_base(index: Index, target: Path) -> bool:
     return base_checksums(on_disk) == base_checksums(index.layers.base.manifest)
 
 
+def changed_since(index: Index, target: Path) -> bool:
+    """Whether another process saved a change in ``target`` since ``index`` was read from it or saved there: the
+    delta the folder names is not the one ``index`` last saw (a layered index carries it in its manifest)."""
+    try:
+        on_disk = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # nothing there to overwrite
+    if index.layers is not None and base_checksums(on_disk) != base_checksums(index.layers.base.manifest):
+        return True
+    return on_disk.get("delta", {}).get("folder") != index.manifest.get("delta", {}).get("folder")
+
+
 def save_delta(index: Index, target: Path) -> None:
     """Write ``index``'s delta and tombstones beside its base in ``target`` (see the module doc)."""
     from qa.store.persist import document_record

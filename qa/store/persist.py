@@ -37,7 +37,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from qa.errors import BadIndexError, SaveError
+from qa.errors import BadIndexError, IndexChangedError, SaveError
 from qa.store.freshness import SAMPLED, file_digest
 from qa.store.lexical import Lexical
 from qa.store.record import DELTA_FORMAT_VERSION, FORMAT_VERSION, MANIFEST, Index, IndexSettings
@@ -68,7 +68,7 @@ def document_from_record(r: dict) -> Document:
                     pages=tuple(r["pages"]), headings=tuple(Heading(*h) for h in r["headings"]))
 
 
-def save(index: Index, folder: str | Path) -> Index:
+def save(index: Index, folder: str | Path, merged_from: Index | None = None) -> Index:
     """Write to a temporary folder beside ``folder``, then swap it in.
 
     An interrupted save leaves the previous index in place (or, in the instant
@@ -82,16 +82,26 @@ def save(index: Index, folder: str | Path) -> Index:
     is left to a caller that can do it without keeping anyone waiting (``Bot`` in a background
     thread, ``qa index`` once the update is saved). It is merged here only when a delta cannot be
     written: another folder, or a base another process replaced.
+
+    A change saved in the folder by another process since this one read it is never overwritten: the save of
+    a delta, or of ``merged_from``'s merge (``compact``), is refused with ``IndexChangedError`` instead.
     """
     target = Path(folder).resolve()
+    from qa.store.delta import changed_since, same_base, save_delta
+    from qa.store.layers import compacted, folder_of
+
     with _locked(target):  # one save of a folder at a time: a delta never lands on a base another process replaced
+        if merged_from is not None and folder_of(merged_from) == target and changed_since(merged_from, target):
+            raise IndexChangedError(f"Another process saved changes in the index at {target} while they were being "
+                                    "merged; nothing was lost. Run `qa index --compact` again to merge them all.")
         if index.layers is None:
             _save_whole(index, target)
             return index
-        from qa.store.delta import same_base, save_delta
-        from qa.store.layers import compacted, folder_of
-
         if folder_of(index) == target and same_base(index, target) and not layout_outdated(index):
+            if changed_since(index, target):
+                raise IndexChangedError(f"Another process saved changes in the index at {target} since this one read it; "
+                                        "they were kept and these were not saved. Run the command again (or reload) "
+                                        "to make them on top of the others.")
             save_delta(index, target)
             return index
         merged = compacted(index)  # saved elsewhere, or the base replaced meanwhile: merged
@@ -167,7 +177,7 @@ def compact(index: Index, folder: str | Path) -> Index:
     in, as with any save, and ``index`` can still be searched meanwhile."""
     from qa.store.layers import compacted
 
-    return save(compacted(index), folder)
+    return save(compacted(index), folder, merged_from=index)  # the slow part outside the folder's lock
 
 
 def _full_disk_note(err: Exception, folder: Path) -> str | None:

@@ -143,6 +143,40 @@ def test_changes_grown_large_are_merged_in_the_background_while_questions_are_an
     assert bot.ask("What does cooled lava become?").citations
 
 
+def test_a_merge_never_overwrites_a_change_another_process_saved_meanwhile(large, tiny_corpus, tmp_path, embedder,
+                                                                          monkeypatch):
+    """Two bots on one folder, as a server and a terminal would be: the server's merge, held at a gate, finds a
+    delta the other saved while it merged, and drops its merge rather than lose that change; the other's
+    change is in the folder, and merging again takes everything."""
+    import threading
+
+    from qa.errors import IndexChangedError
+    from qa.store import layers
+
+    monkeypatch.setattr(layers, "COMPACT_FROM", 0)
+    monkeypatch.setattr(layers, "COMPACT_SHARE", 0.0)
+    ix = tmp_path / "ix"
+    server = build_bot(tiny_corpus, ix, embedder)
+    gate, real_merge = threading.Event(), server.store.merge
+    monkeypatch.setattr(server.store, "merge", lambda index: (gate.wait(120), real_merge(index))[1])
+    server.add(write_corpus(tmp_path / "new", {"volcano.txt": VOLCANO}) / "volcano.txt")
+    assert server.merging
+    terminal = Bot(index_io.load(ix), embedder, tiny_corpus, ix)
+    glacier = write_corpus(tmp_path / "more", {"glacier.txt": "Glaciers\n\nGlaciers carve U-shaped valleys.\n"})
+    with monkeypatch.context() as m:
+        m.setattr(Bot, "merge_in_background", lambda self: False)  # the terminal's own merge comes later
+        terminal.add(glacier / "glacier.txt")
+    gate.set()
+    assert server.wait_merged(120)
+    on_disk = index_io.load(ix)
+    assert on_disk.document("glacier.txt") is not None and on_disk.document("volcano.txt") is not None
+    assert server.index.layers is not None  # its merge was dropped; it serves what it had
+    with pytest.raises(IndexChangedError):  # and a stale merge asked for directly is refused in one line
+        index_io.compact(server.index, ix)
+    merged = index_io.compact(on_disk, ix)
+    assert merged.layers is None and {"glacier.txt", "volcano.txt"} <= set(index_io.load(ix).documents)
+
+
 def test_qa_add_and_qa_index_merge_grown_changes_after_saving_the_update(large, tiny_corpus, tmp_path, embedder,
                                                                          monkeypatch, capsys):
     """In the terminal the merge comes after the update is saved and reported, and the command waits for it."""
