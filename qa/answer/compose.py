@@ -58,7 +58,8 @@ class Composer:
         info = self._info.get(key)
         if info is None:
             end = text.rstrip()[-1:]
-            heading = end not in ".!?\"”’)" and len(text.split()) <= 12
+            # a short line without a closing stop, or a Markdown heading whatever ends it ("## The dock won't lock my bike.")
+            heading = (end not in ".!?\"”’)" and len(text.split()) <= 12) or text.startswith("#")
             # "Where China Is Catching Up — and Where America Still Leads" is a question without its "?".
             asks = end == "?" or (heading and bool(_WH_OPENING.match(text)))
             if len(self._info) >= _SENTENCES_KEPT:

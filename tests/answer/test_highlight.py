@@ -26,6 +26,16 @@ Children under 3 swim free with a paying adult.
 
 Children under 8 must be accompanied in the water by a responsible person aged 16 or over. Each responsible person may supervise no more than two children under 8. Children aged 8 and over may swim without an adult.
 """
+FAQ = """# Riverton Wheels help
+
+## There is no free dock at the station.
+
+If there is no space anywhere nearby, call support and we will tell you where to leave the bike.
+
+## The dock won't lock my bike.
+
+Push the bike firmly into the dock until the light turns green. If it stays red, try another dock and report the faulty one in the app.
+"""
 POLICY = """# Travel and passes
 
 ## Refunds
@@ -73,7 +83,7 @@ def test_age_ranges_as_documents_write_them():
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory, embedder):
     tmp = tmp_path_factory.mktemp("highlight")
-    corpus = write_corpus(tmp / "docs", {"pool.md": POOL, "policy.md": POLICY})
+    corpus = write_corpus(tmp / "docs", {"pool.md": POOL, "policy.md": POLICY, "faq.md": FAQ})
     return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
 
 
@@ -106,3 +116,10 @@ def test_a_name_that_only_sets_the_scene_does_not_make_the_answer_not_found(bot)
     assert asked.signals["unknown_name"] == 1.0
     # "e.g." and "a.m." end no sentence: a name before them is still in the question
     assert bot.ask("Does the pass policy cover Zanzibar, e.g. for refunds?").signals["unknown_name"] == 1.0
+
+
+def test_a_markdown_heading_is_never_shown_as_part_of_the_answer(bot):
+    """"## The dock won't lock my bike." ends with a full stop, but it is a heading: it names the question the
+    next paragraph answers, and is neither the answer nor drawn in beside it."""
+    shown = bot.ask("I put the bike back but the dock won't take it. What should I do?").citations[0].highlight
+    assert "Push the bike firmly" in shown and "##" not in shown and "won't lock" not in shown
