@@ -378,7 +378,6 @@ class Bot:
         """A bot over the same collection whose additions stay in memory and with it alone."""
         twin = copy.copy(self)  # the same search structures (no second copy of the vectors) until the first upload
         twin.store, twin.files, twin._write, twin._merging = self.store.private(), {}, threading.Lock(), None
-        twin._merge_failed_at = float("-inf")
         return twin
 
     def ask(self, question: str, history: list[dict] | None = None, k: int = 5) -> Answer:

@@ -18,7 +18,7 @@ from qa.answer.evidence import (
     is_caption,
     spells_out,
 )
-from qa.answer.judge import Verdict, is_yes_no, judge
+from qa.answer.judge import Verdict, judge
 from qa.answer.kinds import asking_sentence, negated, states
 from qa.answer.query import (
     _CONTINUES,
@@ -78,7 +78,6 @@ class Composer:
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage,
                              lacks_kind=bool(query.kind) and not states(query.kind, chunk.text))
         focus_set = set(focus)
-        yes_no = bool(query.ages) and is_yes_no(query.question)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
                  for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
@@ -118,7 +117,7 @@ class Composer:
                 score -= s.number_penalty
             if query.ages and s.age_bonus:
                 fit = age_fit(query.ages, info.text)
-                score += s.age_bonus if fit > 0 else s.age_bonus / 2 if fit < 0 and yes_no else 0.0
+                score += s.age_bonus if fit > 0 else s.age_bonus / 2 if fit < 0 and query.yes_no else 0.0
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
         i = self._best(scored, query.kind, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
@@ -150,12 +149,18 @@ class Composer:
                 continue
             if j in clipped:
                 continue  # it runs past the passage's edge: only part of it would be shown
-            score, a, b = scored[j][:3]
-            if kind and not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
-                score -= self.settings.kind_penalty
+            score = self._with_kind(scored[j], kind, chunk)
             if score >= best:
                 tied.append((score, j))
         return max(tied)[1] if tied else None
+
+    def _with_kind(self, entry: tuple, kind: str | None, chunk) -> float:
+        """A scored sentence's score (``entry``: score, start, end, …), less ``kind_penalty`` when it states
+        nothing of the ``kind`` asked."""
+        score, a, b = entry[:3]
+        if kind and not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
+            score -= self.settings.kind_penalty
+        return score
 
     def _best(self, scored: list[tuple], kind: str | None, chunk) -> int:
         """The index of the best of ``scored`` (score, start, end, …), a sentence that states nothing of the
@@ -166,11 +171,9 @@ class Composer:
         order = sorted(range(len(scored)), key=lambda j: -scored[j][0])
         best, best_score = order[0], float("-inf")
         for j in order:
-            score, a, b = scored[j][:3]
-            if score <= best_score:
+            if scored[j][0] <= best_score:
                 break
-            if not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
-                score -= self.settings.kind_penalty
+            score = self._with_kind(scored[j], kind, chunk)
             if score > best_score:
                 best, best_score = j, score
         scored[best] = (best_score, *scored[best][1:])
@@ -283,7 +286,7 @@ class Composer:
                    and [t for t, df in lexical.doc_freq(tokenize(name)).items() if df == 0 and not lexical.near(t)]
                    and not spells_out(name, passage)]
         idf = idf if idf is not None else _idf(self.index, query.tokens)
-        yes_no = is_yes_no(query.question)
+        yes_no = query.yes_no
         signals = {
             "support": top.support, "cosine": top.cosine, "passage": top.hit.passage, "lexical": top.hit.lexical,
             "lead": top.support - (evidence[1].support if len(evidence) > 1 else 0.0), "fused": top.hit.score,

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from qa.answer.evidence import _YEAR_DIGITS, numbers_in
 from qa.answer.ages import asker_ages
+from qa.answer.judge import is_yes_no
 from qa.answer.kinds import asks_for
 from qa.store.lexical import fold, tokenize
 
@@ -92,6 +93,11 @@ class Query:
     def kind(self) -> str | None:
         """What this turn asks for: "money", "time", "person"… (``kinds.asks_for``), or None."""
         return asks_for(self.question)
+
+    @cached_property
+    def yes_no(self) -> bool:
+        """This turn asks yes or no (``judge.is_yes_no``): read once, by every highlight and the judgement."""
+        return is_yes_no(self.question)
 
     @cached_property
     def ages(self) -> frozenset[int]:

@@ -35,21 +35,25 @@ def base_checksums(manifest: dict) -> dict[str, str]:
     return {rel: d for rel, d in manifest.get("checksums", {}).items() if not rel.startswith(DELTA)}
 
 
+def _on_disk(target: Path) -> dict | None:
+    """The manifest saved in ``target``, or None when there is none that reads."""
+    try:
+        return json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def same_base(index: Index, target: Path) -> bool:
     """Whether ``target`` still holds the base ``index`` stands on (another process may have compacted it)."""
-    try:
-        on_disk = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return base_checksums(on_disk) == base_checksums(index.layers.base.manifest)
+    on_disk = _on_disk(target)
+    return on_disk is not None and base_checksums(on_disk) == base_checksums(index.layers.base.manifest)
 
 
 def changed_since(index: Index, target: Path) -> bool:
     """Whether another process saved a change in ``target`` since ``index`` was read from it or saved there: the
     delta the folder names is not the one ``index`` last saw (a layered index carries it in its manifest)."""
-    try:
-        on_disk = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    on_disk = _on_disk(target)
+    if on_disk is None:
         return False  # nothing there to overwrite
     if index.layers is not None and base_checksums(on_disk) != base_checksums(index.layers.base.manifest):
         return True
