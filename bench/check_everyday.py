@@ -1,6 +1,9 @@
-"""Check the everyday corpus written by bench/make_everyday.py against tests/data/everyday.jsonl.
+"""Check the everyday corpus written by bench/make_everyday.py against tests/data/everyday.jsonl (or everyday2.jsonl).
 
-    python bench/check_everyday.py OUT_DIR [--questions tests/data/everyday.jsonl]
+    python bench/check_everyday.py OUT_DIR [--set everyday|everyday2] [--questions FILE]
+
+--set (default everyday) names the set make_everyday.py wrote into OUT_DIR; its questions are
+tests/data/SET.jsonl unless --questions says otherwise.
 
 The files are read back with bench/check_mixed.py's functions, i.e. with tools independent of the
 writers (pdfinfo/pdftotext per page, word/document.xml out of the zip, an HTML parser, blank-line
@@ -15,11 +18,13 @@ and is not copied into its question. On top of those, for this set:
 * row schema: answerable rows are exactly {id, question, answer, source, form, split} plus page
   for a PDF; unanswerable rows exactly {id, question, answerable: false, source, form, split};
 * form is one of FORMS; split is the split of the row's document (make_everyday.SPLIT), so
-  splitting is by document; each half holds a PDF, a DOCX, an HTML page and a Markdown file;
+  splitting is by document; each half holds a PDF, a DOCX, an HTML page and a Markdown file
+  (everyday2: every document is "report", and that one half holds all four formats);
 * the answer lies inside one sentence of its source unit (does not cross a sentence end);
-* at least 160 answerable and 55 unanswerable questions, both kinds on every document, answers
-  on at least 3 pages of every PDF, at least 40% of the answerable questions (and of all) in the
-  forms yes/no, can I, do I have to, will my, what happens if; every source 400 to 1200 words;
+* at least 160 answerable and 55 unanswerable questions (everyday2: 150 and 40), both kinds on
+  every document, answers on at least 3 pages of every PDF, at least 40% of the answerable
+  questions (and of all) in the forms yes/no, can I, do I have to, will my, what happens if;
+  every source 400 to 1200 words;
 * wording: at most a quarter of the answerable questions may share a two-content-word phrase
   (the closest automatic stand-in for "the document's key noun phrase") with the answering sentence.
 
@@ -38,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import check_mixed  # noqa: E402
 from check_mixed import check_answer, fail, norm, read_corpus  # noqa: E402
-from make_everyday import DOCS, SPLIT, SRC  # noqa: E402
+from make_everyday import SETS  # noqa: E402
 from make_mixed import PAGE_BREAK  # noqa: E402
 
 FORMS = ["yes/no", "can I", "do I have to", "will my", "what happens if", "what should I do if",
@@ -52,6 +57,9 @@ than then so too very just also only still even up out off again own same such s
 """.split())
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'$£(])")
 ABBREVIATIONS = ("Dr.", "Mr.", "Mrs.", "Ms.", "St.", "No.", "a.m.", "p.m.")  # "8 p.m. Eastern Time"
+# per set: the halves its documents are split into, and the least answerable / unanswerable counts
+HALVES = {"everyday": ("tune", "report"), "everyday2": ("report",)}
+MINIMUM = {"everyday": (160, 55), "everyday2": (150, 40)}
 
 
 def words(text: str) -> list[str]:
@@ -77,9 +85,13 @@ def sentence_of(unit: str, answer: str) -> str | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "everyday.jsonl")
+    ap.add_argument("--set", choices=sorted(SETS), default="everyday", help="which set OUT_DIR holds")
+    ap.add_argument("--questions", type=Path, help="default tests/data/SET.jsonl")
     ap.add_argument("-v", "--verbose", action="store_true", help="list the questions sharing a phrase with their sentence")
     args = ap.parse_args()
+    DOCS, SPLIT, SRC = SETS[args.set]
+    halves, (min_answerable, min_unanswerable) = HALVES[args.set], MINIMUM[args.set]
+    questions = args.questions or ROOT / "tests" / "data" / f"{args.set}.jsonl"
 
     corpus = read_corpus(args.out_dir, DOCS, SRC)
     docs = corpus["docs"]
@@ -87,12 +99,15 @@ def main() -> int:
         n = len((SRC / d.source).read_text(encoding="utf-8").replace(PAGE_BREAK, " ").split())
         if not 400 <= n <= 1200:
             fail(f"{d.source}: {n} words, outside 400-1200")
-    for split in ("tune", "report"):
+    for name, split in SPLIT.items():
+        if split not in halves:
+            fail(f"{name}: split {split!r} is not one of {halves}")
+    for split in halves:
         kinds = {Path(n).suffix for n, s in SPLIT.items() if s == split}
         if kinds != {".pdf", ".docx", ".html", ".md"}:
             fail(f"{split} half has formats {sorted(kinds)}")
 
-    rows = [json.loads(ln) for ln in args.questions.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    rows = [json.loads(ln) for ln in questions.read_text(encoding="utf-8").splitlines() if ln.strip()]
     for dup in [i for i, c in collections.Counter(r.get("id") for r in rows).items() if c > 1]:
         fail(f"duplicate id {dup}")
     for dup in [q for q, c in collections.Counter(norm(r.get("question", "")).lower() for r in rows).items() if c > 1]:
@@ -142,9 +157,9 @@ def main() -> int:
             shared_phrase.append((r["id"], sorted(content_bigrams(r["question"]) & content_bigrams(sent))))
 
     # ---- coverage
-    if len(answerable) < 160:
+    if len(answerable) < min_answerable:
         fail(f"only {len(answerable)} answerable questions")
-    if len(unanswerable) < 55:
+    if len(unanswerable) < min_unanswerable:
         fail(f"only {len(unanswerable)} unanswerable questions")
     for name in docs:
         if not any(r.get("source") == name for r in answerable) or not any(r.get("source") == name for r in unanswerable):
@@ -170,7 +185,7 @@ def main() -> int:
             if d.out.endswith(".pdf") else ""
         print(f"{d.out:24s} {Path(d.out).suffix[1:]:5s} {SPLIT[d.out]:7s} {a:10d} {u:12d}{pages}")
     print()
-    for split in ("tune", "report"):
+    for split in halves:
         a = sum(r.get("split") == split for r in answerable)
         u = sum(r.get("split") == split for r in unanswerable)
         print(f"split {split:6s}: {a} answerable, {u} unanswerable")

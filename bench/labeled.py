@@ -3,7 +3,8 @@
 ``questions``, ``heldout`` and ``heldout2`` ask about the shipped corpus (its saved index); ``mixed`` about
 the mixed-format documents ``bench/make_mixed.py`` writes; ``negations`` (questions that say "not",
 "never", "n't"…, written blind by a helper) about both together; ``everyday`` (questions in people's own
-words, with a tuning and a reporting half) about the documents ``bench/make_everyday.py`` writes. Each new collection is indexed and
+words, with a tuning and a reporting half) and ``everyday2`` (eight more documents, reporting only, written
+blind in a later session) about the documents ``bench/make_everyday.py`` writes. Each new collection is indexed and
 calibrated as ``Bot.load`` would.
 """
 from __future__ import annotations
@@ -33,10 +34,12 @@ def write_mixed(folder: Path | None = None) -> Path:
     return folder
 
 
-def write_everyday(folder: Path | None = None) -> Path:
-    """The everyday documents (a report PDF, policy memos, web pages, FAQs…), written by their real writers."""
+def write_everyday(folder: Path | None = None, name: str = "everyday") -> Path:
+    """The everyday documents (a report PDF, policy memos, web pages, FAQs…), written by their real writers;
+    ``name="everyday2"``: the second set, eight more documents, for reporting only."""
     folder = folder or Path(tempfile.mkdtemp(prefix="qa-everyday-"))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "make_everyday.py"), str(folder)], check=True, capture_output=True)
+    subprocess.run([sys.executable, str(ROOT / "bench" / "make_everyday.py"), str(folder), "--set", name],
+                   check=True, capture_output=True)
     return folder
 
 
@@ -58,4 +61,5 @@ def labeled_sets(embedder: Embedder) -> dict[str, tuple[Bot, Path]]:
     return {"questions": (shipped, DATA / "questions.jsonl"), "heldout": (shipped, DATA / "heldout.jsonl"),
             "heldout2": (shipped, DATA / "heldout2.jsonl"), "mixed": (bot(mixed_dir), DATA / "mixed.jsonl"),
             "negations": (bot(both), DATA / "negations.jsonl"),
-            "everyday": (bot(write_everyday(work / "everyday")), DATA / "everyday.jsonl")}
+            "everyday": (bot(write_everyday(work / "everyday")), DATA / "everyday.jsonl"),
+            "everyday2": (bot(write_everyday(work / "everyday2", "everyday2")), DATA / "everyday2.jsonl")}

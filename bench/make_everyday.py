@@ -1,9 +1,10 @@
 """Write the "everyday documents" evaluation corpus (PDF, DOCX, HTML, Markdown) from its plain sources.
 
-    python bench/make_everyday.py OUT_DIR
+    python bench/make_everyday.py OUT_DIR [--set everyday|everyday2]
 
-The twelve sources live in tests/data/everyday/src/*.txt, in the markup that bench/make_mixed.py
-documents (# Title, ## Section, - bullets, 1. numbered, | tables |, ---page--- for PDF page breaks).
+--set chooses the set (default everyday, the first). The twelve sources of the first set live in
+tests/data/everyday/src/*.txt, in the markup that bench/make_mixed.py documents (# Title,
+## Section, - bullets, 1. numbered, | tables |, ---page--- for PDF page breaks).
 They are the kinds of file ordinary people upload: an employer's expenses memo, a school budget
 report, a bike-share FAQ, a council's bulky-waste page, a thermostat manual, HOA minutes, a
 tenancy guide, a pool's rules page, a transit fares page, a school trip letter, a GP practice
@@ -18,6 +19,16 @@ chrome around an <article>); Markdown is a verbatim copy of the source. SPLIT sa
 the evaluation each document belongs to: questions on "tune" documents may be used to tune the
 bot, questions on "report" documents only to report figures.
 
+The second set (--set everyday2; DOCS2, SPLIT2) is eight more sources in
+tests/data/everyday2/src/*.txt, in kinds the first set lacks: a gym's membership terms and a public
+library's borrowing page (HTML), a car insurance policy summary and a council's parking-permit
+guidance notes (multi-page PDF), a dentist's FAQ and a broadband provider's moving-home guide
+(Markdown), a nursery's parent handbook and a small company's annual leave policy (DOCX). Its
+questions are in tests/data/everyday2.jsonl; every document is in the "report" split (the set is
+written blind and used only to report figures). Check with
+
+    python bench/check_everyday.py OUT_DIR --set everyday2
+
 Output is deterministic (same bytes on every run). Needs `reportlab` and `python-docx`.
 """
 from __future__ import annotations
@@ -30,6 +41,7 @@ from make_mixed import PAGE_BREAK, Doc, parse, write_docx, write_html, write_pdf
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "tests" / "data" / "everyday" / "src"
+SRC2 = ROOT / "tests" / "data" / "everyday2" / "src"
 
 
 def _site(name, section, nav, related, copyright, footer_links):
@@ -95,9 +107,51 @@ DOCS = [
 
 SPLIT = {d.out: "tune" for d in DOCS[:6]} | {d.out: "report" for d in DOCS[6:]}
 
+DOCS2 = [
+    Doc("nursery-handbook.txt", "nursery-handbook.docx",
+        "Parent Handbook 2025-26 (Little Acorns)", "Priya Natarajan"),
+    Doc("leave-policy.txt", "leave-policy.docx",
+        "Holiday and Annual Leave Policy (effective 1 January 2025)", "Gareth Lowe"),
+    Doc("car-insurance.txt", "car-insurance.pdf",
+        "Policy Summary - Hartwell Direct Comprehensive Car Insurance", "Hartwell Direct Insurance Services"),
+    Doc("parking-permits.txt", "parking-permits.pdf",
+        "Residents' Parking Permits - Guidance Notes - Thornbury Borough Council", "Thornbury Borough Council"),
+    Doc("gym-terms.txt", "gym-terms.html", "Membership Terms | Ironbridge Fitness Dunmore and Castlegate",
+        site=_site(
+            "Ironbridge Fitness", "memberships",
+            [("/", "Home"), ("/memberships/", "Memberships"), ("/classes/", "Classes"),
+             ("/timetable/", "Timetable"), ("/personal-training/", "Personal Training"), ("/join/", "Join Now")],
+            [("/clubs/dunmore/", "Dunmore Club: Tour the New Free-Weights Zone"),
+             ("/classes/beginners/", "Five Classes for Absolute Beginners"),
+             ("/personal-training/packages/", "Personal Training Packages"),
+             ("/app/", "Download the Ironbridge App")],
+            "2025 Ironbridge Fitness Ltd. Registered in England and Wales.",
+            [("/privacy/", "Privacy Policy"), ("/cookies/", "Cookie Policy"),
+             ("/careers/", "Careers"), ("/contact/", "Get in Touch")])),
+    Doc("library-borrowing.txt", "library-borrowing.html",
+        "Borrowing | Using the Library | Maple Hollow Public Library",
+        site=_site(
+            "Maple Hollow Public Library", "using",
+            [("/", "Home"), ("/catalog/", "Catalog"), ("/using/", "Using the Library"),
+             ("/events/", "Events"), ("/kids/", "Kids and Teens"), ("/locations/", "Locations and Hours")],
+            [("/using/ebooks/", "eBooks and eAudiobooks on Your Phone"),
+             ("/events/summer-reading/", "Summer Reading Challenge"),
+             ("/using/meeting-rooms/", "Reserve a Meeting Room"),
+             ("/using/printing/", "Printing, Copying and Scanning")],
+            "2025 Maple Hollow Public Library. Supported by the Friends of the Library.",
+            [("/privacy/", "Privacy Policy"), ("/accessibility/", "Accessibility"),
+             ("/jobs/", "Jobs and Volunteering"), ("/contact/", "Contact Us")])),
+    Doc("dentist-faq.txt", "dentist-faq.md", "Willowbank Dental FAQ"),
+    Doc("broadband-moving.txt", "broadband-moving.md", "Skylark Broadband home move guide"),
+]
 
-def write(doc: Doc, path: Path) -> str:
-    raw = (SRC / doc.source).read_text(encoding="utf-8")
+SPLIT2 = {d.out: "report" for d in DOCS2}
+
+SETS = {"everyday": (DOCS, SPLIT, SRC), "everyday2": (DOCS2, SPLIT2, SRC2)}
+
+
+def write(doc: Doc, path: Path, src: Path = SRC) -> str:
+    raw = (src / doc.source).read_text(encoding="utf-8")
     blocks = parse(raw)
     kind = path.suffix[1:]
     if kind == "pdf":
@@ -114,18 +168,22 @@ def write(doc: Doc, path: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
+    name = "everyday"
+    if len(argv) == 3 and argv[1] == "--set":
+        argv, name = argv[:1], argv[2]
+    if len(argv) != 1 or name not in SETS:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
+    docs, split, src = SETS[name]
     out = Path(argv[0])
     out.mkdir(parents=True, exist_ok=True)
-    for doc in DOCS:
+    for doc in docs:
         path = out / doc.out
-        note = write(doc, path)
-        raw = (SRC / doc.source).read_text(encoding="utf-8")
+        note = write(doc, path, src)
+        raw = (src / doc.source).read_text(encoding="utf-8")
         words = len(raw.replace(PAGE_BREAK, " ").split())
         print(f"wrote {path} ({path.suffix[1:]}, {words} source words, {path.stat().st_size} bytes{note}, "
-              f"{SPLIT[doc.out]})")
+              f"{split[doc.out]})")
     return 0
 
 

@@ -121,6 +121,7 @@ def main() -> None:
     t0 = time.perf_counter()
     seconds: list[float] = []  # bot.ask, per question of the labeled sets
     for name, (bot, path) in labeled_sets(embedder).items():
+        bot.prepare_words()  # as the chat server does at start (qa/answer/related.py)
         for item in load_questions(path):
             if "question" in item:  # first turns; follow-ups are measured by bench/speed.py and qa eval
                 t = time.perf_counter()

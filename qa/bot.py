@@ -139,6 +139,10 @@ class Bot:
     def composer(self) -> Composer:
         return self._answerer.composer
 
+    def prepare_words(self) -> None:
+        """Embed the words questions are matched with ahead (``qa.answer.related``): seconds, for a server's start."""
+        self._answerer.related.prepare()
+
     def _swap(self, index: Index) -> None:
         """Serve ``index`` from now on; questions already being answered finish on the old one.
         Fusion weights: the caller's, else those the collection was calibrated to."""

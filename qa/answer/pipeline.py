@@ -10,6 +10,7 @@ import numpy as np
 from qa.answer.checker import Checker
 from qa.answer.compose import AnswerSettings, Composer, locate
 from qa.answer.query import Query, fold_history
+from qa.answer.related import RelatedWords
 from qa.answer.rerank import Reranker
 from qa.answer.retrieval import FusionSettings, Hit, Retriever
 from qa.store import Index, embed_text
@@ -30,18 +31,21 @@ class Answerer:
     retriever: Retriever
     composer: Composer
     embedder: "Embedder"
+    related: RelatedWords
 
     @classmethod
     def over(cls, index: Index, search: Search, embedder: "Embedder", fusion: FusionSettings,
              settings: AnswerSettings | None = None) -> "Answerer":
-        return cls(index, Retriever(index, fusion, search), Composer(index, settings), embedder)
+        related = RelatedWords(index, embedder)
+        return cls(index, Retriever(index, fusion, search), Composer(index, settings), embedder, related)
 
     def answer(self, question: str, history: list[dict] | None = None, k: int = 5, collapse: bool = True,
                reranker: Reranker | None = None) -> Answer:
         """The quoted answer with its ``k`` citations (``collapse=False`` keeps near-duplicate passages)."""
         query = fold_history(question, history)  # 1. the question, with the earlier turn folded in
         vector = self._vector(query)  # 2. embedded
-        hits = self.retriever.search(vector, query.tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)  # 3.
+        tokens = query.tokens + self.related.expand(query.question)  # the collection's words for the unmatched ones
+        hits = self.retriever.search(vector, tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)  # 3.
         order = self._reranked(query, hits, reranker)  # 4. re-ordered by a cross-encoder, when one is set
         return self.composer.compose(query, vector, hits, k, order=order)  # 5. sentences, abstention, wording
 

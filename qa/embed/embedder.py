@@ -93,6 +93,12 @@ class Embedder:
             self._exporting.join(timeout)
         return self._onnx is not None
 
+    def words(self) -> list[str]:
+        """The whole words the model's tokenizer knows (no word pieces): what ``qa.answer.related``
+        embeds ahead of questions, so that most words a person asks with need no model pass."""
+        vocab = getattr(getattr(self._model, "tokenizer", None), "get_vocab", dict)()
+        return sorted(w for w in vocab if w.isascii() and w.isalpha())
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for questions, one row per text, encoded together with whatever other threads ask
         at the same moment: under load, one model pass serves many questions (it costs little more

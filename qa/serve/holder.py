@@ -46,6 +46,7 @@ class BotHolder:
                 without_model = f" · no written answers: {err}"
                 self.bot = Bot.load(on_status=self._set_status, replace_stale=False, **{**self._kwargs, "llm": ""})
             self.bot.embedder.prepare_questions()  # the faster question encoder, ready before most visitors
+            threading.Thread(target=self._prepare_words, name="qa-words", daemon=True).start()
             self.bot.merge_in_background()  # changes left unmerged by an update that stopped: merged while serving
             c = self.bot.index.manifest.get("counts", {})
             rerank = f" · re-ranker {self.bot.reranker.name}" if self.bot.reranker else ""
@@ -72,6 +73,13 @@ class BotHolder:
 
         holder.shipped_corpus = bot.corpus is not None and is_shipped_corpus(bot.corpus)
         return holder
+
+    def _prepare_words(self) -> None:
+        """Optional speed: if embedding the words ahead fails, questions embed theirs as they come."""
+        try:
+            self.bot.prepare_words()
+        except Exception as err:  # noqa: BLE001 - the chat answers all the same
+            log.warning("Words are embedded as questions ask them: %s", err)
 
     def _set_status(self, message: str) -> None:
         self.status = message

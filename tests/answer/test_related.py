@@ -1,0 +1,58 @@
+"""A question's words that no passage holds are searched by the collection's own words for them
+("guarantee" → "warranty"), with the real model, FAISS and BM25."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from qa.answer.related import RelatedWords
+from qa.store.lexical import tokenize
+
+from ..conftest import build_bot, write_corpus
+
+WARRANTY = """# Your washing machine's warranty
+
+Your machine has a two-year warranty from the date of delivery. The warranty does not apply to faults caused by wrong installation.
+"""
+WASTE = """# Bulky waste collections
+
+We collect up to three items for £38. Garden waste must be put out in paper bags, not plastic rubbish bags.
+"""
+FARES = """# Fares
+
+A single ride costs $2.50. The fare covers one ride of up to 30 minutes; longer rides cost more.
+"""
+
+
+def _bot(tmp_path, embedder):
+    corpus = write_corpus(tmp_path / "docs", {"warranty.md": WARRANTY, "waste.md": WASTE, "fares.md": FARES})
+    return build_bot(corpus, tmp_path / "index", embedder)
+
+
+def test_a_word_no_passage_holds_is_searched_by_the_collections_word_for_it(tmp_path, embedder):
+    bot = _bot(tmp_path, embedder)
+    related = bot._answerer.related
+    extra = related.expand("Will the guarantee cover it if I hooked it up wrong myself?")
+    assert tokenize("warranty")[0] in extra  # "guarantee" is in no passage; "warranty" means it
+    assert tokenize("guarantee")[0] not in extra
+    sacks = related.expand("Will they take my leaves in black trash sacks?")
+    assert tokenize("rubbish")[0] in sacks or tokenize("bags")[0] in sacks
+    # Words the collection has are searched as written, and nothing is added for them.
+    assert related.expand("Does the warranty apply to faults?") == []
+    answer = bot.ask("Will the guarantee cover it if I hooked it up wrong myself?")
+    assert answer.citations[0].source == "warranty.md"
+    assert "wrong installation" in answer.citations[0].highlight
+
+
+def test_words_embedded_ahead_are_used_and_a_large_collection_is_left_as_it_is(tmp_path, embedder):
+    bot = _bot(tmp_path, embedder)
+    related = bot._answerer.related
+    bot.prepare_words()
+    assert "guarantee" in related._known and "warranty" in related._known  # the model's words, and the collection's
+    calls = []
+    encode = embedder.encode_queries
+    related.embedder = type("Counting", (), {"encode_queries": lambda self, t: calls.append(t) or encode(t),
+                                             "encode": embedder.encode, "words": embedder.words})()
+    assert tokenize("warranty")[0] in related.expand("Does the guarantee cover it?")
+    assert calls == []  # "guarantee" was embedded ahead: no model pass while the question waits
+    small = RelatedWords(bot.index, embedder, replace(related.settings, max_passages=len(bot.index.chunks) - 1))
+    assert not small.enabled and small.expand("Does the guarantee cover it?") == []
