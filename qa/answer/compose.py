@@ -296,6 +296,8 @@ class Composer:
             "yes_no": float(yes_no), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
             "kind_missing": float(top.lacks_kind),
+            # "Who is the practice manager?" answered by a sentence naming nobody (an address, a team)
+            "name_missing": float(query.kind == "name" and top.lacks_kind),
             # "Which towns are not supplied?" (not "Isn't the bus free?", a yes/no question said the other way)
             "negation_unmatched": float(negated(query.question) and not yes_no
                                         and not negated(passage[top.start - chunk.start:top.end - chunk.start])),

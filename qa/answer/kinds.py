@@ -32,11 +32,43 @@ _ASKS = (
              r"|\b(latest|earliest|last|first|final|closing) (time|day|date)\b|\bthe (latest|earliest)\b|\bopening (hours|times)\b|\bhow often\b"),
     ("count", r"\bhow (many|far|fast|warm|cold|hot|big|large|heavy|tall|high|deep|wide)\b|\bwhat temperature\b"
               r"|\bwhat (number|percentage|percent|share|proportion|slice)\b|\b(maximum|minimum|the most|the least|total)\b"),
+    # who holds a post: answered by a person's name, not by a team's or an office's ("Who is the practice
+    # manager?" is not answered by "Willowbank Dental Practice, 14 Orchard Row"), where "who should I ask?"
+    # is answered by a role as well ("your studio lead")
+    ("name", r"\bwho(?:'s|’s| is| was)\s+((the|your|our|their)\s+(?!(best|right|correct|person|people|one|contact)\b)|in charge\b|responsible\b)|\bwho (manages|heads|leads|chairs|founded|wrote|designed)\b"
+             r"|\bnames? of (the|your|our|their) (\w+ )?(teachers?|staff|assistants?|members?|managers?|directors?|owners?|founders?|heads?|leaders?|partners?|doctors?|people|person)\b"),
     # "who" asking, not "someone who uses a wheelchair"
     ("person", r"^\W*(who|whom|whose)\b|\b(to|with|for|from|by|of) (who|whom)\b|\bwhose\b"
                r"|\bwho(?:'s|’s| is| are| do| does| did| can| could| should| will| would| was| runs| decides| pays)\b|\bwhich (\w+ )?(person|member|teacher|staff|department|team|company|firm|office)\b|\bnames? of\b"),
     ("place", r"\bwhere\b|\bwhich (room|building|floor|station|entrance|address|stop|branch)\b"),
 )
+# Words that make a run of capitalised words an organisation's or a place's name, not a person's.
+_NOT_PEOPLE = frozenset("""
+practice council borough county city district authority services service department team relations customer centre center
+library libraries school college university hospital clinic surgery office trust club fitness gym leisure pool transit
+transport regional national royal direct ltd limited inc plc llc co company corporation group bank insurance home move
+appliances controls street st road rd row avenue ave lane way parkway drive square park place hall house court station
+bridge hill green north south east west central main public civic community health care dental medical support board
+the a an our your their this that and of for in on at to with by from
+""".split())
+_CAPITALISED_RUN = re.compile(r"(?:\b[A-ZÀ-ÖØ-Þ][\w'’-]*\.?\s+){1,3}[A-ZÀ-ÖØ-Þ][\w'’-]*")
+
+
+def names_person(text: str) -> bool:
+    """``text`` names a person: a title and a name ("Mr Callum Reid", "Dr. Fenella Marsh"), or two to four
+    capitalised words not opening the sentence, none of them an organisation's or a place's word
+    ("Priya Natarajan", not "Thornbury Borough Council" nor "Civic Centre")."""
+    if re.search(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Dame)\b\.?\s+[A-Z]", text):
+        return True
+    for m in _CAPITALISED_RUN.finditer(text):
+        before = text[:m.start()].rstrip()
+        if not before or before[-1] in ".!?:•|":
+            continue  # a sentence's or an item's first word is capitalised anyway
+        if _NOT_PEOPLE.isdisjoint(w.rstrip(".").lower() for w in m.group(0).split()):
+            return True
+    return False
+
+
 # A question that opens with an auxiliary ("Are buses free when I go to vote?") asks yes or no, and one
 # that asks why or what to do asks for an explanation: neither asks for a kind of thing.
 _NO_KIND = re.compile(r"^\W*((is|are|was|were|am|do|does|did|can|could|will|would|should|shall|may|might|must|have|has|had|wo)(n['’]t)?\b"
@@ -111,6 +143,8 @@ def states(kind: str, text: str) -> bool:
         return True
     if kind == "count" and numbers_in(text):
         return True
+    if kind == "name":
+        return names_person(text)
     pattern = _PATTERNS.get(kind)
     return pattern is not None and bool(pattern.search(text))
 

@@ -29,6 +29,13 @@ Questions about the route go to Dana Whitfield in the customer team. Buses leave
     ("What's the phone number of the outdoor centre?", "contact"),
     ("What's the minimum age to ride?", "age"),
     ("Why won't they pay for my sandwich when I'm out for the day?", None),
+    ("Who is the practice manager at Willowbank dental?", "name"),  # who holds a post: a person's name
+    ("Who's in charge of the trip?", "name"),
+    ("Who manages the Castlegate gym?", "name"),
+    ("Who runs the school district?", "person"),
+    ("Who is the right person to ask about a refund?", "person"),  # "the customer team" answers it  # a board runs it as well as a person
+    ("Who should I ask about my expenses?", "person"),  # a role answers this too ("your studio lead")
+    ("What is the name of Huawei's AI chip?", "person"),
 ])
 def test_the_kind_a_question_asks_for(question, kind):
     assert asks_for(question) == kind
@@ -43,6 +50,14 @@ def test_what_a_sentence_states_is_read_broadly():
     assert not states("time", "The pool has six lanes.")
     assert states("count", "Seven members of staff will go.") and not states("count", "Staff will go.")
     assert states("place", "It stops at Central Station.") and not states("place", "It is open late.")
+    # A person's name, not an office's, a team's or a place's
+    assert states("name", "The trip will be led by Mr Callum Reid, Year 5 class teacher.")
+    assert states("name", "Questions go to Priya Natarajan in the finance team.")
+    assert states("name", "The lighthouse was designed by engineer Alasdair Munro.")
+    assert not states("name", "Willowbank Dental Practice, 14 Orchard Row, Pennick.")
+    assert not states("name", "Write to Parking Services, Thornbury Borough Council, Civic Centre, Wharf Street.")
+    assert not states("name", "Call our Home Move team or visit the Main Library on Cedar Street.")
+    assert not states("name", "Ask your studio lead.")
     assert negated("Which towns are not supplied?") and negated("Why doesn't the cafe open?") and not negated("Which towns are supplied?")
 
 
