@@ -34,8 +34,13 @@ _ASKS = (
               r"|\bwhat (number|percentage|percent|share|proportion|slice)\b|\b(maximum|minimum|the most|the least|total)\b"),
     # who holds a post: answered by a person's name, not by a team's or an office's ("Who is the practice
     # manager?" is not answered by "Willowbank Dental Practice, 14 Orchard Row"), where "who should I ask?"
-    # is answered by a role as well ("your studio lead")
-    ("name", r"\bwho(?:'s|’s| is| was)\s+((the|your|our|their)\s+(?!(best|right|correct|person|people|one|contact)\b)|in charge\b|responsible\b)|\bwho (manages|heads|leads|chairs|founded|wrote|designed)\b"
+    # or "who is responsible for repairs?" is answered by a role as well ("your studio lead", "the landlord")
+    ("name", r"\bwho(?:'s|’s| is| was| are| were)\s+(?!(the |a )?(best|right|correct|person|people|one|contact)\b)(?:[\w'’.&-]+\s+){0,4}?"
+             r"(manager|director|head|chair|chairman|chairwoman|chairperson|president|founder|owner|leader|lead|principal|headteacher"
+             r"|headmaster|headmistress|ceo|boss|supervisor|coordinator|officer|author|curator|engineer|architect|designer|secretary"
+             r"|treasurer|captain|coach|landlord|landlady|teacher|doctor|dentist|partner|lifeguard|assistant|mayor|governor|editor"
+             r"|inspector|instructor|trainer|clerk|receptionist|pharmacist|administrator|superintendent)s?\b"
+             r"|\bwho(?:'s|’s| is| was)\s+in charge\b|\bwho (runs|manages|heads|leads|chairs|founded|wrote|designed)\b"
              r"|\bnames? of (the|your|our|their) (\w+ )?(teachers?|staff|assistants?|members?|managers?|directors?|owners?|founders?|heads?|leaders?|partners?|doctors?|people|person)\b"),
     # "who" asking, not "someone who uses a wheelchair"
     ("person", r"^\W*(who|whom|whose)\b|\b(to|with|for|from|by|of) (who|whom)\b|\bwhose\b"
@@ -49,7 +54,7 @@ library libraries school college university hospital clinic surgery office trust
 transport regional national royal direct ltd limited inc plc llc co company corporation group bank insurance home move
 appliances controls street st road rd row avenue ave lane way parkway drive square park place hall house court station
 bridge hill green north south east west central main public civic community health care dental medical support board
-the a an our your their this that and of for in on at to with by from
+the a an my our your his her its their this that and of for in on at to with by from
 """.split())
 _CAPITALISED_RUN = re.compile(r"(?:\b[A-ZÀ-ÖØ-Þ][\w'’-]*\.?\s+){1,3}[A-ZÀ-ÖØ-Þ][\w'’-]*")
 
