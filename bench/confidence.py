@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from outcomes import ece  # noqa: E402
 
-from qa.answer.judge import FEATURES  # noqa: E402
+from qa.answer.judge import FEATURES, NAME_MISSING_AT_MOST, WEIGHTS  # noqa: E402
 
 TUNE = {"questions", "mixed", "negations", "everyday (tune)"}
 REPORT = {"heldout", "heldout2", "everyday (report)"}
@@ -57,6 +57,12 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.nd
     return w
 
 
+def ruled(r: dict) -> bool:
+    """Left tentative by a rule whatever the confidence (judge.judge): a name no document mentions, a year the
+    passage does not cover, a post holder's name not given."""
+    return r["outcome"] == "tentative" and any(r["signals"].get(f) for f in ("unknown_name", "years_missing", "name_missing"))
+
+
 def stated_from(unanswerable: list[float], unwarned: float) -> float | None:
     """The lowest threshold that leaves at most ``unwarned`` of these unanswerable questions' confidences at
     or above it (all but that many stay below)."""
@@ -74,20 +80,26 @@ def main() -> None:
     ap.add_argument("--l2", type=float, default=1.0)
     ap.add_argument("--tune", default=",".join(sorted(TUNE)), help="the sets to fit on (the rest report)")
     ap.add_argument("--features", default=",".join(FEATURES), help="signals to fit on (default: judge.FEATURES)")
+    ap.add_argument("--keep-weights", action="store_true", help="keep judge.WEIGHTS; only choose the threshold")
     args = ap.parse_args()
     rows = [json.loads(line) for line in args.records.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = [r for r in rows if r["signals"]]  # no evidence at all: nothing to judge
     fitted = set(args.tune.split(","))
     tune, report = [r for r in rows if group(r) in fitted], [r for r in rows if group(r) not in fitted]
     features = tuple(args.features.split(","))
-    w = fit(matrix(tune, features), np.array([float(r["right"]) for r in tune]), args.l2)
+    w = (np.array(WEIGHTS) if args.keep_weights
+         else fit(matrix(tune, features), np.array([float(r["right"]) for r in tune]), args.l2))
     for part in (tune, report):
         p = 1 / (1 + np.exp(-np.clip(matrix(part, features) @ w, -30, 30)))
         for r, c in zip(part, p):
-            r["confidence"] = float(c)
-    thresholds = [stated_from([r["confidence"] for r in tune if group(r) == name and not r["answerable"]], args.unwarned)
-                  for name in fitted]
+            r["confidence"] = float(min(c, NAME_MISSING_AT_MOST) if r["signals"].get("name_missing") else c)
+    # a question a rule leaves tentative is never unwarned, whatever its confidence: it counts as below any threshold
+    thresholds = [stated_from([0.0 if ruled(r) else r["confidence"] for r in tune if group(r) == name and not r["answerable"]],
+                              args.unwarned) for name in fitted]
     answer_at = max((t for t in thresholds if t is not None), default=0.5)
+    for r in tune + report:  # the rules' cap, as judge.judge applies it
+        if ruled(r) and not r["signals"].get("name_missing"):
+            r["confidence"] = min(r["confidence"], answer_at - 0.01)
     answerable = [r for r in tune if r["answerable"]]
     floor_sentence = min(r["signals"]["cosine"] for r in answerable)
     floor_passage = min(r["signals"]["passage"] for r in answerable)
