@@ -147,7 +147,8 @@ class Bot:
         """Serve ``index`` from now on; questions already being answered finish on the old one.
         Fusion weights: the caller's, else those the collection was calibrated to."""
         fusion = self.fusion or calibration.fusion_for(index)
-        self._answerer = Answerer.over(index, self.store.search(index), self.embedder, fusion, self.answer_settings)
+        self._answerer = Answerer.over(index, self.store.search(index), self.embedder, fusion, self.answer_settings,
+                                       previous=getattr(self, "_answerer", None))
 
     @classmethod
     def load(cls, corpus: str | Path | None = None, index: str | Path | None = None, model: str | None = None, *,

@@ -76,7 +76,7 @@ class Composer:
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage,
-                             lacks_kind=bool(query.kind) and not states(query.kind, chunk.text))
+                             lacks_kind=bool(query.kind) and not states(query.sentence_kind, chunk.text))
         focus_set = set(focus)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
@@ -119,7 +119,7 @@ class Composer:
                 fit = age_fit(query.ages, info.text)
                 score += s.age_bonus if fit > 0 else s.age_bonus / 2 if fit < 0 and query.yes_no else 0.0
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
-        i = self._best(scored, query.kind, chunk)
+        i = self._best(scored, query.sentence_kind, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
@@ -132,10 +132,10 @@ class Composer:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         elif s.tie_margin > 0:
-            j = self._tied_neighbour(scored, infos, i, query.kind, chunk, clipped)
+            j = self._tied_neighbour(scored, infos, i, query.sentence_kind, chunk, clipped)
             if j is not None:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
-        lacks = bool(query.kind) and not states(query.kind, chunk.text[a - chunk.start:b - chunk.start])
+        lacks = bool(query.kind) and not states(query.sentence_kind, chunk.text[a - chunk.start:b - chunk.start])
         return _Evidence(hit, a, b, cos, score, is_definition, lacks)
 
     def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, kind: str | None, chunk,

@@ -35,43 +35,65 @@ _ASKS = (
     # who holds a post: answered by a person's name, not by a team's or an office's ("Who is the practice
     # manager?" is not answered by "Willowbank Dental Practice, 14 Orchard Row"), where "who should I ask?"
     # or "who is responsible for repairs?" is answered by a role as well ("your studio lead", "the landlord")
-    ("name", r"\bwho(?:'s|’s| is| was| are| were)\s+(?!(the |a )?(best|right|correct|person|people|one|contact)\b)(?:[\w'’.&-]+\s+){0,4}?"
-             r"(manager|director|head|chair|chairman|chairwoman|chairperson|president|founder|owner|leader|lead|principal|headteacher"
-             r"|headmaster|headmistress|ceo|boss|supervisor|coordinator|officer|author|curator|engineer|architect|designer|secretary"
-             r"|treasurer|captain|coach|landlord|landlady|teacher|doctor|dentist|partner|lifeguard|assistant|mayor|governor|editor"
-             r"|inspector|instructor|trainer|clerk|receptionist|pharmacist|administrator|superintendent)s?\b"
+    ("name", r"\bwho(?:'s|’s| is| was| are| were)\s+(?:the|a|an|my|our|your|his|her|its|their|[\w.&-]+['’]s)\s+(?:[\w'’.&-]+\s+){0,2}?"
+             r"(manager|director|head(?!\s+office)|chair|chairman|chairwoman|chairperson|president|founder|leader|lead|principal"
+             r"|headteacher|headmaster|headmistress|ceo|boss|supervisor|coordinator|officer|author|curator|engineer|architect"
+             r"|designer|secretary|treasurer|captain|coach|landlord|landlady|teacher|doctor|dentist|partner|lifeguard|assistant"
+             r"|mayor|governor|editor|inspector|instructor|trainer|clerk|receptionist|pharmacist|administrator|superintendent)s?\b"
+             r"(?!\s+(of|for) (the )?(car|house|home|building|property|fence|land|vehicle)\b)"
              r"|\bwho(?:'s|’s| is| was)\s+in charge\b|\bwho (runs|manages|heads|leads|chairs|founded|wrote|designed)\b"
-             r"|\bnames? of (the|your|our|their) (\w+ )?(teachers?|staff|assistants?|members?|managers?|directors?|owners?|founders?|heads?|leaders?|partners?|doctors?|people|person)\b"),
+             r"|\bnames? of (the|your|our|their) (\w+ )?(teachers?|staff|assistants?|members?|managers?|directors?|founders?|heads?|leaders?|partners?|doctors?|people|person)\b"),
     # "who" asking, not "someone who uses a wheelchair"
     ("person", r"^\W*(who|whom|whose)\b|\b(to|with|for|from|by|of) (who|whom)\b|\bwhose\b"
                r"|\bwho(?:'s|’s| is| are| do| does| did| can| could| should| will| would| was| runs| decides| pays)\b|\bwhich (\w+ )?(person|member|teacher|staff|department|team|company|firm|office)\b|\bnames? of\b"),
     ("place", r"\bwhere\b|\bwhich (room|building|floor|station|entrance|address|stop|branch)\b"),
 )
-# Words that make a run of capitalised words an organisation's or a place's name, not a person's.
+# The last word of an organisation's or a place's name ("Thornbury Borough Council", "Civic Centre"): a run
+# of capitalised words ending in one names no person. Words that are also common surnames (Hall, Green, Park,
+# Hill, Lane, West…) are left out: "Helen Green" names a person.
 _NOT_PEOPLE = frozenset("""
-practice council borough county city district authority services service department team relations customer centre center
-library libraries school college university hospital clinic surgery office trust club fitness gym leisure pool transit
-transport regional national royal direct ltd limited inc plc llc co company corporation group bank insurance home move
-appliances controls street st road rd row avenue ave lane way parkway drive square park place hall house court station
-bridge hill green north south east west central main public civic community health care dental medical support board
-the a an my our your his her its their this that and of for in on at to with by from
+practice council borough county services service department team relations centre center library libraries school
+college university hospital clinic surgery office trust club fitness gym leisure pool transit transport authority
+direct ltd limited inc plc llc co company corporation group bank insurance appliances controls association society
+committee board partnership foundation institute agency ministry government street st road rd row avenue ave way
+parkway drive square place station airport terminal estate centre campus card pass scheme plan policy app portal
+holiday holidays day days month week year
 """.split())
-_CAPITALISED_RUN = re.compile(r"(?:\b[A-ZÀ-ÖØ-Þ][\w'’-]*\.?\s+){1,3}[A-ZÀ-ÖØ-Þ][\w'’-]*")
+# Capitalised words that open a run without being part of a name ("The Customer Service Center", "Ask Priya Natarajan")
+_RUN_OPENERS = frozenset("a an the my our your his her its their this that these those ask contact call email write see speak".split())
+_TITLE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Dame)\b\.?\s+[A-Z][a-z]")
+_WORD_AT = re.compile(r"[^\W\d_][\w'’-]*")
 
 
-def names_person(text: str) -> bool:
-    """``text`` names a person: a title and a name ("Mr Callum Reid", "Dr. Fenella Marsh"), or two to four
-    capitalised words not opening the sentence, none of them an organisation's or a place's word
-    ("Priya Natarajan", not "Thornbury Borough Council" nor "Civic Centre")."""
-    if re.search(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Dame)\b\.?\s+[A-Z]", text):
+def _is_name(run: list[str], given: frozenset[str]) -> bool:
+    words = [w.lower() for w in run]
+    while words and words[0] in _RUN_OPENERS:
+        words = words[1:]
+    return (2 <= len(words) <= 4 and words[-1] not in _NOT_PEOPLE and not run[-1].isupper()
+            and not given.issuperset(words))
+
+
+def names_person(text: str, given: frozenset[str] = frozenset()) -> bool:
+    """``text`` names a person: a title and a name ("Mr Callum Reid", "Dr. Fenella Marsh"), or a run of two
+    to four capitalised words, in any alphabet, whose last is not an organisation's or a place's ("Priya
+    Natarajan is our practice manager", "Practice manager: Helen Green"; not "Thornbury Borough Council",
+    "Civic Centre" nor "Outdoor Adventures UK"). Broad on purpose, as the other kinds are. A name the
+    question ``given`` itself (lower-cased words) is not an answer: "Who runs Riverton Wheels?" is not
+    answered by "Riverton Wheels has 1,400 bikes"."""
+    if _TITLE.search(text):
         return True
-    for m in _CAPITALISED_RUN.finditer(text):
-        before = text[:m.start()].rstrip()
-        if not before or before[-1] in ".!?:•|":
-            continue  # a sentence's or an item's first word is capitalised anyway
-        if _NOT_PEOPLE.isdisjoint(w.rstrip(".").lower() for w in m.group(0).split()):
-            return True
-    return False
+    run: list[str] = []
+    end = 0
+    for m in _WORD_AT.finditer(text):
+        word = m.group(0)
+        if word[0].isupper() and run and text[end:m.start()].isspace():
+            run.append(word)
+        else:
+            if _is_name(run, given):
+                return True
+            run = [word] if word[0].isupper() else []
+        end = m.end()
+    return _is_name(run, given)
 
 
 # A question that opens with an auxiliary ("Are buses free when I go to vote?") asks yes or no, and one
@@ -130,6 +152,13 @@ def asking_sentence(question: str) -> str:
     return next((p for p in reversed(pieces) if p.rstrip().endswith("?")), pieces[-1])
 
 
+def sentence_kind(kind: str | None, question: str) -> str | None:
+    """``kind`` as sentences are read for it (``states``): a name, less the names the question gives."""
+    if kind != "name":
+        return kind
+    return "name:" + "|".join(sorted({w.lower() for w in _WORD_AT.findall(question) if w[0].isupper()}))
+
+
 def asks_for(question: str) -> str | None:
     """The kind of thing the question's last sentence asks for, or None (a yes/no question, a "why", a
     "what happens if"…): "How much is a swim for my 70-year-old dad?" asks for money."""
@@ -148,8 +177,8 @@ def states(kind: str, text: str) -> bool:
         return True
     if kind == "count" and numbers_in(text):
         return True
-    if kind == "name":
-        return names_person(text)
+    if kind.startswith("name"):  # "name:riverton|wheels": the names the question gives (``sentence_kind``)
+        return names_person(text, frozenset(kind[5:].split("|")) - {""})
     pattern = _PATTERNS.get(kind)
     return pattern is not None and bool(pattern.search(text))
 

@@ -2,6 +2,7 @@
 model) write and check. ``Bot.ask`` hands every question to ``Answerer.stream`` and nothing else."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
@@ -16,6 +17,8 @@ from qa.answer.retrieval import FusionSettings, Hit, Retriever
 from qa.store import Index, embed_text
 from qa.store.base import Search
 from qa.types import Answer, Citation
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from qa.answer.writer import Writer
@@ -35,8 +38,9 @@ class Answerer:
 
     @classmethod
     def over(cls, index: Index, search: Search, embedder: "Embedder", fusion: FusionSettings,
-             settings: AnswerSettings | None = None) -> "Answerer":
-        related = RelatedWords(index, embedder)
+             settings: AnswerSettings | None = None, previous: "Answerer | None" = None) -> "Answerer":
+        """``previous``: the answerer this one replaces, whose embedded words it keeps."""
+        related = RelatedWords(index, embedder, previous=previous.related if previous is not None else None)
         return cls(index, Retriever(index, fusion, search), Composer(index, settings), embedder, related)
 
     def answer(self, question: str, history: list[dict] | None = None, k: int = 5, collapse: bool = True,
@@ -44,7 +48,7 @@ class Answerer:
         """The quoted answer with its ``k`` citations (``collapse=False`` keeps near-duplicate passages)."""
         query = fold_history(question, history)  # 1. the question, with the earlier turn folded in
         vector = self._vector(query)  # 2. embedded
-        tokens = query.tokens + self.related.expand(query.question)  # the collection's words for the unmatched ones
+        tokens = query.tokens + self._related(query)  # the collection's words for the unmatched ones
         hits = self.retriever.search(vector, tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)  # 3.
         order = self._reranked(query, hits, reranker)  # 4. re-ordered by a cross-encoder, when one is set
         return self.composer.compose(query, vector, hits, k, order=order)  # 5. sentences, abstention, wording
@@ -58,6 +62,14 @@ class Answerer:
             return
         checker = Checker(self.embedder.encode, self.index.lexical.idf, stored=self.stored_sentences)  # 6. written, checked
         yield from writer.write(answer, history, checker, lambda c: locate(c, self.index.document(c.source)))
+
+    def _related(self, query: Query) -> list[str]:
+        """Optional help: if looking up related words fails, the question is searched with its own words."""
+        try:
+            return self.related.expand(query.question)
+        except Exception as err:  # noqa: BLE001 - the answer does not depend on it
+            log.warning("Searching with the question's own words only: related words failed (%s)", err)
+            return []
 
     def _vector(self, query: Query) -> np.ndarray:
         if not query.is_followup:

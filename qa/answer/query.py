@@ -10,7 +10,7 @@ from functools import cached_property
 from qa.answer.evidence import _YEAR_DIGITS, numbers_in
 from qa.answer.ages import asker_ages
 from qa.answer.judge import is_yes_no
-from qa.answer.kinds import asks_for
+from qa.answer.kinds import asks_for, sentence_kind
 from qa.store.lexical import fold, tokenize
 
 # A follow-up leans on the previous turn when it opens with a connective or
@@ -93,6 +93,11 @@ class Query:
     def kind(self) -> str | None:
         """What this turn asks for: "money", "time", "person"… (``kinds.asks_for``), or None."""
         return asks_for(self.question)
+
+    @cached_property
+    def sentence_kind(self) -> str | None:
+        """``kind`` as the sentences are read for it (``kinds.sentence_kind``)."""
+        return sentence_kind(self.kind, self.question)
 
     @cached_property
     def yes_no(self) -> bool:

@@ -4,15 +4,24 @@ People ask in their own words: "Will the guarantee cover it?" of a page that say
 trash sacks" of one that says "rubbish bags". A word no passage holds scores nothing in BM25, so the
 lexical vote goes to the passages that match the question's other, commoner words ("cover", "take"),
 often in the wrong document. Each such word is looked up among the collection's words by meaning (the
-embedding model, word by word), and the nearest ones above a similarity floor join the BM25 query.
-Only the search reads them: the highlight and the judgement still weigh the words the person wrote.
+embedding model, word by word), and the nearest ones above a similarity floor join the BM25 query. The
+highlight reads only the words the person wrote; the passages' fused scores, which the judgement also
+weighs, include the added words' BM25.
 
-The collection's words are embedded once, on the first question that needs them (about a second for a
-few thousand words), and kept per embedding model, so an added document costs only its new words.
-A question's own unmatched words take one pass of the question encoder (about 3 ms), except those
-``prepare`` embedded ahead: a server embeds the tokenizer's ~20,000 whole words in the background at
-start (about ten seconds, ~35 MB), which covers nine in ten of the words people ask with.
-Collections larger than ``max_passages`` are left as they are: their vocabulary would take minutes.
+Names are looked up too: "Uber Eats" finds "delivery". A name no document mentions ("Vietnam" → "china")
+still reaches the judge as the person wrote it, which reports it ("No document mentions Vietnam."). Words
+of scripts written without spaces are left alone: BM25 reads them per character.
+
+Costs, and where they fall:
+- The collection's words are embedded on the first question that needs them, in parts, so other questions
+  go on being encoded between them (a few seconds for a few thousand words on two cores). An index swapped
+  in after an upload or a removal keeps the vectors it had and embeds only the new documents' words; a
+  visitor's words stay with the visitor's session and go with it.
+- A question's own unmatched words take one pass of the question encoder (about 3 ms), unless ``prepare``
+  embedded them ahead: a server embeds the tokenizer's ~20,000 whole words at start, on a thread of its own
+  (about ten seconds, ~35 MB, shared by every session), which covers nine in ten words people ask with.
+- Collections larger than ``max_passages`` are searched with the question's own words only.
+
 Measured on every labeled set in docs/benchmarks.md.
 """
 from __future__ import annotations
@@ -31,6 +40,7 @@ if TYPE_CHECKING:
     from qa.store import Index
 
 
+
 @dataclass(frozen=True)
 class RelatedSettings:
     similarity: float = 0.5  # cosine from which a collection word stands for a question's word
@@ -38,31 +48,40 @@ class RelatedSettings:
     max_passages: int = 50_000  # larger collections are searched with the question's own words only
 
 
-ASKED_KEPT = 5_000  # question words whose vectors are kept, per collection
+ASKED_KEPT = 5_000  # question words whose vectors a collection keeps, the most recent
+PART = 256  # words embedded per model pass while a question may be waiting for the model
 
-# Word vectors per embedding model, kept across the answerers a bot swaps in as documents come and go.
-_VECTORS: "weakref.WeakKeyDictionary[object, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
-_VECTORS_LOCK = threading.Lock()
+# The model's own whole words, embedded ahead by ``prepare``: per embedder, shared by every session.
+_AHEAD: "weakref.WeakKeyDictionary[object, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
+_AHEAD_LOCK = threading.Lock()
 
 
 def words_of(text: str) -> list[str]:
-    """The content words of ``text`` as written (lower-cased, accents folded), in order, once each."""
+    """The content words of ``text`` as written (lower-cased, accents folded), in order, once each: only
+    words BM25 reads as one term (not Chinese, Japanese or Korean runs, which it reads per character)."""
     stop = stopwords()
-    return list(dict.fromkeys(w for w in _TOKEN.findall(fold(text)) if w.isalpha() and len(w) > 2 and w not in stop))
+    return list(dict.fromkeys(w for w in _TOKEN.findall(fold(text))
+                              if w.isalpha() and len(w) > 2 and w not in stop and len(tokenize(w)) == 1))
+
+
+def _ahead(embedder: "Embedder") -> dict[str, np.ndarray]:
+    with _AHEAD_LOCK:
+        return _AHEAD.setdefault(embedder, {})
 
 
 class RelatedWords:
     """Looks up, for the words of a question that no passage holds, the collection's nearest words."""
 
-    def __init__(self, index: "Index", embedder: "Embedder", settings: RelatedSettings | None = None) -> None:
+    def __init__(self, index: "Index", embedder: "Embedder", settings: RelatedSettings | None = None,
+                 previous: "RelatedWords | None" = None) -> None:
         self.index, self.embedder = index, embedder
         self.settings = settings or RelatedSettings()
-        with _VECTORS_LOCK:
-            self._known = _VECTORS.setdefault(embedder, {})
         self._lock = threading.Lock()
         self._asked: dict[str, np.ndarray] = {}
+        self._previous = previous  # an index swapped in keeps what the one before it had embedded
         self._words: list[str] | None = None
         self._matrix: np.ndarray | None = None
+        self._sources: frozenset[str] = frozenset()
 
     @property
     def enabled(self) -> bool:
@@ -71,49 +90,68 @@ class RelatedWords:
     def _vocabulary(self) -> tuple[list[str], np.ndarray]:
         with self._lock:
             if self._words is None:
-                words = list(dict.fromkeys(w for c in self.index.chunks for w in words_of(c.text)))
-                missing = [w for w in words if w not in self._known]
-                if missing:
-                    self._remember(missing, self.embedder.encode(missing, batch_size=256))
-                self._matrix = (np.stack([self._known[w] for w in words]) if words
-                                else np.zeros((0, 1), dtype=np.float32))
-                self._words = words
+                self._build()
             return self._words, self._matrix
 
-    def _remember(self, words: list[str], vectors: np.ndarray) -> None:
-        with _VECTORS_LOCK:
-            self._known.update(zip(words, np.asarray(vectors, dtype=np.float32)))
+    def _build(self) -> None:
+        """This collection's words and their vectors: the previous index's, and the new documents' words."""
+        before = self._previous
+        self._previous = None  # not a chain of every index the bot ever had
+        words: list[str] = []
+        parts: list[np.ndarray] = []
+        scanned: frozenset[str] = frozenset()
+        if before is not None and before._words is not None:
+            words, parts, scanned = list(before._words), [before._matrix], before._sources
+        sources = frozenset(c.source for c in self.index.chunks)
+        have = set(words)
+        new = list(dict.fromkeys(w for c in self.index.chunks if c.source not in scanned
+                                 for w in words_of(c.text) if w not in have))
+        ahead = _ahead(self.embedder)
+        for start in range(0, len(new), PART):  # in parts: the model lock is let go between them
+            part = new[start:start + PART]
+            missing = [w for w in part if w not in ahead]
+            vectors = dict(zip(missing, np.asarray(self.embedder.encode(missing, batch_size=PART, bf16=False), dtype=np.float32))) if missing else {}
+            parts.append(np.stack([ahead[w] if w in ahead else vectors[w] for w in part]))
+            words += part
+        self._words, self._sources = words, sources
+        self._matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
 
     def _vectors(self, words: list[str]) -> np.ndarray:
         """A question's words: embedded ahead (``prepare``), or through the question encoder (a few
         milliseconds); the last few thousand asked are kept, so a word asked again costs nothing."""
-        known = self._known
-        new = [w for w in words if w not in known and w not in self._asked]
+        ahead, asked = _ahead(self.embedder), self._asked
+        found = {w: ahead.get(w, asked.get(w)) for w in words}
+        new = [w for w, v in found.items() if v is None]
         if new:
-            if len(self._asked) > ASKED_KEPT:
-                self._asked.clear()
-            self._asked.update(zip(new, np.asarray(self.embedder.encode_queries(new), dtype=np.float32)))
-        return np.stack([known[w] if w in known else self._asked[w] for w in words])
+            vectors = np.asarray(self.embedder.encode_queries(new), dtype=np.float32)
+            found.update(zip(new, vectors))
+            with self._lock:
+                if len(asked) > ASKED_KEPT:
+                    asked.clear()
+                asked.update(zip(new, vectors))
+        return np.stack([found[w] for w in words])
 
     def prepare(self) -> None:
-        """Embed the collection's words, then the model's whole words, now (a server does this at start,
-        on a thread of its own): questions then rarely wait for a word to be embedded."""
+        """Embed the model's whole words, then this collection's, now (a server does this at start, on a
+        thread of its own): questions then rarely wait for a word to be embedded."""
         if not self.enabled:
             return
+        stop, ahead = stopwords(), _ahead(self.embedder)
+        words = [w for w in self.embedder.words() if len(w) > 2 and w not in stop and w not in ahead]
+        for start in range(0, len(words), PART):
+            part = words[start:start + PART]
+            vectors = np.asarray(self.embedder.encode(part, batch_size=PART, bf16=False), dtype=np.float32)
+            with _AHEAD_LOCK:
+                ahead.update(zip(part, vectors))
         self._vocabulary()
-        stop = stopwords()
-        ahead = [w for w in self.embedder.words() if len(w) > 2 and w not in stop and w not in self._known]
-        for start in range(0, len(ahead), 512):  # in parts: a question asked meanwhile waits a fraction of a second
-            part = ahead[start:start + 512]
-            self._remember(part, self.embedder.encode(part, batch_size=256))
 
     def expand(self, question: str) -> list[str]:
         """BM25 tokens of the collection words that stand for the question's unmatched words."""
         if not self.enabled:
             return []
-        asked = [(w, tokenize(w)) for w in words_of(question)]
-        asked = [(w, t[0]) for w, t in asked if t]
-        df = self.index.lexical.doc_freq([t for _, t in asked])
+        asked = [(w, tokenize(w)[0]) for w in words_of(question)]
+        lexical = self.index.lexical
+        df = lexical.doc_freq([t for _, t in asked])
         unmatched = [w for w, t in asked if df.get(t, 0) == 0]
         if not unmatched:
             return []
@@ -121,9 +159,11 @@ class RelatedWords:
         if not words:
             return []
         s = self.settings
-        extra: list[str] = []
+        candidates: list[str] = []
         for sims in self._vectors(unmatched) @ matrix.T:
-            for i in np.argsort(-sims)[:s.per_word]:
-                if sims[i] >= s.similarity:
-                    extra += tokenize(words[i])
-        return list(dict.fromkeys(extra))
+            top = np.argpartition(-sims, min(s.per_word, len(sims) - 1))[:s.per_word + 1]
+            candidates += [words[i] for i in sorted(top, key=lambda i: -sims[i])[:s.per_word] if sims[i] >= s.similarity]
+        # a question word's own term may come back too: it then weighs twice, as measured
+        extra = list(dict.fromkeys(tokenize(w)[0] for w in candidates))
+        live = lexical.doc_freq(extra)  # a word only removed documents had is no help
+        return [t for t in extra if live.get(t, 0) > 0]

@@ -35,6 +35,9 @@ Questions about the route go to Dana Whitfield in the customer team. Buses leave
     ("Who runs the school district?", "name"),
     ("Who is Corvell's head of customer relations?", "name"),
     ("Who is responsible for fixing the boiler?", "person"),  # "the landlord" answers it
+    ("Who is eligible for a teacher discount?", "person"),
+    ("Who is the head office?", "person"),
+    ("Who is the Millbrook pool's head lifeguard?", "name"),
     ("Who is the right person to ask about a refund?", "person"),  # "the customer team" answers it  # a board runs it as well as a person
     ("Who should I ask about my expenses?", "person"),  # a role answers this too ("your studio lead")
     ("What is the name of Huawei's AI chip?", "person"),
@@ -58,9 +61,13 @@ def test_what_a_sentence_states_is_read_broadly():
     assert states("name", "The lighthouse was designed by engineer Alasdair Munro.")
     assert not states("name", "Willowbank Dental Practice, 14 Orchard Row, Pennick.")
     assert not states("name", "Write to Parking Services, Thornbury Borough Council, Civic Centre, Wharf Street.")
-    assert not states("name", "Call our Home Move team or visit the Main Library on Cedar Street.")
+    assert not states("name", "Call our customer team or visit the Main Library on Cedar Street.")
     assert not states("name", "Ask your studio lead.")
     assert not states("name", "Order it in the My Skylark app.")
+    # Names open sentences and follow labels too, in any alphabet; a surname may be a place word
+    assert states("name", "Priya Natarajan is our practice manager.") and states("name", "Head dental nurse: Helen Green")
+    assert states("name", "The director is Kim Park.") and states("name", "Łukasz Nowak leads the team.")
+    assert not states("name", "Book with Outdoor Adventures UK.")
     assert negated("Which towns are not supplied?") and negated("Why doesn't the cafe open?") and not negated("Which towns are supplied?")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qa.answer.related import RelatedWords
+from qa.answer.related import RelatedWords, _ahead
 from qa.store.lexical import tokenize
 
 from ..conftest import build_bot, write_corpus
@@ -43,16 +43,35 @@ def test_a_word_no_passage_holds_is_searched_by_the_collections_word_for_it(tmp_
     assert "wrong installation" in answer.citations[0].highlight
 
 
-def test_words_embedded_ahead_are_used_and_a_large_collection_is_left_as_it_is(tmp_path, embedder):
+def test_words_embedded_ahead_are_used_and_a_large_collection_is_left_as_it_is(tmp_path, embedder, monkeypatch):
     bot = _bot(tmp_path, embedder)
     related = bot._answerer.related
     bot.prepare_words()
-    assert "guarantee" in related._known and "warranty" in related._known  # the model's words, and the collection's
+    assert "guarantee" in _ahead(embedder) and "warranty" in related._words  # the model's words, and the collection's
     calls = []
     encode = embedder.encode_queries
-    related.embedder = type("Counting", (), {"encode_queries": lambda self, t: calls.append(t) or encode(t),
-                                             "encode": embedder.encode, "words": embedder.words})()
+    monkeypatch.setattr(embedder, "encode_queries", lambda texts: calls.append(list(texts)) or encode(texts))
     assert tokenize("warranty")[0] in related.expand("Does the guarantee cover it?")
     assert calls == []  # "guarantee" was embedded ahead: no model pass while the question waits
     small = RelatedWords(bot.index, embedder, replace(related.settings, max_passages=len(bot.index.chunks) - 1))
     assert not small.enabled and small.expand("Does the guarantee cover it?") == []
+
+
+def test_an_index_swapped_in_keeps_the_words_embedded_and_a_visitors_words_stay_in_the_session(tmp_path, embedder):
+    bot = _bot(tmp_path, embedder)
+    bot._answerer.related.expand("Does the guarantee cover it?")  # the collection's words, embedded
+    shared_words = list(bot._answerer.related._words)
+    visitor = bot.session()
+    extra = tmp_path / "upload" / "kettle.md"
+    extra.parent.mkdir()
+    extra.write_text("# Kettle\n\nDescale the kettle every month with citric acid.\n", encoding="utf-8")
+    visitor.add(extra)
+    mine = visitor._answerer.related
+    mine.expand("How do I get rid of limescale in my kettle?")
+    assert "descale" in mine._words  # the upload's words, embedded for this session
+    assert mine._words[:len(shared_words)] == shared_words  # the shared words were kept, not embedded again
+    assert "descale" not in bot._answerer.related._words  # the visitor's words are not the other visitors'
+    assert "descale" not in _ahead(embedder)
+    # A name no document mentions still reaches the judge as written, which says so
+    answer = bot.ask("Does the warranty cover machines bought in Vietnam?")
+    assert answer.outcome != "answered" and "Vietnam" in answer.reason
