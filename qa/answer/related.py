@@ -26,6 +26,7 @@ Measured on every labeled set in docs/benchmarks.md.
 """
 from __future__ import annotations
 
+import atexit
 import threading
 import weakref
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ PART = 256  # words embedded per model pass while a question may be waiting for 
 # The model's own whole words, embedded ahead by ``prepare``: per embedder, shared by every session.
 _AHEAD: "weakref.WeakKeyDictionary[object, dict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
 _AHEAD_LOCK = threading.Lock()
+
+
+# ``prepare`` runs on a thread of its own for seconds, inside the model: at exit it is stopped between two
+# parts and waited for, or the interpreter would be torn down under it (a crash on the way out).
+_STOP = threading.Event()
+_PREPARING: set[threading.Thread] = set()
+
+
+@atexit.register
+def _stop_preparing() -> None:
+    _STOP.set()
+    for thread in list(_PREPARING):
+        thread.join(timeout=30)
 
 
 def words_of(text: str) -> list[str]:
@@ -108,6 +122,8 @@ class RelatedWords:
                                  for w in words_of(c.text) if w not in have))
         ahead = _ahead(self.embedder)
         for start in range(0, len(new), PART):  # in parts: the model lock is let go between them
+            if _STOP.is_set():
+                break  # the process is ending
             part = new[start:start + PART]
             missing = [w for w in part if w not in ahead]
             vectors = dict(zip(missing, np.asarray(self.embedder.encode(missing, batch_size=PART, bf16=False), dtype=np.float32))) if missing else {}
@@ -136,14 +152,22 @@ class RelatedWords:
         thread of its own): questions then rarely wait for a word to be embedded."""
         if not self.enabled:
             return
-        stop, ahead = stopwords(), _ahead(self.embedder)
-        words = [w for w in self.embedder.words() if len(w) > 2 and w not in stop and w not in ahead]
-        for start in range(0, len(words), PART):
-            part = words[start:start + PART]
-            vectors = np.asarray(self.embedder.encode(part, batch_size=PART, bf16=False), dtype=np.float32)
-            with _AHEAD_LOCK:
-                ahead.update(zip(part, vectors))
-        self._vocabulary()
+        me = threading.current_thread()
+        _PREPARING.add(me)
+        try:
+            stop, ahead = stopwords(), _ahead(self.embedder)
+            words = [w for w in self.embedder.words() if len(w) > 2 and w not in stop and w not in ahead]
+            for start in range(0, len(words), PART):
+                if _STOP.is_set():
+                    return
+                part = words[start:start + PART]
+                vectors = np.asarray(self.embedder.encode(part, batch_size=PART, bf16=False), dtype=np.float32)
+                with _AHEAD_LOCK:
+                    ahead.update(zip(part, vectors))
+            if not _STOP.is_set():
+                self._vocabulary()
+        finally:
+            _PREPARING.discard(me)
 
     def expand(self, question: str) -> list[str]:
         """BM25 tokens of the collection words that stand for the question's unmatched words."""
