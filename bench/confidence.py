@@ -87,6 +87,8 @@ def main() -> None:
     fitted = set(args.tune.split(","))
     tune, report = [r for r in rows if group(r) in fitted], [r for r in rows if group(r) not in fitted]
     features = tuple(args.features.split(","))
+    if args.keep_weights and features != FEATURES:
+        ap.error("--keep-weights keeps judge.WEIGHTS, which are for judge.FEATURES: leave --features out")
     w = (np.array(WEIGHTS) if args.keep_weights
          else fit(matrix(tune, features), np.array([float(r["right"]) for r in tune]), args.l2))
     for part in (tune, report):
