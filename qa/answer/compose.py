@@ -19,7 +19,7 @@ from qa.answer.evidence import (
     spells_out,
 )
 from qa.answer.judge import Verdict, judge
-from qa.answer.kinds import asking_sentence, negated, states
+from qa.answer.kinds import asking_sentence, negated
 from qa.answer.query import (
     _CONTINUES,
     _SENTENCE_END,
@@ -76,7 +76,7 @@ class Composer:
         sids = ix.chunk_sentences[hit.chunk]
         if not len(sids):
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage,
-                             lacks_kind=bool(query.kind) and not states(query.sentence_kind, chunk.text))
+                             lacks_kind=not query.stated_by(chunk.text))
         focus_set = set(focus)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
@@ -119,7 +119,7 @@ class Composer:
                 fit = age_fit(query.ages, info.text)
                 score += s.age_bonus if fit > 0 else s.age_bonus / 2 if fit < 0 and query.yes_no else 0.0
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
-        i = self._best(scored, query.sentence_kind, chunk)
+        i = self._best(scored, query, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
@@ -132,13 +132,13 @@ class Composer:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         elif s.tie_margin > 0:
-            j = self._tied_neighbour(scored, infos, i, query.sentence_kind, chunk, clipped)
+            j = self._tied_neighbour(scored, infos, i, query, chunk, clipped)
             if j is not None:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
-        lacks = bool(query.kind) and not states(query.sentence_kind, chunk.text[a - chunk.start:b - chunk.start])
+        lacks = not query.stated_by(chunk.text[a - chunk.start:b - chunk.start])
         return _Evidence(hit, a, b, cos, score, is_definition, lacks)
 
-    def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, kind: str | None, chunk,
+    def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, query: Query, chunk,
                         clipped: set[int]) -> int | None:
         """The sentence beside the best one when the evidence cannot tell them apart (within ``tie_margin``):
         "Route 99 Airport Express runs every 20 minutes…" and "The fare is $5 each way." are both about the
@@ -149,31 +149,31 @@ class Composer:
                 continue
             if j in clipped:
                 continue  # it runs past the passage's edge: only part of it would be shown
-            score = self._with_kind(scored[j], kind, chunk)
+            score = self._with_kind(scored[j], query, chunk)
             if score >= best:
                 tied.append((score, j))
         return max(tied)[1] if tied else None
 
-    def _with_kind(self, entry: tuple, kind: str | None, chunk) -> float:
+    def _with_kind(self, entry: tuple, query: Query, chunk) -> float:
         """A scored sentence's score (``entry``: score, start, end, …), less ``kind_penalty`` when it states
-        nothing of the ``kind`` asked."""
+        nothing of the kind the ``query`` asks for."""
         score, a, b = entry[:3]
-        if kind and not states(kind, chunk.text[a - chunk.start:b - chunk.start]):
+        if not query.stated_by(chunk.text[a - chunk.start:b - chunk.start]):
             score -= self.settings.kind_penalty
         return score
 
-    def _best(self, scored: list[tuple], kind: str | None, chunk) -> int:
+    def _best(self, scored: list[tuple], query: Query, chunk) -> int:
         """The index of the best of ``scored`` (score, start, end, …), a sentence that states nothing of the
-        ``kind`` asked losing ``kind_penalty``. Only sentences that could still win are read for their
-        kind, best first: two or three per passage rather than all."""
-        if not kind:
+        kind the ``query`` asks for losing ``kind_penalty``. Only sentences that could still win are read
+        for their kind, best first: two or three per passage rather than all."""
+        if not query.kind:
             return max(range(len(scored)), key=lambda j: scored[j][0])
         order = sorted(range(len(scored)), key=lambda j: -scored[j][0])
         best, best_score = order[0], float("-inf")
         for j in order:
             if scored[j][0] <= best_score:
                 break
-            score = self._with_kind(scored[j], kind, chunk)
+            score = self._with_kind(scored[j], query, chunk)
             if score > best_score:
                 best, best_score = j, score
         scored[best] = (best_score, *scored[best][1:])

@@ -56,7 +56,7 @@ practice council borough county services service department team relations centr
 college university hospital clinic surgery office trust club fitness gym leisure pool transit transport authority
 direct ltd limited inc plc llc co company corporation group bank insurance appliances controls association society
 committee board partnership foundation institute agency ministry government street st road rd row avenue ave way
-parkway drive square place station airport terminal estate centre campus card pass scheme plan policy app portal
+parkway drive square place station airport terminal estate campus card pass scheme plan policy app portal
 holiday holidays day days month week year
 """.split())
 # Capitalised words that open a run without being part of a name ("The Customer Service Center", "Ask Priya Natarajan")
@@ -152,11 +152,10 @@ def asking_sentence(question: str) -> str:
     return next((p for p in reversed(pieces) if p.rstrip().endswith("?")), pieces[-1])
 
 
-def sentence_kind(kind: str | None, question: str) -> str | None:
-    """``kind`` as sentences are read for it (``states``): a name, less the names the question gives."""
-    if kind != "name":
-        return kind
-    return "name:" + "|".join(sorted({w.lower() for w in _WORD_AT.findall(question) if w[0].isupper()}))
+def given_names(question: str) -> frozenset[str]:
+    """The capitalised words of ``question``, lower-cased: a name it gives is not the name it asks for
+    (``names_person``)."""
+    return frozenset(w.lower() for w in _WORD_AT.findall(question) if w[0].isupper())
 
 
 def asks_for(question: str) -> str | None:
@@ -170,15 +169,16 @@ def asks_for(question: str) -> str | None:
 
 
 @lru_cache(maxsize=65_536)
-def states(kind: str, text: str) -> bool:
-    """``text`` states something of ``kind`` (a price, a time, a person…); broad, so a miss is telling."""
+def states(kind: str, text: str, given: frozenset[str] = frozenset()) -> bool:
+    """``text`` states something of ``kind`` (a price, a time, a person…); broad, so a miss is telling.
+    A "name" is not one of the names ``given`` by the question (``given_names``)."""
     words = set(_WORD.findall(text.lower()))
     if not words.isdisjoint(_KIND_WORDS.get(kind, ())) or any(w.startswith(_PREFIXES.get(kind, ("\0",))) for w in words):
         return True
     if kind == "count" and numbers_in(text):
         return True
-    if kind.startswith("name"):  # "name:riverton|wheels": the names the question gives (``sentence_kind``)
-        return names_person(text, frozenset(kind[5:].split("|")) - {""})
+    if kind == "name":
+        return names_person(text, given)
     pattern = _PATTERNS.get(kind)
     return pattern is not None and bool(pattern.search(text))
 

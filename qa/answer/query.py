@@ -10,7 +10,7 @@ from functools import cached_property
 from qa.answer.evidence import _YEAR_DIGITS, numbers_in
 from qa.answer.ages import asker_ages
 from qa.answer.judge import is_yes_no
-from qa.answer.kinds import asks_for, sentence_kind
+from qa.answer.kinds import asks_for, given_names, states
 from qa.store.lexical import fold, tokenize
 
 # A follow-up leans on the previous turn when it opens with a connective or
@@ -95,9 +95,14 @@ class Query:
         return asks_for(self.question)
 
     @cached_property
-    def sentence_kind(self) -> str | None:
-        """``kind`` as the sentences are read for it (``kinds.sentence_kind``)."""
-        return sentence_kind(self.kind, self.question)
+    def given_names(self) -> frozenset[str]:
+        """For a question asking for a name, the names it gives itself, which do not answer it
+        (``kinds.given_names``); otherwise none."""
+        return given_names(self.question) if self.kind == "name" else frozenset()
+
+    def stated_by(self, text: str) -> bool:
+        """``text`` states the kind of thing this turn asks for (``kinds.states``); True if it asks none."""
+        return not self.kind or states(self.kind, text, self.given_names)
 
     @cached_property
     def yes_no(self) -> bool:

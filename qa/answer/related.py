@@ -70,12 +70,17 @@ def _stop_preparing() -> None:
         thread.join(timeout=30)
 
 
-def words_of(text: str) -> list[str]:
-    """The content words of ``text`` as written (lower-cased, accents folded), in order, once each: only
-    words BM25 reads as one term (not Chinese, Japanese or Korean runs, which it reads per character)."""
-    stop = stopwords()
-    return list(dict.fromkeys(w for w in _TOKEN.findall(fold(text))
-                              if w.isalpha() and len(w) > 2 and w not in stop and len(tokenize(w)) == 1))
+def terms_of(text: str) -> dict[str, str]:
+    """The content words of ``text`` as written (lower-cased, accents folded), in order, once each, with
+    the BM25 term each is read as: only words BM25 reads as one term (not Chinese, Japanese or Korean runs,
+    which it reads per character). Each word is stemmed once, here."""
+    stop, found = stopwords(), {}
+    for w in dict.fromkeys(_TOKEN.findall(fold(text))):
+        if w.isalpha() and len(w) > 2 and w not in stop:
+            terms = tokenize(w)
+            if len(terms) == 1:
+                found[w] = terms[0]
+    return found
 
 
 def _ahead(embedder: "Embedder") -> dict[str, np.ndarray]:
@@ -94,6 +99,7 @@ class RelatedWords:
         self._asked: dict[str, np.ndarray] = {}
         self._previous = previous  # an index swapped in keeps what the one before it had embedded
         self._words: list[str] | None = None
+        self._terms: list[str] = []  # the BM25 term of each of ``_words``
         self._matrix: np.ndarray | None = None
         self._sources: frozenset[str] = frozenset()
 
@@ -102,24 +108,29 @@ class RelatedWords:
         return 0 < len(self.index.chunks) <= self.settings.max_passages
 
     def _vocabulary(self) -> tuple[list[str], np.ndarray]:
+        """The collection's BM25 terms, one per word, and the words' vectors, row for row."""
         with self._lock:
             if self._words is None:
                 self._build()
-            return self._words, self._matrix
+            return self._terms, self._matrix
 
     def _build(self) -> None:
         """This collection's words and their vectors: the previous index's, and the new documents' words."""
         before = self._previous
         self._previous = None  # not a chain of every index the bot ever had
         words: list[str] = []
+        terms: list[str] = []
         parts: list[np.ndarray] = []
         scanned: frozenset[str] = frozenset()
         if before is not None and before._words is not None:
-            words, parts, scanned = list(before._words), [before._matrix], before._sources
+            words, terms, parts, scanned = list(before._words), list(before._terms), [before._matrix], before._sources
         sources = frozenset(c.source for c in self.index.chunks)
         have = set(words)
-        new = list(dict.fromkeys(w for c in self.index.chunks if c.source not in scanned
-                                 for w in words_of(c.text) if w not in have))
+        found: dict[str, str] = {}
+        for c in self.index.chunks:
+            if c.source not in scanned:
+                found.update((w, t) for w, t in terms_of(c.text).items() if w not in have)
+        new = list(found)
         ahead = _ahead(self.embedder)
         for start in range(0, len(new), PART):  # in parts: the model lock is let go between them
             if _STOP.is_set():
@@ -129,7 +140,8 @@ class RelatedWords:
             vectors = dict(zip(missing, np.asarray(self.embedder.encode(missing, batch_size=PART, bf16=False), dtype=np.float32))) if missing else {}
             parts.append(np.stack([ahead[w] if w in ahead else vectors[w] for w in part]))
             words += part
-        self._words, self._sources = words, sources
+            terms += [found[w] for w in part]
+        self._words, self._terms, self._sources = words, terms, sources
         self._matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
 
     def _vectors(self, words: list[str]) -> np.ndarray:
@@ -173,21 +185,21 @@ class RelatedWords:
         """BM25 tokens of the collection words that stand for the question's unmatched words."""
         if not self.enabled:
             return []
-        asked = [(w, tokenize(w)[0]) for w in words_of(question)]
+        asked = terms_of(question)
         lexical = self.index.lexical
-        df = lexical.doc_freq([t for _, t in asked])
-        unmatched = [w for w, t in asked if df.get(t, 0) == 0]
+        df = lexical.doc_freq(list(asked.values()))
+        unmatched = [w for w, t in asked.items() if df.get(t, 0) == 0]
         if not unmatched:
             return []
-        words, matrix = self._vocabulary()
-        if not words:
+        terms, matrix = self._vocabulary()
+        if not terms:
             return []
         s = self.settings
         candidates: list[str] = []
         for sims in self._vectors(unmatched) @ matrix.T:
             top = np.argpartition(-sims, min(s.per_word, len(sims) - 1))[:s.per_word + 1]
-            candidates += [words[i] for i in sorted(top, key=lambda i: -sims[i])[:s.per_word] if sims[i] >= s.similarity]
+            candidates += [terms[i] for i in sorted(top, key=lambda i: -sims[i])[:s.per_word] if sims[i] >= s.similarity]
         # a question word's own term may come back too: it then weighs twice, as measured
-        extra = list(dict.fromkeys(tokenize(w)[0] for w in candidates))
+        extra = list(dict.fromkeys(candidates))
         live = lexical.doc_freq(extra)  # a word only removed documents had is no help
         return [t for t in extra if live.get(t, 0) > 0]

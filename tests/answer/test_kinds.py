@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answer.kinds import asks_for, negated, states
+from qa.answer.kinds import asks_for, given_names, negated, states
 from qa.bot import Bot
 
 from ..conftest import write_corpus
@@ -68,6 +68,10 @@ def test_what_a_sentence_states_is_read_broadly():
     assert states("name", "Priya Natarajan is our practice manager.") and states("name", "Head dental nurse: Helen Green")
     assert states("name", "The director is Kim Park.") and states("name", "Łukasz Nowak leads the team.")
     assert not states("name", "Book with Outdoor Adventures UK.")
+    # A name the question gives does not answer it: "Who runs Riverton Wheels?"
+    given = given_names("Who runs Riverton Wheels?")
+    assert given == {"who", "riverton", "wheels"} and states("name", "Riverton Wheels is run by Ama Owusu.", given)
+    assert states("name", "Riverton Wheels has 1,400 bikes.") and not states("name", "Riverton Wheels has 1,400 bikes.", given)
     assert negated("Which towns are not supplied?") and negated("Why doesn't the cafe open?") and not negated("Which towns are supplied?")
 
 
