@@ -39,6 +39,7 @@ def retrieval(data: b.BeirSet, embedder: Embedder, name: str, cache: str, values
     print("| system | nDCG@10 | nDCG@10 (leaderboard) |\n|---|---|---|")
     for a in values:
         bot = Bot(ix, embedder, fusion=calibration.fusion_for(ix, FusionSettings(lexical_agreement=a)))
+        bot.prepare_words()  # as a server does at start: every query then sees the collection's words
         s = b.beir_scores(AskRanker(bot), data)
         print(f"| bot.ask, agreement {a:g} | {s['nDCG@10']:.3f} | {s['nDCG@10 (leaderboard)']:.3f} |", flush=True)
     for label, ranker in {"dense alone": DenseOnly(data.documents, lambda t, **kw: embedder.encode(t)),

@@ -99,6 +99,7 @@ def squad_rows(path: Path, embedder: Embedder) -> list[dict]:
 
     squad = b.load_squad(path)
     bot = Bot(b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad-v2-dev"), embedder)
+    bot.prepare_words()  # as the chat server does at start: every question then sees the collection's words
     rows = []
     for answerable, pairs in ((True, squad.answerable), (False, squad.unanswerable)):
         for question, source in pairs:

@@ -61,6 +61,7 @@ def retrieval_rows(data: b.BeirSet, embedder: Embedder, name: str, cache: str) -
     chosen = calibration.keep_or_redo(ix, embedder.encode)  # as Bot.load does when it indexes a collection
     print(f"\n{name}: {chosen.summary()}", flush=True)
     bot = Bot(ix, embedder)
+    bot.prepare_words()  # as a server does at start: every query then sees the collection's words
     systems = {"qa, through bot.ask": AskRanker(bot), "dense alone (MiniLM, flat FAISS)": DenseOnly(data.documents, quiet),
                "BM25 alone (bm25s)": BM25Only(data.documents)}
     print(f"\n#### {name}: {len(data.documents):,} documents, {len(data.qrels):,} queries\n")
@@ -81,6 +82,7 @@ def abstention_rows(embedder: Embedder, squad: b.SquadSet, limit: int | None) ->
     ix = b.open_or_build(squad.documents, IndexSettings(model=embedder.name), embedder.encode, "squad")
     calibration.keep_or_redo(ix, embedder.encode)
     bot = Bot(ix, embedder)
+    bot.prepare_words()
     answerable = squad.answerable[:limit] if limit else squad.answerable
     unanswerable = squad.unanswerable[:limit] if limit else squad.unanswerable
     false = sum(bot.ask(q).abstained for q, _ in answerable)

@@ -14,7 +14,9 @@ of scripts written without spaces are left alone: BM25 reads them per character.
 
 Costs, and where they fall:
 - The collection's words are embedded on the first question that needs them, in parts, so other questions
-  go on being encoded between them (a few seconds for a few thousand words on two cores). An index swapped
+  go on being encoded between them (about three seconds for the shipped corpus's 1,900 words on two cores). A
+  collection of more than ``inline_passages`` new passages has them embedded on a thread of their own instead:
+  its first questions are searched with their own words, not kept waiting for a minute. An index swapped
   in after an upload or a removal keeps the vectors it had and embeds only the new documents' words; a
   visitor's words stay with the visitor's session and go with it.
 - A question's own unmatched words take one pass of the question encoder (about 3 ms), unless ``prepare``
@@ -27,6 +29,7 @@ Measured on every labeled set in docs/benchmarks.md.
 from __future__ import annotations
 
 import atexit
+import logging
 import threading
 import weakref
 from dataclasses import dataclass
@@ -35,6 +38,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.store.lexical import _TOKEN, fold, stopwords, tokenize
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from qa.embed.embedder import Embedder
@@ -47,6 +52,10 @@ class RelatedSettings:
     similarity: float = 0.5  # cosine from which a collection word stands for a question's word
     per_word: int = 2  # collection words added for each unmatched question word, at most
     max_passages: int = 50_000  # larger collections are searched with the question's own words only
+    # A collection with more new passages than this (a few thousand words, seconds to embed on two cores) has
+    # its words embedded on a thread of their own: its first questions, meanwhile, are searched with their
+    # own words rather than waiting for them (``prepare`` waits).
+    inline_passages: int = 1_000
 
 
 ASKED_KEPT = 5_000  # question words whose vectors a collection keeps, the most recent
@@ -102,22 +111,48 @@ class RelatedWords:
         self._terms: list[str] = []  # the BM25 term of each of ``_words``
         self._matrix: np.ndarray | None = None
         self._sources: frozenset[str] = frozenset()
+        self._thread: threading.Thread | None = None  # a large collection's words, embedded behind the questions
 
     @property
     def enabled(self) -> bool:
         return 0 < len(self.index.chunks) <= self.settings.max_passages
 
-    def _vocabulary(self) -> tuple[list[str], np.ndarray]:
-        """The collection's BM25 terms, one per word, and the words' vectors, row for row."""
+    def _vocabulary(self, wait: bool = False) -> tuple[list[str], np.ndarray] | None:
+        """The collection's BM25 terms, one per word, and the words' vectors, row for row; or None while a
+        large collection's words are being embedded on a thread of their own (``inline_passages``), unless
+        ``wait``."""
         with self._lock:
-            if self._words is None:
-                self._build()
-            return self._terms, self._matrix
+            if self._words is None and self._thread is None:
+                if wait or self._new_passages() <= self.settings.inline_passages:
+                    self._build()
+                else:
+                    self._thread = threading.Thread(target=self._build_behind, name="qa-collection-words", daemon=True)
+                    self._thread.start()
+            thread = self._thread
+        if self._words is None and wait and thread is not None:
+            thread.join()
+        with self._lock:
+            return None if self._words is None else (self._terms, self._matrix)
 
-    def _build(self) -> None:
-        """This collection's words and their vectors: the previous index's, and the new documents' words."""
+    def _new_passages(self) -> int:
         before = self._previous
-        self._previous = None  # not a chain of every index the bot ever had
+        scanned = before._sources if before is not None and before._words is not None else frozenset()
+        return sum(c.source not in scanned for c in self.index.chunks)
+
+    def _build_behind(self) -> None:
+        me = threading.current_thread()
+        _PREPARING.add(me)
+        try:
+            self._build(locked=False)  # without the lock: questions meanwhile go on with their own words
+        except Exception as err:  # noqa: BLE001 - questions go on with their own words
+            log.warning("The collection's words could not be embedded (%s): questions are searched with their own words", err)
+        finally:
+            _PREPARING.discard(me)
+
+    def _build(self, locked: bool = True) -> None:
+        """This collection's words and their vectors: the previous index's, and the new documents' words.
+        ``locked``: the caller holds ``_lock``; otherwise (a thread of its own) the result is set under it."""
+        before = self._previous
         words: list[str] = []
         terms: list[str] = []
         parts: list[np.ndarray] = []
@@ -126,10 +161,9 @@ class RelatedWords:
             words, terms, parts, scanned = list(before._words), list(before._terms), [before._matrix], before._sources
         sources = frozenset(c.source for c in self.index.chunks)
         have = set(words)
-        found: dict[str, str] = {}
-        for c in self.index.chunks:
-            if c.source not in scanned:
-                found.update((w, t) for w, t in terms_of(c.text).items() if w not in have)
+        # every word once, then each stemmed once: not once per passage that holds it
+        written = dict.fromkeys(w for c in self.index.chunks if c.source not in scanned for w in _TOKEN.findall(fold(c.text)))
+        found = {w: t for w, t in terms_of(" ".join(written)).items() if w not in have}
         new = list(found)
         ahead = _ahead(self.embedder)
         for start in range(0, len(new), PART):  # in parts: the model lock is let go between them
@@ -141,8 +175,16 @@ class RelatedWords:
             parts.append(np.stack([ahead[w] if w in ahead else vectors[w] for w in part]))
             words += part
             terms += [found[w] for w in part]
-        self._words, self._terms, self._sources = words, terms, sources
-        self._matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        if locked:
+            self._set(words, terms, matrix, sources)
+        else:
+            with self._lock:
+                self._set(words, terms, matrix, sources)
+
+    def _set(self, words: list[str], terms: list[str], matrix: np.ndarray, sources: frozenset[str]) -> None:
+        self._words, self._terms, self._matrix, self._sources = words, terms, matrix, sources
+        self._previous = None  # not a chain of every index the bot ever had
 
     def _vectors(self, words: list[str]) -> np.ndarray:
         """A question's words: embedded ahead (``prepare``), or through the question encoder (a few
@@ -177,7 +219,7 @@ class RelatedWords:
                 with _AHEAD_LOCK:
                     ahead.update(zip(part, vectors))
             if not _STOP.is_set():
-                self._vocabulary()
+                self._vocabulary(wait=True)
         finally:
             _PREPARING.discard(me)
 
@@ -191,9 +233,10 @@ class RelatedWords:
         unmatched = [w for w, t in asked.items() if df.get(t, 0) == 0]
         if not unmatched:
             return []
-        terms, matrix = self._vocabulary()
-        if not terms:
-            return []
+        vocabulary = self._vocabulary()
+        if vocabulary is None or not vocabulary[0]:
+            return []  # a large collection's words are still being embedded, or it has none
+        terms, matrix = vocabulary
         s = self.settings
         candidates: list[str] = []
         for sims in self._vectors(unmatched) @ matrix.T:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qa.answer.related import RelatedWords, _ahead
+from qa.answer.related import RelatedSettings, RelatedWords, _ahead
 from qa.store.lexical import tokenize
 
 from ..conftest import build_bot, write_corpus
@@ -75,3 +75,21 @@ def test_an_index_swapped_in_keeps_the_words_embedded_and_a_visitors_words_stay_
     # A name no document mentions still reaches the judge as written, which says so
     answer = bot.ask("Does the warranty cover machines bought in Vietnam?")
     assert answer.outcome != "answered" and "Vietnam" in answer.reason
+
+
+def test_a_large_collections_words_are_embedded_behind_the_questions_not_before_them(tmp_path, embedder):
+    """More new passages than ``inline_passages``: the first question is searched with its own words at once,
+    while the collection's words are embedded on a thread of their own; later questions use them."""
+    bot = _bot(tmp_path, embedder)
+    index = bot._answerer.related.index
+    related = RelatedWords(index, embedder, RelatedSettings(inline_passages=len(index.chunks) - 1))
+    first = related.expand("Will the guarantee cover it?")
+    thread = related._thread
+    assert thread is not None and thread.name == "qa-collection-words"
+    assert first == [] or tokenize("warranty")[0] in first  # the thread may already have finished
+    thread.join(timeout=120)
+    assert not thread.is_alive() and "warranty" in related._words
+    assert tokenize("warranty")[0] in related.expand("Will the guarantee cover it?")
+    # At or under the bound, the words are embedded while the first question waits, and no thread is started
+    inline = RelatedWords(index, embedder, RelatedSettings(inline_passages=len(index.chunks)))
+    assert tokenize("warranty")[0] in inline.expand("Will the guarantee cover it?") and inline._thread is None
