@@ -20,8 +20,9 @@ Costs, and where they fall:
   in after an upload or a removal keeps the vectors it had and embeds only the new documents' words; a
   visitor's words stay with the visitor's session and go with it.
 - A question's own unmatched words take one pass of the question encoder (about 3 ms), unless ``prepare``
-  embedded them ahead: a server embeds the tokenizer's ~20,000 whole words at start, on a thread of its own
-  (about ten seconds, ~35 MB, shared by every session), which covers nine in ten words people ask with.
+  embedded them ahead: a server embeds the collection's words at start, on a thread of its own, then the
+  tokenizer's ~20,000 whole words (about ten seconds, ~35 MB, shared by every session), which cover nine in
+  ten words people ask with.
 - Collections larger than ``max_passages`` are searched with the question's own words only.
 
 Measured on every labeled set in docs/benchmarks.md.
@@ -202,13 +203,15 @@ class RelatedWords:
         return np.stack([found[w] for w in words])
 
     def prepare(self) -> None:
-        """Embed the model's whole words, then this collection's, now (a server does this at start, on a
-        thread of its own): questions then rarely wait for a word to be embedded."""
+        """Embed this collection's words, then the model's whole words, now (a server does this at start, on
+        a thread of its own): questions then rarely wait for a word to be embedded. The collection's come
+        first: they are fewer, and every question with a word no passage holds needs them."""
         if not self.enabled:
             return
         me = threading.current_thread()
         _PREPARING.add(me)
         try:
+            self._vocabulary(wait=True)
             stop, ahead = stopwords(), _ahead(self.embedder)
             words = [w for w in self.embedder.words() if len(w) > 2 and w not in stop and w not in ahead]
             for start in range(0, len(words), PART):
@@ -218,8 +221,6 @@ class RelatedWords:
                 vectors = np.asarray(self.embedder.encode(part, batch_size=PART, bf16=False), dtype=np.float32)
                 with _AHEAD_LOCK:
                     ahead.update(zip(part, vectors))
-            if not _STOP.is_set():
-                self._vocabulary(wait=True)
         finally:
             _PREPARING.discard(me)
 
