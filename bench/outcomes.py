@@ -42,7 +42,7 @@ def record(set_name: str, item: dict, answer) -> dict:
     first = answer.citations[0].highlight if answer.citations else ""
     right = answerable and bool(answer.citations) and contains(first, item["answer"])
     return {"set": set_name, "split": item.get("split", ""), "id": item.get("id"), "answerable": answerable,
-            "outcome": answer.outcome, "confidence": answer.confidence, "right": right,
+            "outcome": answer.outcome, "confidence": answer.confidence, "right": right, "reason": answer.reason,
             "rank": rank_of(answer, item["answer"]) if answerable else None, "signals": answer.signals,
             "form": item.get("form", ""), "question": item["question"], "highlight": first[:200]}
 

@@ -296,13 +296,15 @@ class Composer:
             "yes_no": float(yes_no), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
             "kind_missing": float(top.lacks_kind),
+            # "Is there a café?": a word of the question no passage holds, nor any word like it
+            "absent_word": float(bool(query.absent)),
             # "Who is the practice manager?" answered by a sentence naming nobody (an address, a team)
             "name_missing": float(query.kind == "name" and top.lacks_kind),
             # "Which towns are not supplied?" (not "Isn't the bus free?", a yes/no question said the other way)
             "negation_unmatched": float(negated(query.question) and not yes_no
                                         and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
         }
-        return judge(signals, unknown, top.defines)
+        return judge(signals, unknown, top.defines, list(query.absent))
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""

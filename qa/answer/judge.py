@@ -12,7 +12,8 @@ had to choose between refusing such answers and stating wrong ones. Instead:
 - below it, it is still shown, with a plain warning (tentative): a found answer is never withheld;
 - "not found" is kept for questions nothing retrieved is about: the best sentence and passage are far
   from the question and hold none of its words. Where a name in the question is unknown to every
-  document, the reply says so ("No document mentions Lisbon.").
+  document, the reply says so ("No document mentions Lisbon."); so it does, for a warning, of a rarer word
+  that no passage holds nor anything like it ("No document uses the word “sauna”.", ``related``).
 """
 from __future__ import annotations
 
@@ -68,14 +69,16 @@ def confidence(signals: dict[str, float]) -> float:
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
 
 
-def judge(signals: dict[str, float], unknown_names: list[str], defines: bool) -> Verdict:
-    """The outcome for the best evidence's ``signals`` (``FEATURES``, as ``Composer`` measures them)."""
+def judge(signals: dict[str, float], unknown_names: list[str], defines: bool, absent: list[str] | None = None) -> Verdict:
+    """The outcome for the best evidence's ``signals`` (``FEATURES``, as ``Composer`` measures them).
+    ``absent``: the question's words the collection has nothing for, which a warning names."""
     p = confidence(signals)
+    missing = f"No document uses the word “{absent[0]}”." if absent else ""
     far = signals["passage"] < OFF_TOPIC_PASSAGE and signals["cosine"] < OFF_TOPIC_SENTENCE and signals["terms"] <= OFF_TOPIC_TERMS
     if unknown_names and signals["passage"] < UNKNOWN_NAME_PASSAGE and signals["cosine"] < UNKNOWN_NAME_SENTENCE:
         return Verdict("not found", p, f"No document mentions {unknown_names[0]}.", signals)
     if far:
-        return Verdict("not found", p, "Nothing in the documents is about this.", signals)
+        return Verdict("not found", p, missing or "Nothing in the documents is about this.", signals)
     if defines:  # "What does E-E-A-T mean?" and the corpus writes "E-E-A-T (Expertise, …)": that is the answer
         return Verdict("answered", max(p, ANSWER_AT), "", signals)
     if unknown_names:
@@ -87,4 +90,4 @@ def judge(signals: dict[str, float], unknown_names: list[str], defines: bool) ->
                        signals)
     if p >= ANSWER_AT:
         return Verdict("answered", p, "", signals)
-    return Verdict("tentative", p, "The documents may not answer this exactly.", signals)
+    return Verdict("tentative", p, missing or "The documents may not answer this exactly.", signals)

@@ -57,6 +57,7 @@ college university hospital clinic surgery office trust club fitness gym leisure
 direct ltd limited inc plc llc co company corporation group bank insurance appliances controls association society
 committee board partnership foundation institute agency ministry government street st road rd row avenue ave way
 parkway drive square place station airport terminal estate campus card pass scheme plan policy app portal
+box suite unit floor building
 holiday holidays day days month week year
 """.split())
 # Capitalised words that open a run without being part of a name ("The Customer Service Center", "Ask Priya Natarajan")

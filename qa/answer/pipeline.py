@@ -3,7 +3,7 @@ model) write and check. ``Bot.ask`` hands every question to ``Answerer.stream`` 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from qa.answer.checker import Checker
 from qa.answer.compose import AnswerSettings, Composer, locate
 from qa.answer.query import Query, fold_history
-from qa.answer.related import RelatedWords
+from qa.answer.related import Related, RelatedWords
 from qa.answer.rerank import Reranker
 from qa.answer.retrieval import FusionSettings, Hit, Retriever
 from qa.store import Index, embed_text
@@ -48,7 +48,9 @@ class Answerer:
         """The quoted answer with its ``k`` citations (``collapse=False`` keeps near-duplicate passages)."""
         query = fold_history(question, history)  # 1. the question, with the earlier turn folded in
         vector = self._vector(query)  # 2. embedded
-        tokens = query.tokens + self._related(query)  # the collection's words for the unmatched ones
+        related = self._related(query)  # the collection's words for the unmatched ones …
+        query = replace(query, absent=tuple(related.absent))  # … and the words it has nothing for
+        tokens = query.tokens + related.terms
         hits = self.retriever.search(vector, tokens, max(k, self.composer.settings.rerank_depth), collapse=collapse)  # 3.
         order = self._reranked(query, hits, reranker)  # 4. re-ordered by a cross-encoder, when one is set
         return self.composer.compose(query, vector, hits, k, order=order)  # 5. sentences, abstention, wording
@@ -63,13 +65,13 @@ class Answerer:
         checker = Checker(self.embedder.encode, self.index.lexical.idf, stored=self.stored_sentences)  # 6. written, checked
         yield from writer.write(answer, history, checker, lambda c: locate(c, self.index.document(c.source)))
 
-    def _related(self, query: Query) -> list[str]:
+    def _related(self, query: Query) -> Related:
         """Optional help: if looking up related words fails, the question is searched with its own words."""
         try:
             return self.related.expand(query.question)
         except Exception as err:  # noqa: BLE001 - the answer does not depend on it
             log.warning("Searching with the question's own words only: related words failed (%s)", err)
-            return []
+            return Related()
 
     def _vector(self, query: Query) -> np.ndarray:
         if not query.is_followup:

@@ -33,7 +33,7 @@ import atexit
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -91,6 +91,17 @@ def terms_of(text: str) -> dict[str, str]:
             if len(terms) == 1:
                 found[w] = terms[0]
     return found
+
+
+_WHOLE: "weakref.WeakKeyDictionary[object, frozenset[str]]" = weakref.WeakKeyDictionary()
+
+
+def _whole_words(embedder: "Embedder") -> frozenset[str]:
+    """The model tokenizer's whole words (``Embedder.words``), read once per embedder."""
+    with _AHEAD_LOCK:
+        if embedder not in _WHOLE:
+            _WHOLE[embedder] = frozenset(embedder.words())
+        return _WHOLE[embedder]
 
 
 def _ahead(embedder: "Embedder") -> dict[str, np.ndarray]:
@@ -224,26 +235,42 @@ class RelatedWords:
         finally:
             _PREPARING.discard(me)
 
-    def expand(self, question: str) -> list[str]:
-        """BM25 tokens of the collection words that stand for the question's unmatched words."""
+    def expand(self, question: str) -> Related:
+        """The collection's words for the question's unmatched ones, and the question's words that the
+        collection has nothing for."""
         if not self.enabled:
-            return []
+            return Related()
         asked = terms_of(question)
         lexical = self.index.lexical
         df = lexical.doc_freq(list(asked.values()))
         unmatched = [w for w, t in asked.items() if df.get(t, 0) == 0]
         if not unmatched:
-            return []
+            return Related()
         vocabulary = self._vocabulary()
         if vocabulary is None or not vocabulary[0]:
-            return []  # a large collection's words are still being embedded, or it has none
+            return Related()  # a large collection's words are still being embedded, or it has none
         terms, matrix = vocabulary
         s = self.settings
-        candidates: list[str] = []
-        for sims in self._vectors(unmatched) @ matrix.T:
+        found: dict[str, list[str]] = {}
+        for word, sims in zip(unmatched, self._vectors(unmatched) @ matrix.T):
             top = np.argpartition(-sims, min(s.per_word, len(sims) - 1))[:s.per_word + 1]
-            candidates += [terms[i] for i in sorted(top, key=lambda i: -sims[i])[:s.per_word] if sims[i] >= s.similarity]
+            found[word] = [terms[i] for i in sorted(top, key=lambda i: -sims[i])[:s.per_word] if sims[i] >= s.similarity]
         # a question word's own term may come back too: it then weighs twice, as measured
-        extra = list(dict.fromkeys(candidates))
+        extra = list(dict.fromkeys(t for near in found.values() for t in near))
         live = lexical.doc_freq(extra)  # a word only removed documents had is no help
-        return [t for t in extra if live.get(t, 0) > 0]
+        # Named in a warning ("No document uses the word “sauna”."), only words rarer than the model's own whole words
+        # ("Money's tight at the moment": "moment" is in no passage, but it is not what is asked about), and not
+        # a misspelling of a word the documents have ("deisel").
+        common = _whole_words(self.embedder)
+        absent = [w for w, near in found.items() if not any(live.get(t, 0) for t in near) and w not in common
+                  and not lexical.near(asked[w])]
+        return Related([t for t in extra if live.get(t, 0) > 0], absent)
+
+
+@dataclass(frozen=True)
+class Related:
+    """What ``RelatedWords.expand`` found for a question."""
+
+    terms: list[str] = field(default_factory=list)  # BM25 tokens of the collection's words for its unmatched words
+    # its rarer words (as written: not among the model's whole words) that no passage holds, nor anything like them
+    absent: list[str] = field(default_factory=list)

@@ -68,6 +68,7 @@ def test_what_a_sentence_states_is_read_broadly():
     assert states("name", "Priya Natarajan is our practice manager.") and states("name", "Head dental nurse: Helen Green")
     assert states("name", "The director is Kim Park.") and states("name", "Łukasz Nowak leads the team.")
     assert not states("name", "Book with Outdoor Adventures UK.")
+    assert not states("name", "Write to Customer Relations, PO Box 718, Leeds.")  # an address, not a person
     # A name the question gives does not answer it: "Who runs Riverton Wheels?"
     given = given_names("Who runs Riverton Wheels?")
     assert given == {"who", "riverton", "wheels"} and states("name", "Riverton Wheels is run by Ama Owusu.", given)
