@@ -65,6 +65,8 @@ def main() -> int:
     print("| collection | measure | defaults | calibrated |\n|---|---|---|---|")
     for name, ix, data, labeled in collections:
         bots = [Bot(ix, e, fusion=calibration.default("").fusion()), Bot(ix, e, fusion=chosen[name].fusion())]
+        for bot in bots:
+            bot.prepare_words()  # every query, the first too, sees the collection's words
         if data is not None:
             scores = [b.beir_scores(AskRanker(bot), data) for bot in bots]
             print(f"| {name} | nDCG@10 / leaderboard | {scores[0]['nDCG@10']:.3f} / {scores[0]['nDCG@10 (leaderboard)']:.3f} | "

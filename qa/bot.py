@@ -139,9 +139,9 @@ class Bot:
     def composer(self) -> Composer:
         return self._answerer.composer
 
-    def prepare_words(self) -> None:
+    def prepare_words(self, progress: bool = False) -> None:
         """Embed the words questions are matched with ahead (``qa.answer.related``): seconds, for a server's start."""
-        self._answerer.related.prepare()
+        self._answerer.related.prepare(progress)
 
     def _swap(self, index: Index) -> None:
         """Serve ``index`` from now on; questions already being answered finish on the old one.

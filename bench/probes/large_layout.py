@@ -35,7 +35,9 @@ def main() -> int:
             os.environ.pop("QA_ANN_FROM")
             large = index_io.load(Path(tmp) / "ix")
             for label, ix in (("flat", flat), ("large", large)):
-                ranker = b.BotRanker(Bot(ix, emb))
+                bot = Bot(ix, emb)
+                bot.prepare_words()  # every query, the first too, sees the collection's words
+                ranker = b.BotRanker(bot)
                 scores = b.squad_scores(ranker, data) if kind == "squad" else b.beir_scores(ranker, data)
                 print(kind, label, {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()}, flush=True)
     return 0

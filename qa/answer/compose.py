@@ -296,7 +296,8 @@ class Composer:
             "yes_no": float(yes_no), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
             "kind_missing": float(top.lacks_kind),
-            # "Is there a café?": a word of the question no passage holds, nor any word like it
+            # "Is there a sauna?": a rarer word of the question that no passage holds, nor any word like it. Not a
+            # confidence feature (not in judge.FEATURES: fitted, it changed nothing); it names what is missing
             "absent_word": float(bool(query.absent)),
             # "Who is the practice manager?" answered by a sentence naming nobody (an address, a team)
             "name_missing": float(query.kind == "name" and top.lacks_kind),

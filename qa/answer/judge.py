@@ -73,7 +73,8 @@ def judge(signals: dict[str, float], unknown_names: list[str], defines: bool, ab
     """The outcome for the best evidence's ``signals`` (``FEATURES``, as ``Composer`` measures them).
     ``absent``: the question's words the collection has nothing for, which a warning names."""
     p = confidence(signals)
-    missing = f"No document uses the word “{absent[0]}”." if absent else ""
+    missing = (f"No document uses the word “{absent[0]}”." if len(absent or ()) == 1 else
+               f"No document uses the words “{absent[0]}” or “{absent[1]}”." if absent else "")
     far = signals["passage"] < OFF_TOPIC_PASSAGE and signals["cosine"] < OFF_TOPIC_SENTENCE and signals["terms"] <= OFF_TOPIC_TERMS
     if unknown_names and signals["passage"] < UNKNOWN_NAME_PASSAGE and signals["cosine"] < UNKNOWN_NAME_SENTENCE:
         return Verdict("not found", p, f"No document mentions {unknown_names[0]}.", signals)

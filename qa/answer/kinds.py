@@ -57,11 +57,11 @@ college university hospital clinic surgery office trust club fitness gym leisure
 direct ltd limited inc plc llc co company corporation group bank insurance appliances controls association society
 committee board partnership foundation institute agency ministry government street st road rd row avenue ave way
 parkway drive square place station airport terminal estate campus card pass scheme plan policy app portal
-box suite unit floor building
+suite unit floor building
 holiday holidays day days month week year
 """.split())
 # Capitalised words that open a run without being part of a name ("The Customer Service Center", "Ask Priya Natarajan")
-_RUN_OPENERS = frozenset("a an the my our your his her its their this that these those ask contact call email write see speak".split())
+_RUN_OPENERS = frozenset("a an the my our your his her its their this that these those ask contact call email write see speak po".split())
 _TITLE = re.compile(r"\b(Mr|Mrs|Ms|Miss|Dr|Prof|Sir|Dame)\b\.?\s+[A-Z][a-z]")
 _WORD_AT = re.compile(r"[^\W\d_][\w'’-]*")
 

@@ -79,7 +79,7 @@ class Query:
     previous_answer: str = ""  # a follow-up's earlier answer: the new one is most likely near it …
     previous_subject: str = ""  # … but not in a sentence about the subject the follow-up moved away from
     embedded: str = ""  # what the encoder reads, when not ``text``: a follow-up's earlier answer cut short
-    absent: tuple[str, ...] = ()  # its words the collection has nothing for (``related``): "café"
+    absent: tuple[str, ...] = ()  # its rarer words the collection has nothing for (``related``): "sauna"
 
     @property
     def encoded(self) -> str:

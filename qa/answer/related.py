@@ -14,7 +14,7 @@ of scripts written without spaces are left alone: BM25 reads them per character.
 
 Costs, and where they fall:
 - The collection's words are embedded on the first question that needs them, in parts, so other questions
-  go on being encoded between them (about three seconds for the shipped corpus's 1,900 words on two cores). A
+  go on being encoded between them (about five seconds for the shipped corpus's 1,900 words on two cores). A
   collection of more than ``inline_passages`` new passages has them embedded on a thread of their own instead:
   its first questions are searched with their own words, not kept waiting for a minute. An index swapped
   in after an upload or a removal keeps the vectors it had and embeds only the new documents' words; a
@@ -34,7 +34,7 @@ import logging
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
@@ -104,9 +104,39 @@ def _whole_words(embedder: "Embedder") -> frozenset[str]:
         return _WHOLE[embedder]
 
 
+def _parts(words: list[str], progress: bool, desc: str) -> Iterator[list[str]]:
+    """``words`` in parts of ``PART``, under a bar when ``progress``; none more once the process is ending."""
+    bar = None
+    if progress and words:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(words), desc=desc, unit="word")
+    try:
+        for start in range(0, len(words), PART):
+            if _STOP.is_set():
+                return
+            yield words[start:start + PART]
+            if bar is not None:
+                bar.update(min(PART, len(words) - start))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _ahead(embedder: "Embedder") -> dict[str, np.ndarray]:
     with _AHEAD_LOCK:
         return _AHEAD.setdefault(embedder, {})
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    """A collection's words, their BM25 terms and vectors (row for row), and the documents they were read
+    from: published whole, so a reader on another thread never sees half of it."""
+
+    words: list[str]
+    terms: list[str]
+    matrix: np.ndarray
+    sources: frozenset[str]
 
 
 class RelatedWords:
@@ -119,58 +149,63 @@ class RelatedWords:
         self._lock = threading.Lock()
         self._asked: dict[str, np.ndarray] = {}
         self._previous = previous  # an index swapped in keeps what the one before it had embedded
-        self._words: list[str] | None = None
-        self._terms: list[str] = []  # the BM25 term of each of ``_words``
-        self._matrix: np.ndarray | None = None
-        self._sources: frozenset[str] = frozenset()
+        self._vocab: _Vocabulary | None = None
         self._thread: threading.Thread | None = None  # a large collection's words, embedded behind the questions
 
     @property
     def enabled(self) -> bool:
         return 0 < len(self.index.chunks) <= self.settings.max_passages
 
-    def _vocabulary(self, wait: bool = False) -> tuple[list[str], np.ndarray] | None:
-        """The collection's BM25 terms, one per word, and the words' vectors, row for row; or None while a
-        large collection's words are being embedded on a thread of their own (``inline_passages``), unless
-        ``wait``."""
+    @property
+    def _words(self) -> list[str] | None:
+        vocab = self._vocab
+        return None if vocab is None else vocab.words
+
+    def _vocabulary(self, wait: bool = False, progress: bool = False) -> _Vocabulary | None:
+        """The collection's words and their vectors; or None while a large collection's (more than
+        ``inline_passages`` new passages) are being embedded on a thread of their own, unless ``wait``,
+        which waits for that thread without holding up the questions meanwhile. ``progress``: a bar (the CLI)."""
         with self._lock:
-            if self._words is None and self._thread is None:
-                if wait or self._new_passages() <= self.settings.inline_passages:
-                    self._build()
+            if self._vocab is None and self._thread is None:
+                if self._new_passages() <= self.settings.inline_passages:
+                    self._vocab = self._build(progress)
                 else:
-                    self._thread = threading.Thread(target=self._build_behind, name="qa-collection-words", daemon=True)
+                    self._thread = threading.Thread(target=self._build_behind, args=(progress,), name="qa-collection-words",
+                                                    daemon=True)
                     self._thread.start()
             thread = self._thread
-        if self._words is None and wait and thread is not None:
+        if self._vocab is None and wait and thread is not None:
             thread.join()
-        with self._lock:
-            return None if self._words is None else (self._terms, self._matrix)
+        return self._vocab
 
     def _new_passages(self) -> int:
         before = self._previous
-        scanned = before._sources if before is not None and before._words is not None else frozenset()
+        vocab = before._vocab if before is not None else None
+        scanned = vocab.sources if vocab is not None else frozenset()
         return sum(c.source not in scanned for c in self.index.chunks)
 
-    def _build_behind(self) -> None:
+    def _build_behind(self, progress: bool = False) -> None:
         me = threading.current_thread()
         _PREPARING.add(me)
         try:
-            self._build(locked=False)  # without the lock: questions meanwhile go on with their own words
+            self._vocab = self._build(progress)  # without the lock: questions meanwhile go on with their own words
         except Exception as err:  # noqa: BLE001 - questions go on with their own words
             log.warning("The collection's words could not be embedded (%s): questions are searched with their own words", err)
+            with self._lock:
+                self._thread = None  # the next question tries again
         finally:
             _PREPARING.discard(me)
 
-    def _build(self, locked: bool = True) -> None:
-        """This collection's words and their vectors: the previous index's, and the new documents' words.
-        ``locked``: the caller holds ``_lock``; otherwise (a thread of its own) the result is set under it."""
+    def _build(self, progress: bool = False) -> _Vocabulary:
+        """This collection's words and their vectors: the previous index's, and the new documents' words."""
         before = self._previous
-        words: list[str] = []
-        terms: list[str] = []
-        parts: list[np.ndarray] = []
-        scanned: frozenset[str] = frozenset()
-        if before is not None and before._words is not None:
-            words, terms, parts, scanned = list(before._words), list(before._terms), [before._matrix], before._sources
+        if before is not None and before._thread is not None:
+            before._thread.join()  # an index swapped in while the one before was still embedding: its words first
+        old = before._vocab if before is not None else None
+        words: list[str] = list(old.words) if old is not None else []
+        terms: list[str] = list(old.terms) if old is not None else []
+        parts: list[np.ndarray] = [old.matrix] if old is not None else []
+        scanned = old.sources if old is not None else frozenset()
         sources = frozenset(c.source for c in self.index.chunks)
         have = set(words)
         # every word once, then each stemmed once: not once per passage that holds it
@@ -178,25 +213,15 @@ class RelatedWords:
         found = {w: t for w, t in terms_of(" ".join(written)).items() if w not in have}
         new = list(found)
         ahead = _ahead(self.embedder)
-        for start in range(0, len(new), PART):  # in parts: the model lock is let go between them
-            if _STOP.is_set():
-                break  # the process is ending
-            part = new[start:start + PART]
+        for part in _parts(new, progress, "Embedding the collection's words"):  # the model lock is let go between parts
             missing = [w for w in part if w not in ahead]
             vectors = dict(zip(missing, np.asarray(self.embedder.encode(missing, batch_size=PART, bf16=False), dtype=np.float32))) if missing else {}
             parts.append(np.stack([ahead[w] if w in ahead else vectors[w] for w in part]))
             words += part
             terms += [found[w] for w in part]
         matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        if locked:
-            self._set(words, terms, matrix, sources)
-        else:
-            with self._lock:
-                self._set(words, terms, matrix, sources)
-
-    def _set(self, words: list[str], terms: list[str], matrix: np.ndarray, sources: frozenset[str]) -> None:
-        self._words, self._terms, self._matrix, self._sources = words, terms, matrix, sources
         self._previous = None  # not a chain of every index the bot ever had
+        return _Vocabulary(words, terms, matrix, sources)
 
     def _vectors(self, words: list[str]) -> np.ndarray:
         """A question's words: embedded ahead (``prepare``), or through the question encoder (a few
@@ -213,22 +238,20 @@ class RelatedWords:
                 asked.update(zip(new, vectors))
         return np.stack([found[w] for w in words])
 
-    def prepare(self) -> None:
+    def prepare(self, progress: bool = False) -> None:
         """Embed this collection's words, then the model's whole words, now (a server does this at start, on
         a thread of its own): questions then rarely wait for a word to be embedded. The collection's come
-        first: they are fewer, and every question with a word no passage holds needs them."""
+        first: they are fewer, and every question with a word no passage holds needs them. ``progress``: bars
+        (the CLI)."""
         if not self.enabled:
             return
         me = threading.current_thread()
         _PREPARING.add(me)
         try:
-            self._vocabulary(wait=True)
+            self._vocabulary(wait=True, progress=progress)
             stop, ahead = stopwords(), _ahead(self.embedder)
             words = [w for w in self.embedder.words() if len(w) > 2 and w not in stop and w not in ahead]
-            for start in range(0, len(words), PART):
-                if _STOP.is_set():
-                    return
-                part = words[start:start + PART]
+            for part in _parts(words, progress, "Embedding the model's words"):
                 vectors = np.asarray(self.embedder.encode(part, batch_size=PART, bf16=False), dtype=np.float32)
                 with _AHEAD_LOCK:
                     ahead.update(zip(part, vectors))
@@ -246,10 +269,10 @@ class RelatedWords:
         unmatched = [w for w, t in asked.items() if df.get(t, 0) == 0]
         if not unmatched:
             return Related()
-        vocabulary = self._vocabulary()
-        if vocabulary is None or not vocabulary[0]:
+        vocab = self._vocabulary()
+        if vocab is None or not vocab.words:
             return Related()  # a large collection's words are still being embedded, or it has none
-        terms, matrix = vocabulary
+        terms, matrix = vocab.terms, vocab.matrix
         s = self.settings
         found: dict[str, list[str]] = {}
         for word, sims in zip(unmatched, self._vectors(unmatched) @ matrix.T):
@@ -260,10 +283,14 @@ class RelatedWords:
         live = lexical.doc_freq(extra)  # a word only removed documents had is no help
         # Named in a warning ("No document uses the word “sauna”."), only words rarer than the model's own whole words
         # ("Money's tight at the moment": "moment" is in no passage, but it is not what is asked about), and not
-        # a misspelling of a word the documents have ("deisel").
+        # a misspelling of a word the documents have ("deisel"). A model whose tokenizer lists no whole words
+        # (not WordPiece) cannot tell the rarer ones: none is named.
         common = _whole_words(self.embedder)
-        absent = [w for w, near in found.items() if not any(live.get(t, 0) for t in near) and w not in common
-                  and not lexical.near(asked[w])]
+        absent = [w for w, near in found.items() if common and not any(live.get(t, 0) for t in near)
+                  and w not in common and not lexical.near(asked[w])]
+        if absent:  # as the person wrote them ("crème", not "creme")
+            spelt = {fold(w): w for w in _TOKEN.findall(question)}
+            absent = [spelt.get(w, w) for w in absent]
         return Related([t for t in extra if live.get(t, 0) > 0], absent)
 
 
@@ -272,5 +299,5 @@ class Related:
     """What ``RelatedWords.expand`` found for a question."""
 
     terms: list[str] = field(default_factory=list)  # BM25 tokens of the collection's words for its unmatched words
-    # its rarer words (as written: not among the model's whole words) that no passage holds, nor anything like them
+    # its rarer words (not among the model's whole words), as written, that no passage holds, nor anything like them
     absent: list[str] = field(default_factory=list)

@@ -284,7 +284,9 @@ def eval_public(args) -> int:
     reranker = Reranker(cross) if cross else None  # first: a wrong name fails before any indexing
     embedder = Embedder(args.model)
     index = b.open_or_build(docs, IndexSettings(model=embedder.name), embedder.encode, name)
-    ranker = b.BotRanker(Bot(index, embedder, reranker=reranker))
+    bot = Bot(index, embedder, reranker=reranker)
+    bot.prepare_words(progress=True)  # as a server does at start: every query, the first too, sees the collection's words
+    ranker = b.BotRanker(bot)
     if args.beir:
         scores = b.beir_scores(ranker, data)
         metrics = ["nDCG@10", "nDCG@10 (leaderboard)", "recall@10", "MRR@10", "queries"]

@@ -2,6 +2,7 @@
 ("guarantee" → "warranty"), with the real model, FAISS and BM25."""
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from qa.answer.related import Related, RelatedSettings, RelatedWords, _ahead
@@ -77,22 +78,67 @@ def test_an_index_swapped_in_keeps_the_words_embedded_and_a_visitors_words_stay_
     assert answer.outcome != "answered" and "Vietnam" in answer.reason
 
 
-def test_a_large_collections_words_are_embedded_behind_the_questions_not_before_them(tmp_path, embedder):
-    """More new passages than ``inline_passages``: the first question is searched with its own words at once,
-    while the collection's words are embedded on a thread of their own; later questions use them."""
+def _slow_words(embedder, monkeypatch) -> threading.Event:
+    """The model, made to wait on the collection's words thread until the returned event is set: a large
+    collection's minute of embedding, without a large collection."""
+    go = threading.Event()
+    encode = embedder.encode
+
+    def slow(texts, *args, **kwargs):
+        if threading.current_thread().name == "qa-collection-words":
+            assert go.wait(timeout=120), "the test never let the words be embedded"
+        return encode(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embedder, "encode", slow)
+    return go
+
+
+def _asked(related: RelatedWords, question: str) -> list[str] | None:
+    """``expand(question).terms`` from another thread, or None if it did not return within 30 s."""
+    got: list = []
+    worker = threading.Thread(target=lambda: got.append(related.expand(question).terms), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    return got[0] if got else None
+
+
+def test_a_large_collections_words_are_embedded_behind_the_questions_not_before_them(tmp_path, embedder, monkeypatch):
+    """More new passages than ``inline_passages``: questions are searched with their own words at once while
+    the collection's words are embedded on a thread of their own, and use them once they are there."""
     bot = _bot(tmp_path, embedder)
     index = bot._answerer.related.index
+    go = _slow_words(embedder, monkeypatch)
     related = RelatedWords(index, embedder, RelatedSettings(inline_passages=len(index.chunks) - 1))
-    first = related.expand("Will the guarantee cover it?").terms
+    assert _asked(related, "Will the guarantee cover it?") == []  # answered at once, with its own words
     thread = related._thread
-    assert thread is not None and thread.name == "qa-collection-words"
-    assert first == [] or tokenize("warranty")[0] in first  # the thread may already have finished
-    thread.join(timeout=120)
-    assert not thread.is_alive() and "warranty" in related._words
+    assert thread is not None and thread.name == "qa-collection-words" and thread.is_alive()
+    # A server's start (prepare) waits for the words; the questions meanwhile do not
+    preparing = threading.Thread(target=related.prepare, daemon=True)
+    preparing.start()
+    assert _asked(related, "Does the guarantee cover wrong installation?") == []
+    assert preparing.is_alive()
+    go.set()
+    preparing.join(timeout=120)
+    assert not preparing.is_alive() and not thread.is_alive() and "warranty" in related._words
     assert tokenize("warranty")[0] in related.expand("Will the guarantee cover it?").terms
     # At or under the bound, the words are embedded while the first question waits, and no thread is started
     inline = RelatedWords(index, embedder, RelatedSettings(inline_passages=len(index.chunks)))
     assert tokenize("warranty")[0] in inline.expand("Will the guarantee cover it?").terms and inline._thread is None
+
+
+def test_an_index_swapped_in_while_the_words_are_embedded_waits_for_them_rather_than_starting_again(
+        tmp_path, embedder, monkeypatch):
+    bot = _bot(tmp_path, embedder)
+    index = bot._answerer.related.index
+    go = _slow_words(embedder, monkeypatch)
+    settings = RelatedSettings(inline_passages=len(index.chunks) - 1)
+    first = RelatedWords(index, embedder, settings)
+    assert _asked(first, "Will the guarantee cover it?") == []
+    swapped = RelatedWords(index, embedder, settings, previous=first)  # an upload, while the words are embedded
+    assert _asked(swapped, "Will the guarantee cover it?") == []
+    go.set()
+    swapped._thread.join(timeout=120)
+    assert swapped._words == first._words  # the same documents: the earlier index's words, none embedded twice
 
 
 def test_a_word_the_collection_has_nothing_for_is_named_in_the_warning(tmp_path, embedder):
@@ -106,3 +152,7 @@ def test_a_word_the_collection_has_nothing_for_is_named_in_the_warning(tmp_path,
     answer = bot.ask("Is there a sauna next to the washing machines?")
     assert answer.outcome != "answered" and answer.reason == "No document uses the word “sauna”."
     assert "No document uses the word “sauna”." in answer.text and "None of the documents answers" not in answer.text
+    # Off the documents' topic, the "not found" reply names it too, as the person spelt it
+    egg = bot.ask("How long should I boil an egg for a runny yolk?")
+    assert egg.outcome == "not found" and egg.reason == "No document uses the words “runny” or “yolk”."
+    assert related.expand("Is there a crème brûlée dessert?").absent[:1] == ["crème"]
