@@ -1,6 +1,6 @@
 """Write the "everyday documents" evaluation corpus (PDF, DOCX, HTML, Markdown) from its plain sources.
 
-    python bench/make_everyday.py OUT_DIR [--set everyday|everyday2]
+    python bench/make_everyday.py OUT_DIR [--set everyday|everyday2|everyday3]
 
 --set chooses the set (default everyday, the first). The twelve sources of the first set live in
 tests/data/everyday/src/*.txt, in the markup that bench/make_mixed.py documents (# Title,
@@ -29,6 +29,17 @@ written blind and used only to report figures). Check with
 
     python bench/check_everyday.py OUT_DIR --set everyday2
 
+The third set (--set everyday3; DOCS3, SPLIT3) is eight more sources in
+tests/data/everyday3/src/*.txt, again in kinds the first two sets lack: a student residence's
+licence agreement in brief and a community centre's room-hire terms (DOCX), a car rental
+agreement's key terms and a hay fever medicine's patient information leaflet (multi-page PDF), a
+hotel's guest information page and a council's household bin collection guide (HTML), a vet
+clinic's new-client page and an air fryer's quick-start guide (Markdown). Its questions are in
+tests/data/everyday3.jsonl; it too is written blind and every document is in the "report" split.
+Check with
+
+    python bench/check_everyday.py OUT_DIR --set everyday3
+
 Output is deterministic (same bytes on every run). Needs `reportlab` and `python-docx`.
 """
 from __future__ import annotations
@@ -42,6 +53,7 @@ from make_mixed import PAGE_BREAK, Doc, parse, write_docx, write_html, write_pdf
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "tests" / "data" / "everyday" / "src"
 SRC2 = ROOT / "tests" / "data" / "everyday2" / "src"
+SRC3 = ROOT / "tests" / "data" / "everyday3" / "src"
 
 
 def _site(name, section, nav, related, copyright, footer_links):
@@ -147,7 +159,47 @@ DOCS2 = [
 
 SPLIT2 = {d.out: "report" for d in DOCS2}
 
-SETS = {"everyday": (DOCS, SPLIT, SRC), "everyday2": (DOCS2, SPLIT2, SRC2)}
+DOCS3 = [
+    Doc("student-licence.txt", "student-licence.docx",
+        "Riverside Court licence summary 2025-26 (Calder Student Living)", "Calder Student Living Ltd"),
+    Doc("hall-hire.txt", "hall-hire.docx",
+        "Conditions of Hire - Brackwell Community Centre (revised April 2025)", "Sandra Okafor"),
+    Doc("car-rental.txt", "car-rental.pdf",
+        "Rental Agreement Key Terms - Brisk Car Rental (UK)", "Brisk Vehicle Hire Ltd"),
+    Doc("hayfever-leaflet.txt", "hayfever-leaflet.pdf",
+        "Pollenex Allergy Relief 10 mg Tablets - Patient Information Leaflet", "Aldenmoor Healthcare Ltd"),
+    Doc("hotel-guide.txt", "hotel-guide.html", "Guest Information | Stay With Us | The Marram Hotel, Saltcombe Bay",
+        site=_site(
+            "The Marram Hotel", "stay",
+            [("/", "Home"), ("/rooms/", "Rooms and Suites"), ("/dining/", "Tideline Restaurant"),
+             ("/stay/", "Plan Your Stay"), ("/offers/", "Special Offers"), ("/book/", "Book Now")],
+            [("/offers/winter-breaks/", "Winter Breaks by the Sea"),
+             ("/dining/sunday-lunch/", "Sunday Lunch in the Tideline"),
+             ("/weddings/", "Seaside Weddings and Celebrations"),
+             ("/explore/coastal-walks/", "Three Coastal Walks from Our Door")],
+            "2025 The Marram Hotel Ltd, The Esplanade, Saltcombe Bay.",
+            [("/privacy/", "Privacy Policy"), ("/accessibility/", "Accessibility"),
+             ("/gift-vouchers/", "Gift Vouchers"), ("/contact/", "Contact Us")])),
+    Doc("recycling-guide.txt", "recycling-guide.html",
+        "Bin collections: what goes in which bin | Wrenfield District Council",
+        site=_site(
+            "Wrenfield District Council", "waste",
+            [("/", "Home"), ("/waste/", "Bins, Recycling and Waste"), ("/council-tax/", "Council Tax"),
+             ("/benefits/", "Benefits"), ("/roads/", "Roads and Transport"), ("/contact/", "Contact Us")],
+            [("/waste/collection-day/", "Check Your Collection Day"),
+             ("/waste/brown-bin/", "Sign Up for Brown Bin Collections"),
+             ("/waste/recycling-centres/", "Recycling Centres: Opening Times"),
+             ("/waste/bulky-items/", "Book a Bulky Item Collection")],
+            "2025 Wrenfield District Council, Civic Centre, Wrenfield.",
+            [("/accessibility/", "Accessibility"), ("/privacy/", "Privacy Notices"),
+             ("/jobs/", "Jobs and Careers"), ("/complaints/", "Comments and Complaints")])),
+    Doc("vet-new-clients.txt", "vet-new-clients.md", "Cedar Lane Animal Hospital new clients"),
+    Doc("airfryer-quickstart.txt", "airfryer-quickstart.md", "Tovera DuoCrisp AF90 quick start"),
+]
+
+SPLIT3 = {d.out: "report" for d in DOCS3}
+
+SETS = {"everyday": (DOCS, SPLIT, SRC), "everyday2": (DOCS2, SPLIT2, SRC2), "everyday3": (DOCS3, SPLIT3, SRC3)}
 
 
 def write(doc: Doc, path: Path, src: Path = SRC) -> str:
