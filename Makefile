@@ -23,8 +23,8 @@ run: install
 # paths are tested whatever this CPU computes natively (tests/conftest.py, vector_atol). The model-process
 # and Milvus-server tests run once: nothing they check goes through bfloat16.
 test: install-test browser
-	HF_HUB_OFFLINE=1 QA_BF16=1 $(PY) -m pytest -q
-	HF_HUB_OFFLINE=1 QA_BF16=0 $(PY) -m pytest -q tests/embed tests/store tests/answer tests/evaluate tests/test_bot.py \
+	HF_HUB_OFFLINE=1 QA_BF16=1 $(PY) -m pytest -q --durations=15
+	HF_HUB_OFFLINE=1 QA_BF16=0 $(PY) -m pytest -q --durations=15 tests/embed tests/store tests/answer tests/evaluate tests/test_bot.py \
 		--ignore=tests/answer/test_model_process.py --ignore=tests/store/test_milvus_servers.py \
 		--ignore=tests/store/test_ray_build.py
 

@@ -17,7 +17,9 @@ reporting halves, by document), ``bot.ask`` runs as the chat calls it, and the t
 ``--dump`` writes one JSON line per question (its signals, outcome, confidence and whether the highlight
 was right): ``bench/confidence.py`` fits the confidence model from it. ``--squad`` adds SQuAD 2.0 dev
 (CS224n half): its answerable questions by the same measures, its unanswerable ones as answered /
-tentative / not found.
+tentative / not found. ``--sets everyday,everyday3`` measures only those sets; ``--llm TARGET`` (a .gguf path
+or a server's URL, as the chat's ``--llm``) has every answer written by that language model and checked, as
+the chat gives it, and records whether the answer's text holds the answer (``text_right``).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ def record(set_name: str, item: dict, answer) -> dict:
     right = answerable and bool(answer.citations) and contains(first, item["answer"])
     return {"set": set_name, "split": item.get("split", ""), "id": item.get("id"), "answerable": answerable,
             "outcome": answer.outcome, "confidence": answer.confidence, "right": right, "reason": answer.reason,
+            "written": answer.generated, "text_right": answerable and contains(answer.text, item["answer"]),
             "rank": rank_of(answer, item["answer"]) if answerable else None, "signals": answer.signals,
             "form": item.get("form", ""), "question": item["question"], "highlight": first[:200]}
 
@@ -116,12 +119,26 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--squad", type=Path, help="the benchmarks folder holding squad-v2-dev/")
     ap.add_argument("--dump", type=Path, help="write one JSON line per question here")
+    ap.add_argument("--sets", help="only these labeled sets, comma-separated (e.g. everyday,everyday2)")
+    ap.add_argument("--llm", help="answers written by this language model (a .gguf path or a server's URL, as "
+                                  "--llm of the chat) and checked, as the chat gives them")
     args = ap.parse_args()
     embedder = Embedder()
+    writer = None
+    if args.llm:
+        from qa.answer.models import LLMSettings, connect
+        from qa.answer.writer import Writer
+
+        settings = LLMSettings.from_env(args.llm)
+        writer = Writer(connect(settings), settings.max_tokens)
+    wanted = set(args.sets.split(",")) if args.sets else None
     rows: list[dict] = []
     t0 = time.perf_counter()
     seconds: list[float] = []  # bot.ask, per question of the labeled sets
     for name, (bot, path) in labeled_sets(embedder).items():
+        if wanted is not None and name not in wanted:
+            continue
+        bot.writer = writer
         bot.prepare_words()  # as the chat server does at start (qa/answer/related.py)
         for item in load_questions(path):
             if "question" in item:  # first turns; follow-ups are measured by bench/speed.py and qa eval
