@@ -223,7 +223,7 @@ class Composer:
         if verdict.outcome == "not found":
             text = not_found_text(verdict.reason, len(citations))
         elif verdict.outcome == "tentative":
-            text = tentative_text(verdict.reason, citations[0])
+            text = tentative_text(verdict.reason, citations[0], self.nearly_as_good(evidence, citations))
         else:
             text = self.answer_text(evidence, citations)
         return Answer(question=query.question, text=text, citations=citations, abstained=verdict.outcome == "not found",
@@ -309,16 +309,21 @@ class Composer:
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""
-        parts = [f"{citations[0].highlight} [1]"]
-        best = evidence[0].support
-        used = {citations[0].highlight}
+        return " ".join(f"{c.highlight} [{c.number}]" for c in [citations[0], *self.nearly_as_good(evidence, citations)])
+
+    def nearly_as_good(self, evidence: list[_Evidence], citations: list[Citation]) -> list[Citation]:
+        """The citations after the first whose highlight is nearly as good (``runner_up_share`` of its support)
+        and says something else, up to ``max_answer_sentences`` in all: an answer states them too, and a
+        tentative one shows the next closest, which holds the answer for one in ten of them (docs/benchmarks.md)."""
+        best, s = evidence[0].support, self.settings
+        shown, more = [citations[0].highlight], []
         for ev, cit in zip(evidence[1:], citations[1:]):
-            if len(parts) >= self.settings.max_answer_sentences:
+            if len(more) + 1 >= s.max_answer_sentences:
                 break
-            if ev.support >= 0.9 * best and cit.highlight not in used:
-                parts.append(f"{cit.highlight} [{cit.number}]")
-                used.add(cit.highlight)
-        return " ".join(parts)
+            if ev.support >= s.runner_up_share * best and not any(cit.highlight in h or h in cit.highlight for h in shown):
+                more.append(cit)
+                shown.append(cit.highlight)
+        return more
 
 
 def _whole_line(text: str, a: int, b: int) -> bool:
@@ -346,7 +351,9 @@ def not_found_text(reason: str, n: int = 0) -> str:
     return f"Not found in the documents. {reason}{closest}"
 
 
-def tentative_text(reason: str, first: Citation) -> str:
-    """The best candidate, stated as such: the user sees it, and sees that it may not be the answer."""
+def tentative_text(reason: str, first: Citation, more: Sequence[Citation] = ()) -> str:
+    """The best candidate, stated as such: the user sees it, and sees that it may not be the answer; then
+    the next closest, when nearly as good (``Composer.nearly_as_good``)."""
     why = reason if reason and "may not answer" not in reason else "The documents may not answer this exactly."
-    return f"{why} The closest they come is: {first.highlight} [1]"
+    nexts = "".join(f" Next closest: {c.highlight} [{c.number}]" for c in more)
+    return f"{why} The closest they come is: {first.highlight} [1]{nexts}"

@@ -58,7 +58,8 @@ class AnswerSettings:
     definition_bonus: float = 0.1
     number_penalty: float = 0.15
     kind_penalty: float = 0.05  # a sentence stating nothing of the kind asked (no price for "how much is…?")
-    max_answer_sentences: int = 2
+    max_answer_sentences: int = 2  # highlights a reply states: the best, and one nearly as good …
+    runner_up_share: float = 0.9  # … whose support is at least this share of the best one's
     evidence_weight: float = 0.5  # weight of the highlight's support when ordering the citations
     rerank_depth: int = 20  # hits highlighted and re-ranked before keeping the k asked for
     locality_weight: float = 0.4  # follow-ups: bonus for evidence near the earlier answer …

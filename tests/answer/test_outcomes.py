@@ -55,6 +55,33 @@ def test_the_three_outcomes_through_the_real_bot(shipped_bot):
         assert d["outcome"] == a.outcome and d["tentative"] == a.tentative and d["reason"] == a.reason
 
 
+def test_a_tentative_answer_shows_the_next_closest_sentence_when_it_is_nearly_as_good(shipped_bot):
+    """Unsure of its best sentence, the bot also shows the next closest one when its support is within
+    ``runner_up_share`` of the best (as an answer states a second sentence): the reply then holds the answer
+    for one tentative answer in ten more. The rule is checked against the signals the answer carries (its
+    best support, and its lead over the runner-up), and the sentence shown is cited, so its card is open."""
+    from qa.answer.query import AnswerSettings
+    from qa.serve.render import cited_numbers
+
+    share, shown = AnswerSettings().runner_up_share, 0
+    for question in ("How fast is China adding power capacity?", "Why does energy matter in the AI race?",
+                     "Is the US grid ready for AI?", "Who is winning on open models?",
+                     "How many industrial robots did China install in 2019?"):
+        a = shipped_bot.ask(question)
+        if a.outcome != "tentative":
+            continue
+        first, second = a.citations[0].highlight, a.citations[1].highlight
+        near = 1 - a.signals["lead"] / a.signals["support"] >= share and second not in first and first not in second
+        head, _, rest = a.text.partition(" Next closest: ")
+        assert first in head and head.endswith("[1]")
+        if near:  # the runner-up is the second citation, shown after the best
+            shown += 1
+            assert rest == f"{second} [2]" and cited_numbers(a) == {1, 2}
+        else:  # the second is not close enough; a later citation may be, never one below the share
+            assert not rest or re.fullmatch(r".+ \[[3-5]\]", rest)
+    assert shown >= 2
+
+
 def test_a_found_answer_is_never_withheld_when_asked_in_peoples_words(water_bot):
     """The issue's water report: the sentence is found, so it is said, as an answer or a tentative one."""
     for question, expected in (("Will my water bill go up?", ("4.2 percent", "3 dollars")),
