@@ -18,7 +18,7 @@ from qa.answer.evidence import (
     is_caption,
     spells_out,
 )
-from qa.answer.judge import Verdict, judge
+from qa.answer.judge import Verdict, judge, off_topic
 from qa.answer.kinds import asking_sentence, negated
 from qa.answer.query import (
     _CONTINUES,
@@ -34,6 +34,7 @@ from qa.store.vectors import rows
 from qa.types import Answer, Citation, Document
 
 _SENTENCES_KEPT = 100_000  # sentences whose terms the Composer keeps between questions
+RUNNERS_READ = 3  # "not found" needs the best evidence and the ones after it up to here far from the question
 
 
 @dataclass
@@ -292,7 +293,7 @@ class Composer:
             "lead": top.support - (evidence[1].support if len(evidence) > 1 else 0.0), "fused": top.hit.score,
             "gap": top.hit.score - max((ev.hit.score for ev in evidence[1:]), default=0.0),
             # the IDF-weighted share of the question's terms the best passage holds (its title included)
-            "terms": coverage(set(tokenize(f"{chunk.title}\n{passage}")), idf, query.tokens),
+            "terms": _terms(chunk, idf, query),
             "yes_no": float(yes_no), "unknown_name": float(bool(unknown)),
             "years_missing": float(not covers_years(query.stated_years, f"{chunk.title}\n{passage}")),
             "kind_missing": float(top.lacks_kind),
@@ -305,7 +306,15 @@ class Composer:
             "negation_unmatched": float(negated(query.question) and not yes_no
                                         and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
         }
+        if off_topic(top.hit.passage, top.cosine, signals["terms"]):
+            # "not found" is said only when the next evidence is far too (not a confidence feature)
+            signals["runner_on_topic"] = float(any(not self._off_topic(ev, query, idf) for ev in evidence[1:RUNNERS_READ]))
         return judge(signals, unknown, top.defines, list(query.absent))
+
+    def _off_topic(self, ev: _Evidence, query: Query, idf: dict[str, float]) -> bool:
+        """``judge.off_topic`` for evidence other than the best."""
+        chunk = self.index.chunks[ev.hit.chunk]
+        return off_topic(ev.hit.passage, ev.cosine, _terms(chunk, idf, query))
 
     def answer_text(self, evidence: list[_Evidence], citations: list[Citation]) -> str:
         """The best highlight, then at most one more that is nearly as good and says something else."""
@@ -324,6 +333,11 @@ class Composer:
                 more.append(cit)
                 shown.append(cit.highlight)
         return more
+
+
+def _terms(chunk, idf: dict[str, float], query: Query) -> float:
+    """The IDF-weighted share of the question's terms a passage holds, its title included."""
+    return coverage(set(tokenize(f"{chunk.title}\n{chunk.text}")), idf, query.tokens)
 
 
 def _whole_line(text: str, a: int, b: int) -> bool:

@@ -11,7 +11,7 @@ had to choose between refusing such answers and stating wrong ones. Instead:
 - at ``ANSWER_AT`` or above, the sentence is stated (answered);
 - below it, it is still shown, with a plain warning (tentative): a found answer is never withheld;
 - "not found" is kept for questions nothing retrieved is about: the best sentence and passage are far
-  from the question and hold none of its words. Where a name in the question is unknown to every
+  from the question and hold none of its words, and so are the next two passages'. Where a name in the question is unknown to every
   document, the reply says so ("No document mentions Lisbon."); so it does, for a warning, of a rarer word
   that no passage holds nor anything like it ("No document uses the word “sauna”.", ``related``).
 """
@@ -64,6 +64,12 @@ def is_yes_no(question: str) -> bool:
     return bool(_YES_NO.search(last)) and not _WH.search(last)
 
 
+def off_topic(passage: float, cosine: float, terms: float) -> bool:
+    """Evidence far from the question: its passage and sentence cosines under the floors, and holding at most
+    ``OFF_TOPIC_TERMS`` of the question's terms."""
+    return passage < OFF_TOPIC_PASSAGE and cosine < OFF_TOPIC_SENTENCE and terms <= OFF_TOPIC_TERMS
+
+
 def confidence(signals: dict[str, float]) -> float:
     z = sum(w * signals.get(name, 1.0 if name == "bias" else 0.0) for name, w in zip(FEATURES, WEIGHTS))
     return 1 / (1 + math.exp(-max(-30.0, min(30.0, z))))
@@ -75,7 +81,9 @@ def judge(signals: dict[str, float], unknown_names: list[str], defines: bool, ab
     p = confidence(signals)
     missing = (f"No document uses the word “{absent[0]}”." if len(absent or ()) == 1 else
                f"No document uses the words “{absent[0]}” or “{absent[1]}”." if absent else "")
-    far = signals["passage"] < OFF_TOPIC_PASSAGE and signals["cosine"] < OFF_TOPIC_SENTENCE and signals["terms"] <= OFF_TOPIC_TERMS
+    # nothing retrieved is about the question: the best evidence is far, and so are the next two (a tiny
+    # collection's BM25 can put a passage matching only "morning" above the one about a missed appointment)
+    far = off_topic(signals["passage"], signals["cosine"], signals["terms"]) and not signals.get("runner_on_topic")
     if unknown_names and signals["passage"] < UNKNOWN_NAME_PASSAGE and signals["cosine"] < UNKNOWN_NAME_SENTENCE:
         return Verdict("not found", p, f"No document mentions {unknown_names[0]}.", signals)
     if far:

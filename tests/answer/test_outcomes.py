@@ -82,6 +82,40 @@ def test_a_tentative_answer_shows_the_next_closest_sentence_when_it_is_nearly_as
     assert shown >= 2
 
 
+GROOMERS = """# Pawsome Parlour grooming: what to know before your visit
+
+## Booking
+Appointments can be booked online or by phone on 01632 960 411. We groom dogs only; we do not take cats or rabbits.
+
+## Cancellations
+If you cancel with less than 24 hours' notice, the deposit is kept. If you do not turn up at all, we may ask for the full price before your next booking.
+
+## Prices
+A full groom for a small dog costs £35, a medium dog £45 and a large dog £60.
+Nail clipping on its own is £8 and needs no appointment on weekday mornings.
+"""
+
+
+def test_not_found_only_when_the_next_passages_are_off_topic_too(tmp_path):
+    """A three-passage collection: BM25 puts the passage matching "morning" first, far from the question,
+    while the one about cancelling is on its topic. That is not "nothing in the documents is about this":
+    the reply is tentative and the cancellation passage is among those it shows. A question about nothing
+    in the documents is still not found, and ``judge`` says so only when the runners-up are far as well."""
+    from qa.answer.judge import judge
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "groomers.md").write_text(GROOMERS, encoding="utf-8")
+    bot = Bot.load(corpus=docs, index=tmp_path / "index", on_status=lambda m: None)
+    a = bot.ask("If I can't make it tomorrow morning, do I lose my money?")
+    assert a.outcome == "tentative" and "Nothing in the documents" not in a.text
+    assert any("the deposit is kept" in c.highlight for c in a.citations[:3])
+    assert bot.ask("What is the capital of Peru?").outcome == "not found"
+    far = {"passage": 0.07, "cosine": 0.2, "terms": 0.1, "years_missing": 0.0}
+    assert judge(far, [], False).outcome == "not found"
+    assert judge({**far, "runner_on_topic": 1.0}, [], False).outcome == "tentative"
+
+
 def test_a_found_answer_is_never_withheld_when_asked_in_peoples_words(water_bot):
     """The issue's water report: the sentence is found, so it is said, as an answer or a tentative one."""
     for question, expected in (("Will my water bill go up?", ("4.2 percent", "3 dollars")),
