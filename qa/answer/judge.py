@@ -11,8 +11,8 @@ had to choose between refusing such answers and stating wrong ones. Instead:
 - at ``ANSWER_AT`` or above, the sentence is stated (answered);
 - below it, it is still shown, with a plain warning (tentative): a found answer is never withheld;
 - "not found" is kept for questions nothing retrieved is about: the best sentence and passage are far
-  from the question and hold none of its words, and so are the next two passages'. Where a name in the question is unknown to every
-  document, the reply says so ("No document mentions Lisbon."); so it does, for a warning, of a rarer word
+  from the question and hold none of its words, and so are the next two passages. Where a name in the
+  question is unknown to every document, the reply says so ("No document mentions Lisbon."); so it does, for a warning, of a rarer word
   that no passage holds nor anything like it ("No document uses the word “sauna”.", ``related``).
 """
 from __future__ import annotations
