@@ -11,10 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-TOKENIZER_VERSION = 3  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
+TOKENIZER_VERSION = 4  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
 _INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
 _SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, "eeat"
 _TOKEN = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")
+# An acronym's plural is the acronym: "DVDs", "GPUs", "LLMs", which the stemmer keeps apart from "DVD", "GPU", "LLM"
+# (it strips an "s" only after a vowel that is not just before it); so is a lower-case word of consonants and an
+# "s" ("dvds", "cds"), as people type them.
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z][A-Z0-9]*[A-Z])s\b")
+_CONSONANTS_S = re.compile(r"[b-df-hj-np-tv-xz]{2,}s")
 # Letters that Unicode does not decompose into a base letter and a mark.
 _FOLD = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i", "ŧ": "t", "ß": "ss", "æ": "ae",
                        "œ": "oe", "þ": "th", "’": "'", "Ł": "L", "Ø": "O", "Đ": "D", "Æ": "AE", "Œ": "OE", "Þ": "TH"})
@@ -71,19 +76,19 @@ def stopwords() -> frozenset[str]:
 # Spelled-out forms of the acronyms that stand for them almost everywhere.
 _SPELLED = re.compile(r"\bartificial intelligence\b|\bunited states\b|\bmachine learning\b|\blarge language models?\b")
 _ACRONYM = {"artificial intelligence": "ai", "united states": "us", "machine learning": "ml",
-            "large language model": "llm", "large language models": "llms"}
+            "large language model": "llm", "large language models": "llm"}
 
 
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop accents, fold initialisms ("U.S." → "us") and spelled-out acronyms, drop
     stopwords, stem. Words in any alphabet are kept; Chinese, Japanese and Korean characters are one token each."""
-    text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), fold(text))
+    text = _INITIALISM.sub(lambda m: "".join(g for g in m.groups() if g), fold(_ACRONYM_PLURAL.sub(r"\1", text)))
     if not text.isascii():
         text = _CJK.sub(r" \1 ", text)
     text = _SPELLED.sub(lambda m: _ACRONYM[m.group(0)], text)
     text = _SPELLED_OUT.sub(lambda m: m.group(0).replace("-", ""), text)
     stop = stopwords()
-    words = [w for w in _TOKEN.findall(text) if w not in stop]
+    words = [w[:-1] if _CONSONANTS_S.fullmatch(w) else w for w in _TOKEN.findall(text) if w not in stop]
     return _stemmer().stemWords(words)
 
 

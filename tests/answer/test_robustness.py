@@ -30,6 +30,25 @@ def test_accented_names_match_their_plain_spelling_and_other_alphabets_are_words
     assert tokenize("The U.S. spent 1,413 dollars") == ["us", "spent", "1,413", "dollar"]
 
 
+def test_an_acronyms_plural_is_the_acronym():
+    """The stemmer strips an "s" only after a vowel not just before it: "DVDs" and "GPUs" stayed apart from "DVD"
+    and "GPU", so a question naming one was searched as if no document had it."""
+    assert tokenize("DVDs, GPUs, LLMs, CDs") == tokenize("DVD, GPU, LLM, CD") == ["dvd", "gpu", "llm", "cd"]
+    assert tokenize("dvds and cds") == tokenize("DVD and CD")  # as people type them
+    assert tokenize("large language models") == tokenize("LLMs")
+    assert tokenize("PASS the CLASS test, USS Enterprise, bus") == ["pass", "class", "test", "uss", "enterpris", "bus"]
+
+
+def test_a_question_naming_the_singular_of_a_plural_acronym_is_answered_from_it(tmp_path, embedder):
+    corpus = write_corpus(tmp_path / "c", {"library.md": "# Borrowing\n\nBooks are lent for three weeks and DVDs for one "
+                                                         "week. You can renew an item up to three times online.\n\n"
+                                                         "# Printing\n\nColour printing costs 50 cents per page.\n"})
+    bot = build_bot(corpus, tmp_path / "ix", embedder)
+    answer = bot.ask("Can I keep a DVD for two weeks?")
+    assert "DVD" not in answer.reason  # it was "No document mentions DVD."
+    assert "DVDs for one week" in answer.citations[0].highlight
+
+
 def test_a_question_without_accents_finds_and_answers_from_an_accented_document(tmp_path, embedder):
     corpus = write_corpus(tmp_path / "c", {"physics.md": "# Wave mechanics\n\nErwin Schrödinger published his wave equation "
                                                          "in 1926, while working at the University of Zürich.\n"})
