@@ -173,8 +173,9 @@ def main() -> None:
     if squad_una:
         counts = {o: sum(r["outcome"] == o for r in squad_una) for o in ("answered", "tentative", "not found")}
         print(f"\nSQuAD v2 dev, {len(squad_una)} unanswerable: " + ", ".join(f"{o} {n} ({n / len(squad_una):.1%})" for o, n in counts.items()))
-    print(f"\nbot.ask over the labeled sets: p50 {1000 * statistics.median(seconds):.1f} ms, "
-          f"p95 {1000 * sorted(seconds)[int(0.95 * (len(seconds) - 1))]:.1f} ms ({len(seconds)} questions)")
+    if seconds:  # none with ``--sets none --squad``
+        print(f"\nbot.ask over the labeled sets: p50 {1000 * statistics.median(seconds):.1f} ms, "
+              f"p95 {1000 * sorted(seconds)[int(0.95 * (len(seconds) - 1))]:.1f} ms ({len(seconds)} questions)")
     print(f"{len(rows)} questions in {time.perf_counter() - t0:.0f} s")
 
 

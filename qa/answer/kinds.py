@@ -184,7 +184,8 @@ def states(kind: str, text: str, given: frozenset[str] = frozenset()) -> bool:
     return pattern is not None and bool(pattern.search(text))
 
 
-_NEGATION_WORDS = frozenset("not no never none nobody nothing neither nor without cannot unless except excluding".split())
+_NEGATION_WORDS = frozenset("not no never none nobody nothing neither nor without cannot unless except excluding "
+                            "dont doesnt didnt isnt arent wasnt werent cant wont wouldnt couldnt shouldnt havent hasnt".split())
 
 
 def negated(text: str) -> bool:

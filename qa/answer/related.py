@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from qa.store.lexical import _TOKEN, fold, stopwords, tokenize
+from qa.store.lexical import _TOKEN, fold, stopwords, tokenize, uncontract
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def terms_of(text: str) -> dict[str, str]:
     the BM25 term each is read as: only words BM25 reads as one term (not Chinese, Japanese or Korean runs,
     which it reads per character). Each word is stemmed once, here."""
     stop, found = stopwords(), {}
-    for w in dict.fromkeys(_TOKEN.findall(fold(text))):
+    for w in dict.fromkeys(_TOKEN.findall(uncontract(fold(text)))):
         if w.isalpha() and len(w) > 2 and w not in stop:
             terms = tokenize(w)
             if len(terms) == 1:
@@ -209,7 +209,7 @@ class RelatedWords:
         sources = frozenset(c.source for c in self.index.chunks)
         have = set(words)
         # every word once, then each stemmed once: not once per passage that holds it
-        written = dict.fromkeys(w for c in self.index.chunks if c.source not in scanned for w in _TOKEN.findall(fold(c.text)))
+        written = dict.fromkeys(w for c in self.index.chunks if c.source not in scanned for w in _TOKEN.findall(uncontract(fold(c.text))))
         found = {w: t for w, t in terms_of(" ".join(written)).items() if w not in have}
         new = list(found)
         ahead = _ahead(self.embedder)

@@ -8,6 +8,8 @@ import numpy as np
 from qa.answer import calibration
 from qa import store as index_io
 from qa.answer.evidence import spells_out
+from qa.answer.kinds import negated
+from qa.answer.related import terms_of
 from qa.bot import Bot
 from qa.store import IndexSettings
 from qa.store.lexical import tokenize
@@ -37,6 +39,19 @@ def test_an_acronyms_plural_is_the_acronym():
     assert tokenize("dvds and cds") == tokenize("DVD and CD")  # as people type them
     assert tokenize("large language models") == tokenize("LLMs")
     assert tokenize("PASS the CLASS test, USS Enterprise, bus") == ["pass", "class", "test", "uss", "enterpris", "bus"]
+
+
+def test_a_contractions_tail_is_not_a_word():
+    """"I'm", "won't", "they'll" gave the tokens "m", "won", "t", "ll": BM25 searched for them, and the share of
+    the question's words a sentence holds counted them as missing."""
+    assert tokenize("I'm sure they'll say we'd buy the chip") == tokenize("I sure they say we buy the chip") == ["sure", "say", "buy", "chip"]
+    assert tokenize("Why won't they pay? I can't, you shouldn't") == ["pay"]
+    assert tokenize("Don’t forget O'Brien's o'clock train") == ["forget", "o", "brien", "s", "o", "clock", "train"]
+    assert terms_of("Why isn't my son's card working? I didn't lose it") == {"son": "son", "card": "card", "working": "work",
+                                                                               "lose": "lose"}
+    # typed without the apostrophe, as people chat: not a word the documents lack ("No document uses the word “doesnt”")
+    assert terms_of("my card doesnt work and i dont know why, im stuck") == {"card": "card", "work": "work", "stuck": "stuck"}
+    assert negated("why doesnt my card work") and not negated("why does my card work")
 
 
 def test_a_question_naming_the_singular_of_a_plural_acronym_is_answered_from_it(tmp_path, embedder):
