@@ -8,6 +8,9 @@ embedding model, word by word), and the nearest ones above a similarity floor jo
 highlight reads only the words the person wrote; the passages' fused scores, which the judgement also
 weighs, include the added words' BM25.
 
+A word the documents write with a hyphen ("wifi" of a page that says "Wi-Fi", which BM25 reads as "wi" and "fi")
+is searched by its parts, and is not a word they lack (``compounds_of``).
+
 Names are looked up too: "Uber Eats" finds "delivery". A name no document mentions ("Vietnam" → "china")
 still reaches the judge as the person wrote it, which reports it ("No document mentions Vietnam."). Words
 of scripts written without spaces are left alone: BM25 reads them per character.
@@ -31,10 +34,11 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
 
@@ -93,6 +97,23 @@ def terms_of(text: str) -> dict[str, str]:
     return found
 
 
+_COMPOUND = re.compile(r"\b[^\W_]+(?:-[^\W_]+)+\b")
+
+
+def compounds_of(texts: Iterable[str], known: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """The hyphenated words of ``texts`` as one word's BM25 term ("Wi-Fi" → "wifi", "e-bikes" → "ebik"), each
+    with the terms of its parts: a person types "wifi" of a page that writes "Wi-Fi", and BM25 reads that as
+    "wi" and "fi". ``known``: those found before, kept."""
+    found = dict(known or {})
+    for compound in dict.fromkeys(m.group(0) for text in texts for m in _COMPOUND.finditer(fold(text))):
+        if not compound.replace("-", "").isalpha():
+            continue  # "3-4", "COVID-19": a question's words are looked up only when they are letters (``terms_of``)
+        joined = tokenize(compound.replace("-", ""))
+        if len(joined) == 1 and joined[0] not in found:
+            found[joined[0]] = tokenize(compound)
+    return found
+
+
 _WHOLE: "weakref.WeakKeyDictionary[object, frozenset[str]]" = weakref.WeakKeyDictionary()
 
 
@@ -137,6 +158,7 @@ class _Vocabulary:
     terms: list[str]
     matrix: np.ndarray
     sources: frozenset[str]
+    compounds: dict[str, list[str]] = field(default_factory=dict)  # "wifi" → the terms of "Wi-Fi" (``compounds_of``)
 
 
 class RelatedWords:
@@ -220,8 +242,10 @@ class RelatedWords:
             words += part
             terms += [found[w] for w in part]
         matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
+        compounds = compounds_of((c.text for c in self.index.chunks if c.source not in scanned),
+                                 old.compounds if old is not None else None)
         self._previous = None  # not a chain of every index the bot ever had
-        return _Vocabulary(words, terms, matrix, sources)
+        return _Vocabulary(words, terms, matrix, sources, compounds)
 
     def _vectors(self, words: list[str]) -> np.ndarray:
         """A question's words: embedded ahead (``prepare``), or through the question encoder (a few
@@ -274,8 +298,10 @@ class RelatedWords:
             return Related()  # a large collection's words are still being embedded, or it has none
         terms, matrix = vocab.terms, vocab.matrix
         s = self.settings
-        found: dict[str, list[str]] = {}
-        for word, sims in zip(unmatched, self._vectors(unmatched) @ matrix.T):
+        # "wifi" of a page that writes "Wi-Fi": its parts are searched, and it is not a word the documents lack
+        found: dict[str, list[str]] = {w: vocab.compounds[asked[w]] for w in unmatched if asked[w] in vocab.compounds}
+        unmatched = [w for w in unmatched if w not in found]
+        for word, sims in zip(unmatched, self._vectors(unmatched) @ matrix.T if unmatched else ()):
             top = np.argpartition(-sims, min(s.per_word, len(sims) - 1))[:s.per_word + 1]
             found[word] = [terms[i] for i in sorted(top, key=lambda i: -sims[i])[:s.per_word] if sims[i] >= s.similarity]
         # a question word's own term may come back too: it then weighs twice, as measured

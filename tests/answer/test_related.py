@@ -156,3 +156,18 @@ def test_a_word_the_collection_has_nothing_for_is_named_in_the_warning(tmp_path,
     egg = bot.ask("How long should I boil an egg for a runny yolk?")
     assert egg.outcome == "not found" and egg.reason == "No document uses the words “runny” or “yolk”."
     assert related.expand("Is there a crème brûlée dessert?").absent[:1] == ["crème"]
+
+
+def test_a_word_the_documents_write_with_a_hyphen_is_searched_by_its_parts_and_not_called_missing(tmp_path, embedder):
+    """"Is the wifi free?" of a page that writes "Wi-Fi" (BM25 reads "wi" and "fi"): not "No document uses the
+    word “wifi”", and the page's sentence is the answer."""
+    corpus = write_corpus(tmp_path / "docs", {"library.md": "# Computers\n\nWi-Fi is free and needs no password. "
+                                                             "E-bikes can be left in the rack by the door.\n",
+                                              "fares.md": FARES, "waste.md": WASTE})
+    bot = build_bot(corpus, tmp_path / "index", embedder)
+    related = bot._answerer.related.expand("Is the wifi free?")
+    assert related.absent == [] and {"wi", "fi"} <= set(related.terms)
+    assert bot._answerer.related.expand("Where do I leave my ebike?").absent == []
+    answer = bot.ask("Is the wifi free?")
+    assert "wifi" not in answer.reason and "Wi-Fi is free" in answer.citations[0].highlight
+    assert bot._answerer.related.expand("Is there a sauna by the wifi?").absent == ["sauna"]
