@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-TOKENIZER_VERSION = 5  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
+TOKENIZER_VERSION = 6  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
 _INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
 _SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, "eeat"
 _TOKEN = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")

@@ -91,6 +91,13 @@ def test_an_acronym_the_found_passage_spells_out_does_not_veto_the_answer(tmp_pa
     assert ibm.outcome != "answered" and ibm.reason == "No document mentions IBM."
 
 
+def test_the_shipped_index_was_read_with_this_tokenizer(shipped_bot):
+    """A change to ``tokenize`` bumps ``TOKENIZER_VERSION`` and re-reads ``index/`` (``make index``): an index whose
+    words another tokenizer read, under this version's number, would be served as fresh and search askew."""
+    ix = shipped_bot.index
+    assert ix.terms == [tokenize(index_io.lexical_text(c, True)) for c in ix.chunks]
+
+
 def test_an_index_from_an_older_tokenizer_is_re_read_not_re_embedded(tmp_path, embedder):
     corpus = write_corpus(tmp_path / "c", {"lab.md": LAB})
     bot = build_bot(corpus, tmp_path / "ix", embedder)
