@@ -15,6 +15,7 @@ import re
 from functools import lru_cache
 
 from qa.answer.evidence import numbers_in
+from qa.store.lexical import NOT_WITHOUT_APOSTROPHE
 
 # The question's side, on its last sentence (a frame before it, "I'm 67.", asks nothing): the kind
 # whose pattern matches first in it is the kind asked ("Where can I get a bike for someone who…" asks
@@ -184,8 +185,8 @@ def states(kind: str, text: str, given: frozenset[str] = frozenset()) -> bool:
     return pattern is not None and bool(pattern.search(text))
 
 
-_NEGATION_WORDS = frozenset("not no never none nobody nothing neither nor without cannot unless except excluding "
-                            "dont doesnt didnt isnt arent wasnt werent cant wont wouldnt couldnt shouldnt havent hasnt".split())
+_NEGATION_WORDS = frozenset("not no never none nobody nothing neither nor without cannot unless except excluding".split()
+                           ) | NOT_WITHOUT_APOSTROPHE
 
 
 def negated(text: str) -> bool:

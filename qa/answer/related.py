@@ -100,17 +100,30 @@ def terms_of(text: str) -> dict[str, str]:
 _COMPOUND = re.compile(r"\b[^\W_]+(?:-[^\W_]+)+\b")
 
 
-def compounds_of(texts: Iterable[str], known: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
-    """The hyphenated words of ``texts`` as one word's BM25 term ("Wi-Fi" → "wifi", "e-bikes" → "ebik"), each
-    with the terms of its parts: a person types "wifi" of a page that writes "Wi-Fi", and BM25 reads that as
-    "wi" and "fi". ``known``: those found before, kept."""
+def compounds_of(folded: Iterable[str], known: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+    """The hyphenated words of ``folded`` texts (``fold``) as one word's BM25 term ("Wi-Fi" → "wifi",
+    "e-bikes" → "ebik"), each with the terms of its parts: a person types "wifi" of a page that writes "Wi-Fi",
+    and BM25 reads that as "wi" and "fi". ``known``: those found before, kept."""
     found = dict(known or {})
-    for compound in dict.fromkeys(m.group(0) for text in texts for m in _COMPOUND.finditer(fold(text))):
+    for compound in dict.fromkeys(m.group(0) for text in folded for m in _COMPOUND.finditer(text)):
         if not compound.replace("-", "").isalpha():
             continue  # "3-4", "COVID-19": a question's words are looked up only when they are letters (``terms_of``)
         joined = tokenize(compound.replace("-", ""))
         if len(joined) == 1 and joined[0] not in found:
             found[joined[0]] = tokenize(compound)
+    return found
+
+
+def joined_of(question: str) -> dict[str, list[str]]:
+    """The question's hyphenated words read as one word's BM25 term, each with the words it joins ("e-mail" →
+    {"email": ["e", "mail"]}): the reverse of ``compounds_of``, for a person who types "e-mail" or "wi-fi" of
+    a page that writes "email" or "wifi"."""
+    found: dict[str, list[str]] = {}
+    for m in _COMPOUND.finditer(fold(question)):
+        compound = m.group(0)
+        joined = tokenize(compound.replace("-", "")) if compound.replace("-", "").isalpha() else []
+        if len(joined) == 1:
+            found.setdefault(joined[0], compound.split("-"))
     return found
 
 
@@ -231,7 +244,8 @@ class RelatedWords:
         sources = frozenset(c.source for c in self.index.chunks)
         have = set(words)
         # every word once, then each stemmed once: not once per passage that holds it
-        written = dict.fromkeys(w for c in self.index.chunks if c.source not in scanned for w in _TOKEN.findall(uncontract(fold(c.text))))
+        folded = [uncontract(fold(c.text)) for c in self.index.chunks if c.source not in scanned]
+        written = dict.fromkeys(w for text in folded for w in _TOKEN.findall(text))
         found = {w: t for w, t in terms_of(" ".join(written)).items() if w not in have}
         new = list(found)
         ahead = _ahead(self.embedder)
@@ -242,8 +256,7 @@ class RelatedWords:
             words += part
             terms += [found[w] for w in part]
         matrix = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dimension), dtype=np.float32)
-        compounds = compounds_of((c.text for c in self.index.chunks if c.source not in scanned),
-                                 old.compounds if old is not None else None)
+        compounds = compounds_of(folded, old.compounds if old is not None else None)
         self._previous = None  # not a chain of every index the bot ever had
         return _Vocabulary(words, terms, matrix, sources, compounds)
 
@@ -289,13 +302,17 @@ class RelatedWords:
             return Related()
         asked = terms_of(question)
         lexical = self.index.lexical
-        df = lexical.doc_freq(list(asked.values()))
-        unmatched = [w for w, t in asked.items() if df.get(t, 0) == 0]
+        joined = joined_of(question)
+        df = lexical.doc_freq(list(asked.values()) + list(joined))
+        # "e-mail" of a page that writes "email": the joined word is searched, and its parts are not missing
+        glued = [t for t in joined if df.get(t, 0) > 0 and t not in asked.values()]
+        parts = {w for t in glued for w in joined[t]}
+        unmatched = [w for w, t in asked.items() if df.get(t, 0) == 0 and w not in parts]
         if not unmatched:
-            return Related()
+            return Related(glued)
         vocab = self._vocabulary()
         if vocab is None or not vocab.words:
-            return Related()  # a large collection's words are still being embedded, or it has none
+            return Related(glued)  # a large collection's words are still being embedded, or it has none
         terms, matrix = vocab.terms, vocab.matrix
         s = self.settings
         # "wifi" of a page that writes "Wi-Fi": its parts are searched, and it is not a word the documents lack
@@ -317,7 +334,7 @@ class RelatedWords:
         if absent:  # as the person wrote them ("crème", not "creme")
             spelt = {fold(w): w for w in _TOKEN.findall(question)}
             absent = [spelt.get(w, w) for w in absent]
-        return Related([t for t in extra if live.get(t, 0) > 0], absent)
+        return Related(list(dict.fromkeys(glued + [t for t in extra if live.get(t, 0) > 0])), absent)
 
 
 @dataclass(frozen=True)

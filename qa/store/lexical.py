@@ -69,16 +69,21 @@ me more most much many my nor now off once only other our ours out over own same
 than them those through too under until up very we were what when where which while who whom whose why
 would you your yours tell know give show explain describe according anything something whats
 """.split() + """
-dont doesnt didnt isnt arent wasnt werent cant cannot wont wouldnt couldnt shouldnt havent hasnt hadnt mustnt
 im ive youre youve theyre theyve weve thats theres whos wheres hows
-""".split()  # contractions typed without their apostrophe, as people chat: "i dont", "my card doesnt work"
+""".split()  # contractions typed without their apostrophe, as people chat: "im", "theyre"
+
+# The "n't" contractions typed without their apostrophe ("i dont", "my card doesnt work"): function words for
+# BM25, and negations for the answer's "not" check (`qa.answer.kinds.negated`), so one list keeps them in step.
+NOT_WITHOUT_APOSTROPHE = frozenset("""
+dont doesnt didnt isnt arent wasnt werent cant cannot wont wouldnt couldnt shouldnt havent hasnt hadnt mustnt
+""".split())
 
 
 @lru_cache(maxsize=1)
 def stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | frozenset(_QUESTION_WORDS)
+    return frozenset(STOPWORDS_EN) | frozenset(_QUESTION_WORDS) | NOT_WITHOUT_APOSTROPHE
 
 
 # Spelled-out forms of the acronyms that stand for them almost everywhere.

@@ -171,3 +171,18 @@ def test_a_word_the_documents_write_with_a_hyphen_is_searched_by_its_parts_and_n
     answer = bot.ask("Is the wifi free?")
     assert "wifi" not in answer.reason and "Wi-Fi is free" in answer.citations[0].highlight
     assert bot._answerer.related.expand("Is there a sauna by the wifi?").absent == ["sauna"]
+
+
+def test_a_word_the_question_writes_with_a_hyphen_is_searched_joined(tmp_path, embedder):
+    """The reverse: "e-mail" or "wi-fi" typed of a page that writes "email" and "wifi". BM25 reads the question's
+    "wi" and "fi", which no passage holds; the joined word is searched, and its parts are not called missing."""
+    corpus = write_corpus(tmp_path / "docs", {"centre.md": "# Contact\n\nTo book a room, email bookings@oakfield.example. "
+                                                           "Wifi is free for visitors.\n",
+                                              "fares.md": FARES, "waste.md": WASTE})
+    bot = build_bot(corpus, tmp_path / "index", embedder)
+    related = bot._answerer.related.expand("Is the wi-fi free?")
+    assert related.terms[:1] == ["wifi"] and related.absent == []
+    assert "email" in bot._answerer.related.expand("Can I e-mail you to book a room?").terms
+    assert bot._answerer.related.expand("Is the wifi free?").terms == []  # written as the page writes it: nothing to add
+    answer = bot.ask("Is the wi-fi free?")
+    assert "Wifi is free" in answer.citations[0].highlight and "wi" not in answer.reason.split()
