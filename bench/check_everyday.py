@@ -1,6 +1,6 @@
-"""Check the everyday corpus written by bench/make_everyday.py against tests/data/everyday.jsonl (or everyday2/3.jsonl).
+"""Check the everyday corpus written by bench/make_everyday.py against tests/data/everyday.jsonl (or everyday2/3/4.jsonl).
 
-    python bench/check_everyday.py OUT_DIR [--set everyday|everyday2|everyday3] [--questions FILE]
+    python bench/check_everyday.py OUT_DIR [--set everyday|everyday2|everyday3|everyday4] [--questions FILE]
 
 --set (default everyday) names the set make_everyday.py wrote into OUT_DIR; its questions are
 tests/data/SET.jsonl unless --questions says otherwise.
@@ -19,12 +19,13 @@ and is not copied into its question. On top of those, for this set:
   for a PDF; unanswerable rows exactly {id, question, answerable: false, source, form, split};
 * form is one of FORMS; split is the split of the row's document (make_everyday.SPLIT), so
   splitting is by document; each half holds a PDF, a DOCX, an HTML page and a Markdown file
-  (everyday2 and everyday3: every document is "report", and that one half holds all four formats);
+  (everyday2, everyday3 and everyday4: every document is "report", and that one half holds all four
+  formats);
 * the answer lies inside one sentence of its source unit (does not cross a sentence end);
 * at least 160 answerable and 55 unanswerable questions (everyday2: 150 and 40; everyday3: 160
-  and 50), both kinds on every document, answers on at least 3 pages of every PDF, at least 40%
-  of the answerable questions (and of all) in the forms yes/no, can I, do I have to, will my,
-  what happens if; every source 400 to 1200 words;
+  and 50; everyday4: 160 and 45), both kinds on every document, answers on at least 3 pages of
+  every PDF, at least 40% of the answerable questions (and of all) in the forms yes/no, can I,
+  do I have to, will my, what happens if; every source 400 to 1200 words;
 * wording: at most a quarter of the answerable questions may share a two-content-word phrase
   (the closest automatic stand-in for "the document's key noun phrase") with the answering sentence.
 
@@ -58,8 +59,9 @@ than then so too very just also only still even up out off again own same such s
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'$£(])")
 ABBREVIATIONS = ("Dr.", "Mr.", "Mrs.", "Ms.", "St.", "No.", "a.m.", "p.m.")  # "8 p.m. Eastern Time"
 # per set: the halves its documents are split into, and the least answerable / unanswerable counts
-HALVES = {"everyday": ("tune", "report"), "everyday2": ("report",), "everyday3": ("report",)}
-MINIMUM = {"everyday": (160, 55), "everyday2": (150, 40), "everyday3": (160, 50)}
+HALVES = {"everyday": ("tune", "report"), "everyday2": ("report",), "everyday3": ("report",),
+          "everyday4": ("report",)}
+MINIMUM = {"everyday": (160, 55), "everyday2": (150, 40), "everyday3": (160, 50), "everyday4": (160, 45)}
 
 
 def words(text: str) -> list[str]:

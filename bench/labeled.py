@@ -3,7 +3,7 @@
 ``questions``, ``heldout`` and ``heldout2`` ask about the shipped corpus (its saved index); ``mixed`` about
 the mixed-format documents ``bench/make_mixed.py`` writes; ``negations`` (questions that say "not",
 "never", "n't"…, written blind by a helper) about both together; ``everyday`` (questions in people's own
-words, with a tuning and a reporting half), ``everyday2`` and ``everyday3`` (eight more documents each, reporting
+words, with a tuning and a reporting half), ``everyday2``, ``everyday3`` and ``everyday4`` (eight more documents each, reporting
 only, each written blind in a later session) about the documents ``bench/make_everyday.py`` writes. Each new collection is indexed and
 calibrated as ``Bot.load`` would.
 """
@@ -36,7 +36,8 @@ def write_mixed(folder: Path | None = None) -> Path:
 
 def write_everyday(folder: Path | None = None, name: str = "everyday") -> Path:
     """The everyday documents (a report PDF, policy memos, web pages, FAQs…), written by their real writers;
-    ``name="everyday2"`` or ``"everyday3"``: the second or third set, eight more documents each, for reporting only."""
+    ``name="everyday2"``, ``"everyday3"`` or ``"everyday4"``: the second, third or fourth set, eight more documents
+    each, for reporting only."""
     folder = folder or Path(tempfile.mkdtemp(prefix="qa-everyday-"))
     subprocess.run([sys.executable, str(ROOT / "bench" / "make_everyday.py"), str(folder), "--set", name],
                    check=True, capture_output=True)
@@ -63,4 +64,5 @@ def labeled_sets(embedder: Embedder) -> dict[str, tuple[Bot, Path]]:
             "negations": (bot(both), DATA / "negations.jsonl"),
             "everyday": (bot(write_everyday(work / "everyday")), DATA / "everyday.jsonl"),
             "everyday2": (bot(write_everyday(work / "everyday2", "everyday2")), DATA / "everyday2.jsonl"),
-            "everyday3": (bot(write_everyday(work / "everyday3", "everyday3")), DATA / "everyday3.jsonl")}
+            "everyday3": (bot(write_everyday(work / "everyday3", "everyday3")), DATA / "everyday3.jsonl"),
+            "everyday4": (bot(write_everyday(work / "everyday4", "everyday4")), DATA / "everyday4.jsonl")}

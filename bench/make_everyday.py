@@ -1,6 +1,6 @@
 """Write the "everyday documents" evaluation corpus (PDF, DOCX, HTML, Markdown) from its plain sources.
 
-    python bench/make_everyday.py OUT_DIR [--set everyday|everyday2|everyday3]
+    python bench/make_everyday.py OUT_DIR [--set everyday|everyday2|everyday3|everyday4]
 
 --set chooses the set (default everyday, the first). The twelve sources of the first set live in
 tests/data/everyday/src/*.txt, in the markup that bench/make_mixed.py documents (# Title,
@@ -40,6 +40,17 @@ Check with
 
     python bench/check_everyday.py OUT_DIR --set everyday3
 
+The fourth set (--set everyday4; DOCS4, SPLIT4) is eight more sources in
+tests/data/everyday4/src/*.txt, in kinds none of the first three sets has: a town council's
+allotment tenancy rules and a coworking space's membership terms (DOCX), a mobile phone
+contract's summary and key facts and a removals company's quotation terms (multi-page PDF), an
+electric car charging network's pricing FAQ and a farm campsite's site rules (HTML), a dog-grooming
+salon's booking terms and a secondary school's uniform and school meals policy (Markdown). Its
+questions are in tests/data/everyday4.jsonl; it too is written blind and every document is in the
+"report" split. Check with
+
+    python bench/check_everyday.py OUT_DIR --set everyday4
+
 Output is deterministic (same bytes on every run). Needs `reportlab` and `python-docx`.
 """
 from __future__ import annotations
@@ -54,6 +65,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "tests" / "data" / "everyday" / "src"
 SRC2 = ROOT / "tests" / "data" / "everyday2" / "src"
 SRC3 = ROOT / "tests" / "data" / "everyday3" / "src"
+SRC4 = ROOT / "tests" / "data" / "everyday4" / "src"
 
 
 def _site(name, section, nav, related, copyright, footer_links):
@@ -199,7 +211,48 @@ DOCS3 = [
 
 SPLIT3 = {d.out: "report" for d in DOCS3}
 
-SETS = {"everyday": (DOCS, SPLIT, SRC), "everyday2": (DOCS2, SPLIT2, SRC2), "everyday3": (DOCS3, SPLIT3, SRC3)}
+DOCS4 = [
+    Doc("allotment-rules.txt", "allotment-rules.docx",
+        "Allotment Tenancy Rules (Harrowdene Town Council, October 2025)", "Janet Pryce"),
+    Doc("coworking-terms.txt", "coworking-terms.docx",
+        "The Loom Works - Membership Terms v4", "Priti Deshmukh"),
+    Doc("phone-contract.txt", "phone-contract.pdf",
+        "Contract Summary - Pebble 30GB Essentials with Corvia A7", "Pebble Mobile Ltd"),
+    Doc("removals-terms.txt", "removals-terms.pdf",
+        "Quotation Terms and Conditions - Holloway and Finch Removals", "Holloway & Finch Removals Ltd"),
+    Doc("ev-charging.txt", "ev-charging.html", "Pricing FAQ | Help Centre | VoltRoute EV Charging",
+        site=_site(
+            "VoltRoute", "help",
+            [("/", "Home"), ("/map/", "Find a Charger"), ("/plus/", "VoltRoute Plus"),
+             ("/business/", "For Business"), ("/help/", "Help Centre"), ("/app/", "Get the App")],
+            [("/help/first-charge/", "Your First Public Charge, Step by Step"),
+             ("/help/connectors/", "Which Connector Does My Car Use?"),
+             ("/news/new-hubs/", "Six New Charging Hubs Open This Spring"),
+             ("/business/fleet/", "Charging for Fleets and Company Cars")],
+            "2025 VoltRoute Charging Ltd. Registered in England and Wales.",
+            [("/privacy/", "Privacy Notice"), ("/cookies/", "Cookie Settings"),
+             ("/terms/", "Terms of Use"), ("/contact/", "Contact Us")])),
+    Doc("campsite-rules.txt", "campsite-rules.html",
+        "Site Rules | Your Stay | Heatherbrook Farm Camping, Tarnsdale",
+        site=_site(
+            "Heatherbrook Farm Camping", "stay",
+            [("/", "Home"), ("/pitches/", "Pitches"), ("/stay/", "Your Stay"),
+             ("/explore/", "Explore Tarnsdale"), ("/shop/", "Farm Shop"), ("/book/", "Book a Pitch")],
+            [("/explore/walks/", "Walks Straight From the Campsite"),
+             ("/pitches/hook-up/", "Choosing an Electric Pitch"),
+             ("/farm/lambing/", "Lambing Time on the Farm"),
+             ("/explore/rainy-days/", "Ideas for Rainy Days in the Valley")],
+            "2025 Heatherbrook Farm, Tarnsdale. A family farm since 1962.",
+            [("/privacy/", "Privacy"), ("/accessibility/", "Accessibility"),
+             ("/gift-vouchers/", "Gift Vouchers"), ("/contact/", "Contact")])),
+    Doc("dog-grooming.txt", "dog-grooming.md", "Scruffs & Suds booking terms"),
+    Doc("school-uniform.txt", "school-uniform.md", "Thornleigh Academy uniform and meals policy"),
+]
+
+SPLIT4 = {d.out: "report" for d in DOCS4}
+
+SETS = {"everyday": (DOCS, SPLIT, SRC), "everyday2": (DOCS2, SPLIT2, SRC2), "everyday3": (DOCS3, SPLIT3, SRC3),
+        "everyday4": (DOCS4, SPLIT4, SRC4)}
 
 
 def write(doc: Doc, path: Path, src: Path = SRC) -> str:

@@ -16,6 +16,7 @@ from qa.answer.evidence import (
     coverage,
     covers_years,
     is_caption,
+    shows_itself,
     spells_out,
 )
 from qa.answer.judge import Verdict, judge, off_topic
@@ -46,6 +47,7 @@ class _Evidence:
     support: float
     defines: bool = False  # the highlight defines the term a "what is X?" question asks about
     lacks_kind: bool = False  # the highlight states nothing of the kind asked (``kinds``)
+    about_itself: bool = False  # the highlight is its document describing itself, and the question asks not that
 
 
 class Composer:
@@ -136,8 +138,9 @@ class Composer:
             j = self._tied_neighbour(scored, infos, i, query, chunk, clipped)
             if j is not None:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
-        lacks = not query.stated_by(chunk.text[a - chunk.start:b - chunk.start])
-        return _Evidence(hit, a, b, cos, score, is_definition, lacks)
+        text = chunk.text[a - chunk.start:b - chunk.start]
+        return _Evidence(hit, a, b, cos, score, is_definition, not query.stated_by(text),
+                         not query.asks_scope and shows_itself(text, infos[i].text))
 
     def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, query: Query, chunk,
                         clipped: set[int]) -> int | None:
@@ -206,7 +209,10 @@ class Composer:
             near = self.locality(query, evidence)
             # Re-rank by passage score and by how well its best sentence answers: the passage
             # that holds the answering sentence goes first, even if a neighbour matched more words.
-            evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support + near.get(id(ev), 0.0)))
+            # A document describing itself ("This summary gives the key features of your car insurance.") is
+            # close to every question on its topic and answers none but what it covers: its passage goes after.
+            evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support + near.get(id(ev), 0.0)
+                                           - s.self_penalty * ev.about_itself))
         evidence = evidence[:k]
         citations = []
         for n, ev in enumerate(evidence, start=1):
@@ -302,6 +308,8 @@ class Composer:
             "absent_word": float(bool(query.absent)),
             # "Who is the practice manager?" answered by a sentence naming nobody (an address, a team)
             "name_missing": float(query.kind == "name" and top.lacks_kind),
+            # "Can I pay monthly?" answered by "This summary gives the key features of your car insurance."
+            "about_itself": float(top.about_itself),
             # "Which towns are not supplied?" (not "Isn't the bus free?", a yes/no question said the other way)
             "negation_unmatched": float(negated(query.question) and not yes_no
                                         and not negated(passage[top.start - chunk.start:top.end - chunk.start])),

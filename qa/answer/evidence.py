@@ -103,6 +103,37 @@ def _same_root(term: str, tokens: set[str]) -> bool:
 
 _CLOSING = ".!?:;\"”’)]…"
 
+# A document saying what it is: "This guide explains what goes in each of your bins…", "These terms apply to every
+# membership at our clubs…", "This summary gives the key features of your car insurance."
+_SELF = re.compile(r"(?:^|\n)\W*(this|these|the following) (\w+[ -]){0,2}?(memo|guide|guidance|leaflet|summary|document|page|policy"
+                   r"|handbook|booklet|notice|letter|faqs?|manual|section|report|agreement|licen[cs]e|terms|information|sheet"
+                   r"|statement|newsletter|minutes|brochure|website|site|article|notes|instructions)s? (\w+ ){0,2}?(explains?"
+                   r"|sets? out|gives?|describes?|tells?|covers?|summari[sz]es?|replaces?|contains?|applies|apply|outlines?"
+                   r"|lists?|provides?|answers?|records?)\b", re.I)
+
+
+# The sentence after such a description, still about the document: "It applies to houses in the Wrenfield area.",
+# "It does not replace the full licence agreement."
+_IT_SELF = re.compile(r"^\W*(it|they) (also |only )?(applies|apply|sets out|explains|covers|does not (replace|apply|contain|cover"
+                      r"|form)|do not (apply|replace|cover|form))\b", re.I)
+
+
+def shows_itself(highlight: str, best: str) -> bool:
+    """The ``highlight`` is its document describing itself (``describes_itself``), its ``best`` sentence being that
+    description, the document's title shown with it, or a sentence still about the document ("It applies to
+    houses…"): not a sentence of substance shown after it ("This policy tells… It was agreed by the governors in
+    June 2025.")."""
+    titled = not best.rstrip().endswith((".", "!", "?"))
+    return describes_itself(highlight) and (titled or describes_itself(best) or bool(_IT_SELF.match(best)))
+
+
+def describes_itself(text: str) -> bool:
+    """``text`` (a highlight, after any heading line) is its document's description of itself. Naming the document's topic and whom it is for, it
+    lies close to every question about that topic ("Can I pay for my car insurance monthly?" and "This
+    summary gives the key features of your car insurance"), but it answers only what the document covers
+    (``Query.asks_scope``): on the labeled sets such a highlight held the answer to no other question (0 of 20)."""
+    return bool(_SELF.search(text))
+
 
 def is_caption(line: str) -> bool:
     """An image's caption or alt text that a saved web page carries into its text ("Massive energy grid

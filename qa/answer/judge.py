@@ -31,6 +31,10 @@ ANSWER_AT = 0.644  # confidence from which the first highlight is stated without
 # "Who is the head lifeguard?" answered by a sentence naming nobody: none of the tuning sets' such
 # highlights held the answer (0 of 4), so its confidence is kept this low whatever else agrees.
 NAME_MISSING_AT_MOST = 0.1
+# "Can I pay for my car insurance monthly?" answered by "This summary gives the key features of your car
+# insurance.": a document's description of itself held the answer to none of the 20 labeled questions it was
+# the highlight for that did not ask what the document covers.
+ABOUT_ITSELF_AT_MOST = 0.1
 # Not found: the best passage and sentence far from the question (cosines below these) and holding at most
 # this share of its terms (IDF-weighted); or a name no document mentions, and the passage and sentence
 # still far. No answerable question of any labeled set falls there (bench/confidence.py): a found answer
@@ -94,6 +98,8 @@ def judge(signals: dict[str, float], unknown_names: list[str], defines: bool, ab
         return Verdict("tentative", min(p, ANSWER_AT - 0.01), f"No document mentions {unknown_names[0]}.", signals)
     if signals.get("name_missing"):  # who holds a post is answered by a name: without one, however close, it is not
         return Verdict("tentative", min(p, NAME_MISSING_AT_MOST), "The documents may not name the person asked about.", signals)
+    if signals.get("about_itself"):  # a document saying what it covers answers only that
+        return Verdict("tentative", min(p, ABOUT_ITSELF_AT_MOST), missing or "The documents may not answer this exactly.", signals)
     if signals["years_missing"]:
         return Verdict("tentative", min(p, ANSWER_AT - 0.01), "The documents give this for another year than the one asked.",
                        signals)

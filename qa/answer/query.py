@@ -44,6 +44,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
 
 
+# Whom or what a document covers: "does it apply to me", "does the policy cover contractors", "who is this for"
+_SCOPE = re.compile(r"\b(appl(y|ies)|cover(s|ed)?|meant for|intended for|for whom|who (is|are) (it|this|these|they) for|what is this)\b", re.I)
+
+
 @dataclass(frozen=True)
 class AnswerSettings:
     """Abstain when the best evidence is weaker than these; tuned in bench/README.md."""
@@ -57,6 +61,7 @@ class AnswerSettings:
     caption_penalty: float = 1.0  # an image's caption (``evidence.is_caption``) is never the answering sentence
     definition_bonus: float = 0.1
     number_penalty: float = 0.15
+    self_penalty: float = 1.0  # off the order of a passage whose highlight is its document describing itself: after the rest
     kind_penalty: float = 0.05  # a sentence stating nothing of the kind asked (no price for "how much is…?")
     max_answer_sentences: int = 2  # highlights a reply states: the best, and one nearly as good …
     runner_up_share: float = 0.9  # … whose support is at least this share of the best one's
@@ -101,6 +106,12 @@ class Query:
         """For a question asking for a name, the names it gives itself, which do not answer it
         (``kinds.given_names``); otherwise none."""
         return given_names(self.question) if self.kind == "name" else frozenset()
+
+    @cached_property
+    def asks_scope(self) -> bool:
+        """This turn asks whom or what a document covers ("I'm a contractor. Does the holiday policy cover me?",
+        "Does this guide apply to flats?"), which its description of itself answers (``evidence.describes_itself``)."""
+        return bool(_SCOPE.search(self.question))
 
     def stated_by(self, text: str) -> bool:
         """``text`` states the kind of thing this turn asks for (``kinds.states``); True if it asks none."""

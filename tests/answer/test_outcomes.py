@@ -7,14 +7,14 @@ import re
 
 import pytest
 
-from qa.answer.evidence import is_caption
+from qa.answer.evidence import describes_itself, is_caption
 from qa.answer.judge import ANSWER_AT, is_yes_no
 from qa.answer.writer import written
 from qa.bot import Bot
 from qa.evaluate.labeled import contains, load_questions
 from qa.serve.chat import EXAMPLES
 
-from ..conftest import ROOT
+from ..conftest import ROOT, build_bot, write_corpus
 
 WATER_REPORT = [
     ["The district supplied 38,400 homes and businesses in 2025. Demand rose by two percent on the year before.",
@@ -199,3 +199,44 @@ def test_every_labeled_set_keeps_its_highlights_and_no_answer_is_withheld(shippe
             highlights += right
             assert not (right and a.abstained), (name, item["question"])
         assert hits / len(answerable) >= hit_floor and highlights / len(answerable) >= highlight_floor, (name, hits, highlights)
+
+
+LEAVE = """# Ashdown & Pike: Annual Leave Policy
+
+This policy applies to everyone employed by Ashdown & Pike, full-time or part-time. It does not apply to agency workers, who follow their agency's terms.
+
+## How much leave you get
+Full-time staff get 25 days of paid leave a year, plus bank holidays. After five years of service this rises to 28 days.
+
+## Booking leave
+Ask your line manager through the HR portal at least two weeks before you want to go.
+
+## Leaving the company
+When you leave, we pay you for any leave you have built up but not taken. If you have taken more than you built up, the difference is taken from your final salary.
+
+## Carrying leave over
+You may carry up to five unused days into the next leave year. They must be used by the end of March, or they are lost.
+"""
+
+
+def test_a_document_describing_itself_answers_only_what_it_covers(tmp_path, embedder):
+    """"This policy applies to everyone employed by Ashdown & Pike…" names the firm and the topic, so it lies close
+    to every question about the firm's leave; it answers only whom the policy covers. Its passage goes after the
+    others, and as the best evidence it is never stated (on the labeled sets it held no other answer, 0 of 40)."""
+    from dataclasses import replace
+
+    assert describes_itself("Car Insurance: Policy Summary\n\nThis summary gives the key features of your car insurance.")
+    assert describes_itself("These terms apply to every membership at our clubs.")
+    assert not describes_itself("This is free.") and not describes_itself("Parking is free. This guide explains the bins.")
+    bot = build_bot(write_corpus(tmp_path / "docs", {"leave.md": LEAVE}), tmp_path / "index", embedder)
+    quit_ = "If I quit Ashdown & Pike with holiday left over, do I get paid for it?"
+    assert "we pay you for any leave" in bot.ask(quit_).citations[0].highlight
+    covered = bot.ask("I'm an agency worker at Ashdown & Pike. Does this policy cover me?")
+    assert "does not apply to agency workers" in covered.citations[0].highlight and covered.outcome == "answered"
+    for question in ("Who is the HR director at Ashdown & Pike?", "Is there a Christmas shutdown at Ashdown & Pike?"):
+        a = bot.ask(question)
+        assert a.outcome != "answered" and (a.confidence <= 0.1 or not describes_itself(a.citations[0].highlight)), question
+    composer = bot._answerer.composer
+    composer.settings = replace(composer.settings, self_penalty=0.0)  # without the rule, the description comes first
+    before = bot.ask(quit_)
+    assert describes_itself(before.citations[0].highlight) and before.outcome == "tentative" and before.confidence <= 0.1
