@@ -131,7 +131,7 @@ def describes_itself(text: str) -> bool:
     """``text`` (a highlight, after any heading line) is its document's description of itself. Naming the document's topic and whom it is for, it
     lies close to every question about that topic ("Can I pay for my car insurance monthly?" and "This
     summary gives the key features of your car insurance"), but it answers only what the document covers
-    (``Query.asks_scope``): on the labeled sets such a highlight held the answer to no other question (0 of 20)."""
+    (``Query.asks_scope``): on the labeled sets such a highlight held the answer to no other question (0 of 41, docs/benchmarks.md)."""
     return bool(_SELF.search(text))
 
 

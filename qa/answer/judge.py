@@ -32,7 +32,7 @@ ANSWER_AT = 0.644  # confidence from which the first highlight is stated without
 # highlights held the answer (0 of 4), so its confidence is kept this low whatever else agrees.
 NAME_MISSING_AT_MOST = 0.1
 # "Can I pay for my car insurance monthly?" answered by "This summary gives the key features of your car
-# insurance.": a document's description of itself held the answer to none of the 20 labeled questions it was
+# insurance.": a document's description of itself held the answer to none of the 41 labeled questions it was
 # the highlight for that did not ask what the document covers.
 ABOUT_ITSELF_AT_MOST = 0.1
 # Not found: the best passage and sentence far from the question (cosines below these) and holding at most

@@ -20,18 +20,21 @@ from qa.store.lexical import NOT_WITHOUT_APOSTROPHE
 # The question's side, on its last sentence (a frame before it, "I'm 67.", asks nothing): the kind
 # whose pattern matches first in it is the kind asked ("Where can I get a bike for someone who…" asks
 # for a place).
+# "How much faster…?", "How much more efficient…?", "By how much…?" ask for a quantity or a ratio ("30-50% more
+# efficient", "cut by more than half"), not a price.
+_MORE = "more|less|fewer|faster|slower|quicker|bigger|smaller|larger|higher|lower|better|worse|further|shorter|heavier|lighter"
 _ASKS = (
     ("contact", r"\b(phone|telephone)( number)?\b|\be-?mail( address)?\b|\bextension\b|\bweb ?site\b|\bcontact (details|number)\b"
                 r"|\bwhat number (do|should|can) (i|we) (call|ring|phone|text|dial)\b|\bnumber to (call|ring|phone|text|dial)\b"),
     ("age", r"\bhow old\b|\bwhat age\b|\b(minimum|maximum|youngest|oldest) age\b|\bage (limit|restriction)s?\b"),
     ("duration", r"\bhow long\b|\bhow many (minutes|hours|days|nights|weeks|months|years)\b|\bhow much notice\b|\bhow (far|long) (ahead|in advance)\b"),
-    ("money", r"\bhow much\b(?!\s+(time|longer|notice|space|room|weight|luggage|data|leave|holiday|sleep|water|power))"
+    ("money", r"(?<!\bby )\bhow much\b(?!\s+(time|longer|notice|space|room|weight|luggage|data|leave|holiday|sleep|water|power|{_MORE})\b)"
               r"|\bwhat(?:'s|’s| is| are| was| will| does| do)? (?:the |my |a |an )?(?:\w+ ){0,2}(price|cost|costs|fee|fees|fare|fares|charge|charges|fine|deposit|tuition|rate)\b"
               r"|\bwhat does .{0,60}\b(cost|charge)\b|\b(i|we|you|they) (can |could |may |might )?spend\b|\bplans? to spend\b"),
     ("time", r"^\W*when\b|\bwhen(?:'s|’s| is| are| do| does| did| will| can| should| must| was| would)\b|\bwhat time\b"
              r"|\b(what|which) (day|days|date|month|year|hours)\b|\bdeadline\b|\bhow (late|early|soon)\b"
              r"|\b(latest|earliest|last|first|final|closing) (time|day|date)\b|\bthe (latest|earliest)\b|\bopening (hours|times)\b|\bhow often\b"),
-    ("count", r"\bhow (many|far|fast|warm|cold|hot|big|large|heavy|tall|high|deep|wide)\b|\bwhat temperature\b"
+    ("count", r"\bhow (many|far|fast|warm|cold|hot|big|large|heavy|tall|high|deep|wide)\b|\bwhat temperature\b|\bby how much\b|\bhow much ({_MORE})\b"
               r"|\bwhat (number|percentage|percent|share|proportion|slice)\b|\b(maximum|minimum|the most|the least|total)\b"),
     # who holds a post: answered by a person's name, not by a team's or an office's ("Who is the practice
     # manager?" is not answered by "Willowbank Dental Practice, 14 Orchard Row"), where "who should I ask?"
@@ -40,7 +43,8 @@ _ASKS = (
              r"(manager|director|head(?!\s+office)|chair|chairman|chairwoman|chairperson|president|founder|leader|lead|principal"
              r"|headteacher|headmaster|headmistress|ceo|boss|supervisor|coordinator|officer|author|curator|engineer|architect"
              r"|designer|secretary|treasurer|captain|coach|landlord|landlady|teacher|doctor|dentist|partner|lifeguard|assistant"
-             r"|mayor|governor|editor|inspector|instructor|trainer|clerk|receptionist|pharmacist|administrator|superintendent)s?\b"
+             r"|mayor|governor|editor|inspector|instructor|trainer|clerk|receptionist|pharmacist|administrator|superintendent"
+             r"|councillor|councilor|warden|caretaker|nurse|midwife|vet|solicitor|accountant|chef)s?\b"
              r"(?!\s+(of|for) (the )?(car|house|home|building|property|fence|land|vehicle)\b)"
              r"|\bwho(?:'s|’s| is| was)\s+in charge\b|\bwho (runs|manages|heads|leads|chairs|founded|wrote|designed)\b"
              r"|\bnames? of (the|your|our|their) (\w+ )?(teachers?|staff|assistants?|members?|managers?|directors?|founders?|heads?|leaders?|partners?|doctors?|people|person)\b"),
@@ -102,7 +106,7 @@ def names_person(text: str, given: frozenset[str] = frozenset()) -> bool:
 # that asks why or what to do asks for an explanation: neither asks for a kind of thing.
 _NO_KIND = re.compile(r"^\W*((is|are|was|were|am|do|does|did|can|could|will|would|should|shall|may|might|must|have|has|had|wo)(n['’]t)?\b"
                       r"|why\b|what happens\b|what (should|do|can|must) (i|we|you) do\b|how (do|can|should|would|could) )", re.I)
-_ASKS_RE = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in _ASKS)
+_ASKS_RE = tuple((kind, re.compile(pattern.replace("{_MORE}", _MORE), re.I)) for kind, pattern in _ASKS)
 
 # The sentence's side: the words that tell each kind, and the few patterns words cannot (a price, a clock
 # time, a name). Broad on purpose (see above). Words are looked up in a set: one regular expression per

@@ -41,6 +41,11 @@ Questions about the route go to Dana Whitfield in the customer team. Buses leave
     ("Who is the right person to ask about a refund?", "person"),  # "the customer team" answers it  # a board runs it as well as a person
     ("Who should I ask about my expenses?", "person"),  # a role answers this too ("your studio lead")
     ("What is the name of Huawei's AI chip?", "person"),
+    ("How much faster than the US is China adding power capacity?", "count"),  # a quantity or a ratio, not a price
+    ("By how much has AI shortened the cycle from idea to deployment?", "count"),
+    ("How much less compute do the Chinese models need?", "count"),
+    ("How much extra is a double room?", "money"),
+    ("Who is the Wrenfield councillor in charge of bins?", "name"),
 ])
 def test_the_kind_a_question_asks_for(question, kind):
     assert asks_for(question) == kind

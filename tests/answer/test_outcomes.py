@@ -222,7 +222,7 @@ You may carry up to five unused days into the next leave year. They must be used
 def test_a_document_describing_itself_answers_only_what_it_covers(tmp_path, embedder):
     """"This policy applies to everyone employed by Ashdown & Pike…" names the firm and the topic, so it lies close
     to every question about the firm's leave; it answers only whom the policy covers. Its passage goes after the
-    others, and as the best evidence it is never stated (on the labeled sets it held no other answer, 0 of 40)."""
+    others, and as the best evidence it is never stated (on the labeled sets it held no other answer, 0 of 41)."""
     from dataclasses import replace
 
     assert describes_itself("Car Insurance: Policy Summary\n\nThis summary gives the key features of your car insurance.")
