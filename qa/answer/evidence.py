@@ -113,9 +113,10 @@ _SELF = re.compile(r"(?:^|\n)\W*(this|these|the following) (\w+[ -]){0,2}?(memo|
 
 
 # The sentence after such a description, still about the document: "It applies to houses in the Wrenfield area.",
-# "It does not replace the full licence agreement."
-_IT_SELF = re.compile(r"^\W*(it|they) (also |only )?(applies|apply|sets out|explains|covers|does not (replace|apply|contain|cover"
-                      r"|form)|do not (apply|replace|cover|form))\b", re.I)
+# "It does not replace the full licence agreement." Not whom it leaves out ("It does not apply to agency
+# workers."): that answers "Do agency staff get annual leave?", which asks the scope in other words.
+_IT_SELF = re.compile(r"^\W*(it|they) (also |only )?(applies|apply|sets out|explains|covers|does not (replace|contain|form)"
+                      r"|do not (replace|form))\b", re.I)
 
 
 def shows_itself(highlight: str, best: str) -> bool:

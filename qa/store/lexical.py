@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-TOKENIZER_VERSION = 6  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
+TOKENIZER_VERSION = 7  # bump when ``tokenize`` changes: indexes built with another version are rebuilt
 _INITIALISM = re.compile(r"\b([a-z])\.([a-z])\.(?:([a-z])\.)?")
 _SPELLED_OUT = re.compile(r"\b[a-z](?:-[a-z]){2,}\b")  # "e-e-a-t" is one word, "eeat"
 _TOKEN = re.compile(r"[^\W_]+(?:[.,][0-9]+)*")
@@ -100,6 +100,15 @@ def uncontract(text: str) -> str:
     return _CLITIC.sub("", _NOT.sub(lambda m: f"{_NOT_STEMS.get(m.group(1), m.group(1))} not", text))
 
 
+# Short forms people type in a chat box, read as the word: "I've worked here 6 yrs" is about years, and is not
+# told "No document uses the word “yrs”". Not "hr" (HR) nor "min" (minimum).
+_SHORT = dict(pair.split(":") for pair in """
+yr:year yrs:years hrs:hours mins:minutes wk:week wks:weeks mth:month mths:months appt:appointment appts:appointments
+info:information govt:government dept:department tmrw:tomorrow ppl:people msg:message msgs:messages bday:birthday
+approx:approximately pls:please plz:please
+""".split())
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case, drop accents, fold initialisms ("U.S." → "us") and spelled-out acronyms, drop
     stopwords, stem. Words in any alphabet are kept; Chinese, Japanese and Korean characters are one token each."""
@@ -109,7 +118,7 @@ def tokenize(text: str) -> list[str]:
     text = _SPELLED.sub(lambda m: _ACRONYM[m.group(0)], text)
     text = _SPELLED_OUT.sub(lambda m: m.group(0).replace("-", ""), text)
     stop = stopwords()
-    words = [w[:-1] if _CONSONANTS_S.fullmatch(w) else w for w in _TOKEN.findall(text) if w not in stop]
+    words = [_SHORT.get(w) or (w[:-1] if _CONSONANTS_S.fullmatch(w) else w) for w in _TOKEN.findall(text) if w not in stop]
     return _stemmer().stemWords(words)
 
 

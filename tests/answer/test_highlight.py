@@ -59,6 +59,8 @@ Any trip that involves an overnight stay, and any single purchase above £250, m
     ("I'm 10 min late and 4 hrs from home, is that OK?", set()),
     ("Is the fare 5 dollars?", set()),
     ("Is my 2.5-year-old free?", set()),  # not 5
+    ("My 14yo wants to join. Can she?", {14}),  # as people type it
+    ("Can my 9 y/o swim alone?", {9}),
 ])
 def test_the_askers_age_is_read_from_the_question(question, ages):
     assert asker_ages(question) == ages

@@ -54,6 +54,15 @@ def test_a_contractions_tail_is_not_a_word():
     assert negated("why doesnt my card work") and not negated("why does my card work")
 
 
+def test_a_short_form_typed_in_a_chat_box_is_the_word():
+    """"I've worked here 6 yrs" is about years: BM25 reads it so, and it is not a word the documents lack. "HR" and
+    "min" (minimum) stay as they are."""
+    assert tokenize("6 yrs, 3 hrs a day, 30 mins, 2 wks") == tokenize("6 years, 3 hours a day, 30 minutes, 2 weeks")
+    assert tokenize("more info from the dept") == tokenize("more information from the department")
+    assert tokenize("the HR portal, min age") == ["hr", "portal", "min", "age"]
+    assert terms_of("I've worked here 6 yrs, do I get more leave?")["yrs"] == tokenize("years")[0]
+
+
 def test_a_question_naming_the_singular_of_a_plural_acronym_is_answered_from_it(tmp_path, embedder):
     corpus = write_corpus(tmp_path / "c", {"library.md": "# Borrowing\n\nBooks are lent for three weeks and DVDs for one "
                                                          "week. You can renew an item up to three times online.\n\n"
