@@ -22,7 +22,7 @@ _UNIT = (r"(?:%|percent|per\s*cent|p|pence|pounds?|quid|dollars?|euros?|cents?|u
 _NOT_AGE = rf"(?!\s*{_UNIT})"
 # The question's side: "I'm 67", "my 70-year-old dad", "my 14yo", "my son is 14", "aged 6", "I turn 18 today".
 _ASKER = re.compile(
-    rf"{_N}[- ]?(?:years?|yrs?)[- ]?olds?\b|{_N}\s?(?:yo|y/o|y\.o\.)(?!\w)"
+    rf"{_N}[- ]?(?:years?|yrs?)[- ]?olds?\b|{_N}\s?(?:yo|y/o|y\.o\.?)(?!\w)"
     rf"|\b(?:i['’]m|i am|(?:he|she|they)['’]s|(?:he|she) is|(?:son|daughter|child|kid|boy|girl|dad|mum|mom|father|mother|"
     rf"grandad|granddad|grandma|grandpa|grandmother|grandfather|wife|husband|partner|friend|friends) (?:is|are)|turned|turns|"
     rf"turn|turning|aged?)\s+(?:also\s+)?{_N}(?:\s+years?(?:\s+old)?)?{_NOT_AGE}",

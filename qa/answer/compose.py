@@ -139,8 +139,10 @@ class Composer:
             if j is not None:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         text = chunk.text[a - chunk.start:b - chunk.start]
-        return _Evidence(hit, a, b, cos, score, is_definition, not query.stated_by(text),
-                         not query.asks_scope and shows_itself(text, infos[i].text))
+        # A document describes itself at its opening (its first passage). Not by the kind asked: a description
+        # often states a date or a name ("…in Brief (2025-26)", "Fenwick & Hale Ltd"); an amount it does not.
+        about_itself = not query.asks_scope and hit.chunk == ix.chunks_of(chunk.source).start and shows_itself(text, infos[i].text)
+        return _Evidence(hit, a, b, cos, score, is_definition, not query.stated_by(text), about_itself)
 
     def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, query: Query, chunk,
                         clipped: set[int]) -> int | None:
@@ -202,7 +204,8 @@ class Composer:
         if order is not None:
             if len(order) != len(hits):
                 raise ValueError(f"The re-ranker gave {len(order)} scores for {len(hits)} passages.")
-            # The cross-encoder read each passage with the question: its order stands on its own.
+            # The cross-encoder read each passage with the question: its order stands on its own (a document
+            # describing itself is not moved after the rest; as the best evidence it is still never stated).
             by_hit = dict(zip((id(h) for h in hits), order))
             evidence.sort(key=lambda ev: -float(by_hit[id(ev.hit)]))
         else:
@@ -337,6 +340,8 @@ class Composer:
         for ev, cit in zip(evidence[1:], citations[1:]):
             if len(more) + 1 >= s.max_answer_sentences:
                 break
+            if ev.about_itself:
+                continue  # a document's description of itself is no second answer
             if ev.support >= s.runner_up_share * best and not any(cit.highlight in h or h in cit.highlight for h in shown):
                 more.append(cit)
                 shown.append(cit.highlight)

@@ -103,36 +103,41 @@ def _same_root(term: str, tokens: set[str]) -> bool:
 
 _CLOSING = ".!?:;\"”’)]…"
 
-# A document saying what it is: "This guide explains what goes in each of your bins…", "These terms apply to every
-# membership at our clubs…", "This summary gives the key features of your car insurance."
-_SELF = re.compile(r"(?:^|\n)\W*(this|these|the following) (\w+[ -]){0,2}?(memo|guide|guidance|leaflet|summary|document|page|policy"
-                   r"|handbook|booklet|notice|letter|faqs?|manual|section|report|agreement|licen[cs]e|terms|information|sheet"
-                   r"|statement|newsletter|minutes|brochure|website|site|article|notes|instructions)s? (\w+ ){0,2}?(explains?"
-                   r"|sets? out|gives?|describes?|tells?|covers?|summari[sz]es?|replaces?|contains?|applies|apply|outlines?"
-                   r"|lists?|provides?|answers?|records?)\b", re.I)
-
-
+# A document saying what it is, at the opening of a highlight (after at most two title lines): "This guide explains
+# what goes in each of your bins…", "These terms apply to every membership at our clubs…". Not what it leaves out
+# ("This policy does not apply to agency workers."): that answers a question.
+_SELF = re.compile(r"^(?:[^\n.!?]*\n+){0,2}\W*(this|these|the following) ((?!not\b)\w+[ -]){0,2}?(memo|guide|guidance|leaflet"
+                   r"|summary|document|page|policy|handbook|booklet|notice|letter|faqs?|manual|section|report|agreement"
+                   r"|licen[cs]e|terms|information|sheet|statement|newsletter|minutes|brochure|website|site|article|notes"
+                   r"|instructions)s? ((?!not\b)\w+ ){0,2}?(explains?|sets? out|gives?|describes?|tells?|covers?|summari[sz]es?"
+                   r"|replaces?|contains?|applies|apply|outlines?|lists?|provides?|answers?|records?)\b", re.I)
 # The sentence after such a description, still about the document: "It applies to houses in the Wrenfield area.",
-# "It does not replace the full licence agreement." Not whom it leaves out ("It does not apply to agency
-# workers."): that answers "Do agency staff get annual leave?", which asks the scope in other words.
-_IT_SELF = re.compile(r"^\W*(it|they) (also |only )?(applies|apply|sets out|explains|covers|does not (replace|contain|form)"
+# "It does not replace the full licence agreement." Not whom it leaves out or limits ("It does not apply to agency
+# workers.", "It only applies after 12 weeks."): that answers "Do agency staff get annual leave?".
+_IT_SELF = re.compile(r"^\W*(it|they) (also )?(applies|apply|sets out|explains|covers|does not (replace|contain|form)"
                       r"|do not (replace|form))\b", re.I)
 
 
+_AMOUNT = re.compile(r"[£$€¥]\s?\d|\d\s?%|\bper ?cent\b", re.I)
+
+
 def shows_itself(highlight: str, best: str) -> bool:
-    """The ``highlight`` is its document describing itself (``describes_itself``), its ``best`` sentence being that
-    description, the document's title shown with it, or a sentence still about the document ("It applies to
-    houses…"): not a sentence of substance shown after it ("This policy tells… It was agreed by the governors in
-    June 2025.")."""
+    """The ``highlight`` (of a document's first passage) is its document describing itself (``describes_itself``),
+    its ``best`` sentence being that description, the document's title shown with it, or a sentence still about
+    the document ("It applies to houses…"); not a sentence of substance shown after it ("This policy tells… It was
+    agreed by the governors in June 2025.")."""
+    if _AMOUNT.search(best):
+        return False  # "This policy covers you for up to £1,000 of legal costs." states what it describes
     titled = not best.rstrip().endswith((".", "!", "?"))
     return describes_itself(highlight) and (titled or describes_itself(best) or bool(_IT_SELF.match(best)))
 
 
 def describes_itself(text: str) -> bool:
-    """``text`` (a highlight, after any heading line) is its document's description of itself. Naming the document's topic and whom it is for, it
-    lies close to every question about that topic ("Can I pay for my car insurance monthly?" and "This
-    summary gives the key features of your car insurance"), but it answers only what the document covers
-    (``Query.asks_scope``): on the labeled sets such a highlight held the answer to no other question (0 of 41, docs/benchmarks.md)."""
+    """``text`` (a highlight) opens with its document's description of itself. Naming the document's topic and
+    whom it is for, it lies close to every question about that topic ("Can I pay for my car insurance monthly?"
+    and "This summary gives the key features of your car insurance"), but it answers only what the document
+    covers (``Query.asks_scope``): on the labeled sets such a highlight held the answer to no other question
+    (0 of 41, docs/benchmarks.md)."""
     return bool(_SELF.search(text))
 
 

@@ -28,13 +28,14 @@ _ASKS = (
                 r"|\bwhat number (do|should|can) (i|we) (call|ring|phone|text|dial)\b|\bnumber to (call|ring|phone|text|dial)\b"),
     ("age", r"\bhow old\b|\bwhat age\b|\b(minimum|maximum|youngest|oldest) age\b|\bage (limit|restriction)s?\b"),
     ("duration", r"\bhow long\b|\bhow many (minutes|hours|days|nights|weeks|months|years)\b|\bhow much notice\b|\bhow (far|long) (ahead|in advance)\b"),
-    ("money", r"(?<!\bby )\bhow much\b(?!\s+(time|longer|notice|space|room|weight|luggage|data|leave|holiday|sleep|water|power|{_MORE})\b)"
+    ("money", rf"(?<!\bby )\bhow much\b(?!\s+(time|longer|notice|space|room|weight|luggage|data|leave|holiday|sleep|water|power|{_MORE})\b)"
+              r"|\bhow much (more|less|extra)\b.{0,60}\b(pay|cost|costs|charge|charged|price|fee|fare)\b"
               r"|\bwhat(?:'s|’s| is| are| was| will| does| do)? (?:the |my |a |an )?(?:\w+ ){0,2}(price|cost|costs|fee|fees|fare|fares|charge|charges|fine|deposit|tuition|rate)\b"
               r"|\bwhat does .{0,60}\b(cost|charge)\b|\b(i|we|you|they) (can |could |may |might )?spend\b|\bplans? to spend\b"),
     ("time", r"^\W*when\b|\bwhen(?:'s|’s| is| are| do| does| did| will| can| should| must| was| would)\b|\bwhat time\b"
              r"|\b(what|which) (day|days|date|month|year|hours)\b|\bdeadline\b|\bhow (late|early|soon)\b"
              r"|\b(latest|earliest|last|first|final|closing) (time|day|date)\b|\bthe (latest|earliest)\b|\bopening (hours|times)\b|\bhow often\b"),
-    ("count", r"\bhow (many|far|fast|warm|cold|hot|big|large|heavy|tall|high|deep|wide)\b|\bwhat temperature\b|\bby how much\b|\bhow much ({_MORE})\b"
+    ("count", rf"\bhow (many|far|fast|warm|cold|hot|big|large|heavy|tall|high|deep|wide)\b|\bwhat temperature\b|\bby how much\b|\bhow much ({_MORE})\b"
               r"|\bwhat (number|percentage|percent|share|proportion|slice)\b|\b(maximum|minimum|the most|the least|total)\b"),
     # who holds a post: answered by a person's name, not by a team's or an office's ("Who is the practice
     # manager?" is not answered by "Willowbank Dental Practice, 14 Orchard Row"), where "who should I ask?"
@@ -106,7 +107,7 @@ def names_person(text: str, given: frozenset[str] = frozenset()) -> bool:
 # that asks why or what to do asks for an explanation: neither asks for a kind of thing.
 _NO_KIND = re.compile(r"^\W*((is|are|was|were|am|do|does|did|can|could|will|would|should|shall|may|might|must|have|has|had|wo)(n['’]t)?\b"
                       r"|why\b|what happens\b|what (should|do|can|must) (i|we|you) do\b|how (do|can|should|would|could) )", re.I)
-_ASKS_RE = tuple((kind, re.compile(pattern.replace("{_MORE}", _MORE), re.I)) for kind, pattern in _ASKS)
+_ASKS_RE = tuple((kind, re.compile(pattern, re.I)) for kind, pattern in _ASKS)
 
 # The sentence's side: the words that tell each kind, and the few patterns words cannot (a price, a clock
 # time, a name). Broad on purpose (see above). Words are looked up in a set: one regular expression per

@@ -44,8 +44,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
 
 
-# Whom or what a document covers: "does it apply to me", "does the policy cover contractors", "who is this for"
-_SCOPE = re.compile(r"\b(appl(y|ies)|cover(s|ed)?|meant for|intended for|for whom|who (is|are) (it|this|these|they) for|what is this)\b", re.I)
+# Whom or what a document covers: "does it apply to me", "does the policy cover contractors", "who is this guide
+# for", "am I eligible", "does it include part-timers", "what is this document about"
+_SCOPE = re.compile(r"\b(appl(y|ies)|cover(s|ed)?|meant for|intended for|for whom|eligible|includ(e|es|ed|ing)|for me\b"
+                    r"|who(?:'s|’s| is| are)\s+(?:\w+\s+){0,2}for\b|what(?:'s|’s| is) (?:this|it) (?:\w+ )?about|what is this)\b", re.I)
 
 
 @dataclass(frozen=True)

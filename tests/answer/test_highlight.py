@@ -61,6 +61,7 @@ Any trip that involves an overnight stay, and any single purchase above £250, m
     ("Is my 2.5-year-old free?", set()),  # not 5
     ("My 14yo wants to join. Can she?", {14}),  # as people type it
     ("Can my 9 y/o swim alone?", {9}),
+    ("I have 2 yoghurts and live in York YO10 5DD. Can I come?", set()),
 ])
 def test_the_askers_age_is_read_from_the_question(question, ages):
     assert asker_ages(question) == ages

@@ -45,6 +45,7 @@ Questions about the route go to Dana Whitfield in the customer team. Buses leave
     ("By how much has AI shortened the cycle from idea to deployment?", "count"),
     ("How much less compute do the Chinese models need?", "count"),
     ("How much extra is a double room?", "money"),
+    ("How much more do I pay for a double room?", "money"),
     ("Who is the Wrenfield councillor in charge of bins?", "name"),
 ])
 def test_the_kind_a_question_asks_for(question, kind):

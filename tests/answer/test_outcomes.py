@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from qa.answer.evidence import describes_itself, is_caption
+from qa.answer.evidence import describes_itself, is_caption, shows_itself
 from qa.answer.judge import ANSWER_AT, is_yes_no
 from qa.answer.writer import written
 from qa.bot import Bot
@@ -228,14 +228,20 @@ def test_a_document_describing_itself_answers_only_what_it_covers(tmp_path, embe
     assert describes_itself("Car Insurance: Policy Summary\n\nThis summary gives the key features of your car insurance.")
     assert describes_itself("These terms apply to every membership at our clubs.")
     assert not describes_itself("This is free.") and not describes_itself("Parking is free. This guide explains the bins.")
+    assert not describes_itself("This policy does not apply to agency workers.")  # whom it leaves out answers a question
+    assert not shows_itself("This policy covers you for up to £1,000 of legal costs.",
+                            "This policy covers you for up to £1,000 of legal costs.")  # an amount is substance
     bot = build_bot(write_corpus(tmp_path / "docs", {"leave.md": LEAVE}), tmp_path / "index", embedder)
     quit_ = "If I quit Ashdown & Pike with holiday left over, do I get paid for it?"
     assert "we pay you for any leave" in bot.ask(quit_).citations[0].highlight
     covered = bot.ask("I'm an agency worker at Ashdown & Pike. Does this policy cover me?")
     assert "does not apply to agency workers" in covered.citations[0].highlight and covered.outcome == "answered"
+    # the scope asked in other words: whom the policy leaves out is no description of itself
+    agency = bot.ask("Do agency workers get leave at Ashdown & Pike?")
+    assert "does not apply to agency workers" in agency.citations[0].highlight and agency.outcome == "answered"
     for question in ("Who is the HR director at Ashdown & Pike?", "Is there a Christmas shutdown at Ashdown & Pike?"):
         a = bot.ask(question)
-        assert a.outcome != "answered" and (a.confidence <= 0.1 or not describes_itself(a.citations[0].highlight)), question
+        assert a.outcome != "answered" and not describes_itself(a.citations[0].highlight), question
     composer = bot._answerer.composer
     composer.settings = replace(composer.settings, self_penalty=0.0)  # without the rule, the description comes first
     before = bot.ask(quit_)

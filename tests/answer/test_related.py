@@ -184,5 +184,5 @@ def test_a_word_the_question_writes_with_a_hyphen_is_searched_joined(tmp_path, e
     assert related.terms[:1] == ["wifi"] and related.absent == []
     assert "email" in bot._answerer.related.expand("Can I e-mail you to book a room?").terms
     assert bot._answerer.related.expand("Is the wifi free?").terms == []  # written as the page writes it: nothing to add
-    answer = bot.ask("Is the wi-fi free?")
-    assert "Wifi is free" in answer.citations[0].highlight and "wi" not in answer.reason.split()
+    assert bot._answerer.related.expand("Can I e-mail you to book a room?").absent == []  # "mail" is no word the pages lack
+    assert "Wifi is free" in bot.ask("Is the wi-fi free?").citations[0].highlight
