@@ -106,12 +106,18 @@ def compounds_of(folded: Iterable[str], known: dict[str, list[str]] | None = Non
     and BM25 reads that as "wi" and "fi". ``known``: those found before, kept."""
     found = dict(known or {})
     for compound in dict.fromkeys(m.group(0) for text in folded for m in _COMPOUND.finditer(text)):
-        if not compound.replace("-", "").isalpha():
-            continue  # "3-4", "COVID-19": a question's words are looked up only when they are letters (``terms_of``)
-        joined = tokenize(compound.replace("-", ""))
-        if len(joined) == 1 and joined[0] not in found:
-            found[joined[0]] = tokenize(compound)
+        joined = _joined_term(compound)
+        if joined is not None and joined not in found:
+            found[joined] = tokenize(compound)
     return found
+
+
+def _joined_term(compound: str) -> str | None:
+    """A hyphenated word's BM25 term when written as one word ("wi-fi" → "wifi"), if it is one. Not "3-4" or
+    "COVID-19": a question's words are looked up only when they are letters (``terms_of``)."""
+    word = compound.replace("-", "")
+    joined = tokenize(word) if word.isalpha() else []
+    return joined[0] if len(joined) == 1 else None
 
 
 def joined_of(question: str) -> dict[str, list[str]]:
@@ -120,10 +126,9 @@ def joined_of(question: str) -> dict[str, list[str]]:
     a page that writes "email" or "wifi"."""
     found: dict[str, list[str]] = {}
     for m in _COMPOUND.finditer(fold(question)):
-        compound = m.group(0)
-        joined = tokenize(compound.replace("-", "")) if compound.replace("-", "").isalpha() else []
-        if len(joined) == 1:
-            found.setdefault(joined[0], compound.split("-"))
+        joined = _joined_term(m.group(0))
+        if joined is not None:
+            found.setdefault(joined, m.group(0).split("-"))
     return found
 
 
