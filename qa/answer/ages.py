@@ -23,13 +23,13 @@ _NOT_AGE = rf"(?!\s*{_UNIT})"
 # The question's side: "I'm 67", "my 70-year-old dad", "my 14yo", "my son is 14", "aged 6", "I turn 18 today".
 _ASKER = re.compile(
     rf"{_N}[- ]?(?:years?|yrs?)[- ]?olds?\b|{_N}\s?(?:yo|y/o|y\.o\.?)(?!\w)"
-    rf"|\b(?:i['’]m|i am|(?:he|she|they)['’]s|(?:he|she) is|(?:son|daughter|child|kid|boy|girl|dad|mum|mom|father|mother|"
+    rf"|\b(?:i['’]?m|i am|(?:he|she|they)['’]s|(?:he|she) is|(?:son|daughter|child|kid|boy|girl|dad|mum|mom|father|mother|"
     rf"grandad|granddad|grandma|grandpa|grandmother|grandfather|wife|husband|partner|friend|friends) (?:is|are)|turned|turns|"
     rf"turn|turning|aged?)\s+(?:also\s+)?{_N}(?:\s+years?(?:\s+old)?)?{_NOT_AGE}",
     re.I)
 _PEOPLE = (r"(?:children|child|kids?|people|persons?|riders?|passengers?|anyone|those|adults?|students?|pupils?|babies|"
-           r"toddlers|teenagers|teens|visitors|swimmers|users|members|customers|guests|applicants|drivers|players|juniors|"
-           r"seniors|ages?|aged)")
+           r"toddlers?|teenagers?|teens?|visitors|swimmers|users|members|customers|guests|applicants|drivers|players|juniors?|"
+           r"seniors?|infants?|youths?|ages?|aged)")
 _OLD = r"(?:years?[- ]?olds?|years? of age|yrs? old)"
 # The sentence's side, each pattern with how its numbers make a range. Every one needs an age word ("aged",
 # "years old") or a word for people next to the number: "Loans of 5 to 10 years" and "orders of 50 or under"
@@ -47,6 +47,10 @@ _RANGES = (
     (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+(?:aged\s+)?(?:under|below|younger than)\s+{_N}{_NOT_AGE}", re.I), "under"),
     (re.compile(rf"\bunder[- ]{_N}s\b", re.I), "under"),
     (re.compile(rf"{_N}\s*{_OLD}\s+(?:and|or)\s+(?:under|younger|below)", re.I), "upto"),
+    # A price list's first cell is the ticket: "| Under 5 | Free |", "Over 65 | £3.60". In a table a cell
+    # that is only "under/over N" is an age bracket (a duration or a measure brings its unit, ruled out).
+    (re.compile(rf"(?:^|\|)[ \t]*(?:under|below)\s+{_N}{_NOT_AGE}[ \t]*(?=\|)", re.I | re.M), "under"),
+    (re.compile(rf"(?:^|\|)[ \t]*(?:over|above)\s+{_N}{_NOT_AGE}[ \t]*(?=\|)", re.I | re.M), "from"),
     (re.compile(rf"\b(?:aged?|{_PEOPLE})\s+{_N}\s+(?:and|or)\s+(?:under|younger|below)", re.I), "upto"),
 )
 

@@ -16,6 +16,7 @@ from qa.answer.evidence import (
     coverage,
     covers_years,
     is_caption,
+    is_greeting,
     shows_itself,
     spells_out,
 )
@@ -35,6 +36,7 @@ from qa.store.vectors import rows
 from qa.types import Answer, Citation, Document
 
 _SENTENCES_KEPT = 100_000  # sentences whose terms the Composer keeps between questions
+_ITEM_MARKS = "-•*·–"  # what opens a list item, as the readers write it
 RUNNERS_READ = 3  # "not found" needs the best evidence and the ones after it up to here far from the question
 
 
@@ -60,9 +62,11 @@ class Composer:
         key = (source, start, len(text))
         info = self._info.get(key)
         if info is None:
-            end = text.rstrip()[-1:]
-            # a short line without a closing stop, or a Markdown heading whatever ends it ("## The dock won't lock my bike.")
-            heading = (end not in ".!?\"”’)" and len(text.split()) <= 12) or text.startswith("#")
+            end = text.rstrip().rstrip("*_").rstrip()[-1:]  # "**Q: Can I bring my bike?**" ends with its "?"
+            # a short line without a closing stop, or a Markdown heading whatever ends it ("## The dock won't lock my bike.");
+            # not a list item or a table row, which state without a stop ("- No diving in the shallow end", "Under 5 | Free")
+            item = text.lstrip()[:1] in _ITEM_MARKS
+            heading = text.startswith("#") or (not item and end not in ".!?\"”’)" and len(text.split()) <= 12)
             # "Where China Is Catching Up — and Where America Still Leads" is a question without its "?".
             asks = end == "?" or (heading and bool(_WH_OPENING.match(text)))
             if len(self._info) >= _SENTENCES_KEPT:
@@ -98,14 +102,23 @@ class Composer:
         if spelt:
             infos = [replace(info, terms=info.terms | {t for name, t in spelt if spells_out(name, chunk.text[a - chunk.start:b - chunk.start])})
                      for info, (a, b) in zip(infos, spans)]
-        scored = []
+        scored, asked = [], None  # asked: the FAQ question line the paragraph being read answers
         for n, (cos, info) in enumerate(zip(cosines, infos)):
             cos, terms, first = float(cos), info.terms, n
+            if info.is_question or info.is_heading:
+                asked = n if info.is_question else None
+            elif asked is not None and n - 1 != asked and "\n" in chunk.text[spans[n - 1][1] - chunk.start:spans[n][0] - chunk.start]:
+                asked = None  # a new paragraph: the answer below the question has ended
             if n and _CONTINUES.match(chunk.text, spans[n][0] - chunk.start) and not (infos[n - 1].is_question or infos[n - 1].is_heading):
                 # "They are more likely to use open models." is about the previous sentence's subject:
                 # judge the two together, and show both if they win.
                 cos = max(cos, (cos + float(cosines[n - 1])) / 2)
                 terms, first = terms | infos[n - 1].terms, n - 1
+            elif asked is not None and asked != n:
+                # An FAQ's answer, the paragraph below its own question ("Q: Can I share my baggage allowance?"
+                # "A: Yes. Allowances can be pooled…"): the document's question says what these sentences answer.
+                cos = max(cos, (1 - s.faq_weight) * cos + s.faq_weight * float(cosines[asked]))
+                terms = terms | infos[asked].terms
             score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
             is_definition = defines is not None and bool(defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start))
             if is_definition:
@@ -116,6 +129,8 @@ class Composer:
                 score -= s.caption_penalty  # a picture's caption describes it: it answers nothing
             elif info.is_heading:
                 score -= s.heading_penalty
+            elif is_greeting(info.text):
+                score -= s.greeting_penalty  # "Welcome to Heatherbrook Farm…" names the place and answers nothing
             if asked_numbers is not None and not info.numbers - asked_numbers:
                 score -= s.number_penalty
             if query.ages and s.age_bonus:

@@ -141,6 +141,16 @@ def describes_itself(text: str) -> bool:
     return bool(_SELF.search(text))
 
 
+_GREETING = re.compile(r"^\W*(welcome to|thank you for|thanks for)\b", re.I)
+
+
+def is_greeting(sentence: str) -> bool:
+    """A document greeting its reader ("Welcome to Heatherbrook Farm, a family-run campsite…", "Thank you for
+    choosing Cedar Lane Animal Hospital, 2140 Cedar Lane."). Naming the organisation, it lies close to every
+    question that names it, and answers none (docs/benchmarks.md)."""
+    return bool(_GREETING.match(sentence))
+
+
 def is_caption(line: str) -> bool:
     """An image's caption or alt text that a saved web page carries into its text ("Massive energy grid
     infrastructure connected to a high-density AI data center"): a whole line of six words or more, with

@@ -63,7 +63,9 @@ college university hospital clinic surgery office trust club fitness gym leisure
 direct ltd limited inc plc llc co company corporation group bank insurance appliances controls association society
 committee board partnership foundation institute agency ministry government street st road rd row avenue ave way
 parkway drive square place station airport terminal estate campus card pass scheme plan policy app portal
-suite unit floor building
+suite unit floor building museum museums gallery galleries theatre theater cinema cathedral gardens
+zoo market shop store cafe café restaurant hotel inn pub stadium arena academy nursery
+rules terms conditions guide handbook faq faqs information prices charges
 holiday holidays day days month week year
 """.split())
 # Capitalised words that open a run without being part of a name ("The Customer Service Center", "Ask Priya Natarajan")

@@ -60,6 +60,7 @@ class AnswerSettings:
     lexical_weight: float = 0.30  # weight of query-term coverage when picking the highlight
     question_penalty: float = 1.0
     heading_penalty: float = 0.1
+    greeting_penalty: float = 0.2  # "Welcome to …", "Thank you for choosing …" (``evidence.is_greeting``)
     caption_penalty: float = 1.0  # an image's caption (``evidence.is_caption``) is never the answering sentence
     definition_bonus: float = 0.1
     number_penalty: float = 0.15
@@ -73,6 +74,7 @@ class AnswerSettings:
     locality_scale: int = 1000  # … halved every this many characters away from it
     min_new_words: int = 2  # a highlight adding fewer words than this to the question gets its neighbour
     age_bonus: float = 0.10  # a sentence whose age range holds the asker's age (``ages``); half for a yes/no question's excluding range
+    faq_weight: float = 0.5  # an FAQ answer's sentence is judged with this share of its question line's cosine
     tie_margin: float = 0.10  # a neighbouring sentence scoring within this of the best is shown with it
 
 

@@ -126,3 +126,77 @@ def test_a_markdown_heading_is_never_shown_as_part_of_the_answer(bot):
     next paragraph answers, and is neither the answer nor drawn in beside it."""
     shown = bot.ask("I put the bike back but the dock won't take it. What should I do?").citations[0].highlight
     assert "Push the bike firmly" in shown and "##" not in shown and "won't lock" not in shown
+
+
+BAGGAGE = """# Brightwing Air: baggage FAQ
+
+## Cabin bags
+
+**Q: How much hand luggage can I bring?**
+
+A: Every passenger may bring one small under-seat bag, no larger than 40 x 30 x 15 cm, free of charge.
+
+## Checked bags
+
+**Q: What if my bag is overweight?**
+
+A: Excess weight is charged at £12 per kg. No single bag may weigh more than 32 kg.
+
+**Q: Can I share my baggage allowance with someone else?**
+
+A: Yes. Allowances can be pooled between passengers on the same booking, but no bag may exceed 23 kg.
+
+## Special items
+
+**Q: Can I bring my golf clubs or bike?**
+
+A: Golf bags, bicycles and skis can be carried for £35 per flight if booked 48 hours ahead. Surfboards longer than 2.4 metres cannot be carried.
+
+**Q: Can I bring a pushchair?**
+
+A: Yes. One pushchair per infant is carried free and does not count towards your allowance.
+
+## On board
+- No smoking or vaping anywhere on the aircraft
+- Hot drinks are served on flights over one hour
+"""
+
+
+@pytest.fixture(scope="module")
+def faq_bot(tmp_path_factory, embedder):
+    tmp = tmp_path_factory.mktemp("faq")
+    corpus = write_corpus(tmp / "docs", {"baggage.md": BAGGAGE, "pool.md": POOL})
+    return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
+
+
+def test_an_faq_is_answered_below_its_own_question(faq_bot):
+    """"**Q: Can I share my baggage allowance?**" asks, in bold: it is the FAQ's question, never the answer, and
+    it says what the paragraph below it answers ("A: Golf bags, bicycles and skis can be carried for £35")."""
+    question = "can my wife and i combine our luggage allowance?"
+    answer = faq_bot.ask(question)
+    assert "pooled" in answer.citations[0].highlight and "Q:" not in answer.citations[0].highlight
+    assert "£35 per flight" in faq_bot.ask("how much to bring my bike on the plane").citations[0].highlight
+    # The document's own question ("share my baggage allowance") vouches for its answer, which shares no word
+    # with "combine our luggage": without it the same sentence is only tentative.
+    assert answer.outcome == "answered"
+    alone = _without(faq_bot, faq_weight=0.0).answer(question)
+    assert "pooled" in alone.citations[0].highlight and alone.outcome == "tentative" and alone.confidence < answer.confidence
+
+
+def test_a_list_item_without_a_full_stop_states_something(faq_bot):
+    """"- No smoking or vaping anywhere on the aircraft" ends without a stop, as list items do; it is not a
+    heading ("## On board" is), and is shown as the answer."""
+    composer = faq_bot._answerer.composer
+    assert not composer._sentence("x", 0, "- No smoking or vaping anywhere on the aircraft").is_heading
+    assert not composer._sentence("x", 1, "• Two full sets of spare clothes").is_heading
+    assert composer._sentence("x", 2, "Special items").is_heading
+    assert composer._sentence("x", 3, "**Q: Can I bring a pushchair?**").is_question
+    assert "No smoking" in faq_bot.ask("can i vape on the plane").citations[0].highlight
+
+
+def test_a_price_list_cell_gives_an_age_bracket():
+    assert age_ranges("| Under 5 | Free |") == ((0, 4),)
+    assert age_ranges("Over 65 | £3.60") == ((65, OPEN),)
+    assert age_ranges("| Junior (5–15) | £3.10 |") == ((5, 15),)
+    assert age_ranges("| Over 30 minutes | £2 |") == () and age_ranges("| Adult swim | £5.20 |") == ()
+    assert asker_ages("im 70 how much is a swim") == {70}
