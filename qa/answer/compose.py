@@ -24,6 +24,7 @@ from qa.answer.judge import Verdict, judge, off_topic
 from qa.answer.kinds import asking_sentence, negated
 from qa.answer.query import (
     _CONTINUES,
+    _NAME_SPAN,
     _SENTENCE_END,
     _WH_OPENING,
     AnswerSettings,
@@ -36,6 +37,9 @@ from qa.store.vectors import rows
 from qa.types import Answer, Citation, Document
 
 _SENTENCES_KEPT = 100_000  # sentences whose terms the Composer keeps between questions
+_NAMES_KEPT = 10_000  # documents whose opening names the Composer keeps between questions
+_NOT_A_NAME = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april may june july"
+                        " august september october november december christmas easter bank holiday holidays day new year eve".split())
 _ITEM_MARKS = "-•*·–"  # what opens a list item, as the readers write it
 RUNNERS_READ = 3  # "not found" needs the best evidence and the ones after it up to here far from the question
 
@@ -57,6 +61,23 @@ class Composer:
         self.index = index
         self.settings = settings or AnswerSettings()
         self._info: dict[tuple[str, int, int], _SentenceInfo] = {}  # filled on first use; safe to share
+        self._names: dict[str, frozenset[str]] = {}  # likewise, per document (``document_names``)
+
+    def document_names(self, source: str) -> frozenset[str]:
+        """The terms of the names a document's opening gives ("Welcome to Heatherbrook Farm, a campsite in the
+        Tarnsdale valley.": heatherbrook, farm): runs of two or more capitalised words inside its first passage's
+        sentences, not in its headings (often in title case), and not days, months or holidays."""
+        names = self._names.get(source)
+        if names is None:
+            ids = self.index.chunks_of(source)
+            lines = self.index.chunks[ids.start].text.splitlines() if len(ids) else []
+            said = " ".join(line for line in lines if line.rstrip()[-1:] in ".!?:" and not line.startswith("#"))
+            names = frozenset(t for m in _NAME_SPAN.finditer(fold(said, lower=False)) if " " in m.group(0)
+                              for t in tokenize(m.group(0)) if t not in _NOT_A_NAME)
+            if len(self._names) >= _NAMES_KEPT:
+                self._names.clear()
+            self._names[source] = names
+        return names
 
     def _sentence(self, source: str, start: int, text: str) -> _SentenceInfo:
         key = (source, start, len(text))
@@ -85,6 +106,9 @@ class Composer:
             return _Evidence(hit, chunk.start, chunk.end, hit.passage, hit.passage,
                              lacks_kind=not query.stated_by(chunk.text))
         focus_set = set(focus)
+        # The question's words that name the document ("… at Heatherbrook Farm?") tell which document, not which of
+        # its sentences: every sentence of it has them, or its greeting ("Welcome to Heatherbrook Farm") wins.
+        named = focus_set & self.document_names(chunk.source)
         # An acronym the corpus never writes counts as present in a sentence that spells it out.
         spelt = [(name, tokens[0]) for name in query.name_spans if _ACRONYM.fullmatch(name)
                  for tokens in [tokenize(name)] if len(tokens) == 1 and idf.get(tokens[0]) is not None
@@ -119,7 +143,7 @@ class Composer:
                 # "A: Yes. Allowances can be pooled…"): the document's question says what these sentences answer.
                 cos = max(cos, (1 - s.faq_weight) * cos + s.faq_weight * float(cosines[asked]))
                 terms = terms | infos[asked].terms
-            score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms, idf, focus)
+            score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms | named, idf, focus)
             is_definition = defines is not None and bool(defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start))
             if is_definition:
                 score += s.definition_bonus

@@ -9,7 +9,9 @@ import pytest
 
 from qa.answer.ages import OPEN, age_fit, age_ranges, asker_ages
 from qa.answer.compose import Composer
+from qa.answer.evidence import is_greeting
 from qa.bot import Bot
+from qa.store.lexical import tokenize
 
 from ..conftest import write_corpus
 
@@ -200,3 +202,54 @@ def test_a_price_list_cell_gives_an_age_bracket():
     assert age_ranges("| Junior (5–15) | £3.10 |") == ((5, 15),)
     assert age_ranges("| Over 30 minutes | £2 |") == () and age_ranges("| Adult swim | £5.20 |") == ()
     assert asker_ages("im 70 how much is a swim") == {70}
+
+
+CAMP = """# Hollins Farm campsite: rules for campers
+
+Welcome to Hollins Farm, a family-run campsite beside the river in the Wendle valley. We have 30 grass pitches for tents and campervans. Come to reception in the farmhouse kitchen if you need anything.
+
+## Quiet time
+
+Please keep noise down between 10 pm and 7 am, and do not run generators at any time.
+
+## Dogs
+
+Dogs are welcome but must be kept on a lead at all times, because sheep graze next to the site.
+"""
+
+
+class _Unnamed(Composer):
+    """A Composer that does not know which names a document's opening gives."""
+
+    def document_names(self, source: str) -> frozenset[str]:
+        return frozenset()
+
+
+@pytest.fixture(scope="module")
+def camp_bot(tmp_path_factory, embedder):
+    tmp = tmp_path_factory.mktemp("camp")
+    corpus = write_corpus(tmp / "docs", {"camp.md": CAMP, "pool.md": POOL})
+    return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
+
+
+def test_the_name_of_the_place_asked_about_does_not_choose_its_sentence(camp_bot):
+    """"… at Hollins Farm?" names the document; only its greeting repeats the name, which made the greeting
+    the answer to every question naming the farm."""
+    composer = camp_bot._answerer.composer
+    assert composer.document_names("camp.md") == set(tokenize("Hollins Farm"))  # "Wendle" alone is no run
+    assert "rules" not in composer.document_names("camp.md")  # the title is a heading, not a name
+    question = "When do we have to be quiet at Hollins Farm?"
+    assert "10 pm and 7 am" in camp_bot.ask(question).citations[0].highlight
+    answerer = camp_bot._answerer
+    unnamed = replace(answerer, composer=_Unnamed(answerer.index, answerer.composer.settings))
+    assert "10 pm" not in unnamed.answer(question).citations[0].highlight
+
+
+def test_a_greeting_answers_only_what_it_says(camp_bot):
+    assert is_greeting("Welcome to Hollins Farm, a family-run campsite.") and is_greeting("Thank you for choosing us.")
+    assert not is_greeting("You are welcome to bring a dog.")
+    question = "Is there a pub near Hollins Farm?"
+    assert not is_greeting(camp_bot.ask(question).citations[0].highlight)
+    assert is_greeting(_without(camp_bot, greeting_penalty=0.0).answer(question).citations[0].highlight)
+    # the penalty is small: a greeting that says what is asked is still the answer
+    assert "beside the river" in camp_bot.ask("Is Hollins Farm near the river?").citations[0].highlight
