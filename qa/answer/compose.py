@@ -180,7 +180,9 @@ class Composer:
         text = chunk.text[a - chunk.start:b - chunk.start]
         # A document describes itself at its opening (its first passage). Not by the kind asked: a description
         # often states a date or a name ("…in Brief (2025-26)", "Fenwick & Hale Ltd"); an amount it does not.
-        about_itself = not query.asks_scope and hit.chunk == ix.chunks_of(chunk.source).start and shows_itself(text, infos[i].text)
+        # Its title ("Little Acorns Day Nursery: Parent Handbook 2025-26") names it, and answers as little.
+        about_itself = not query.asks_scope and hit.chunk == ix.chunks_of(chunk.source).start and (
+            shows_itself(text, infos[i].text) or (s.title_is_self and i == 0 and infos[0].is_heading and spans[0][0] == chunk.start))
         return _Evidence(hit, a, b, cos, score, is_definition, not query.stated_by(text), about_itself)
 
     def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, query: Query, chunk,

@@ -253,3 +253,13 @@ def test_a_greeting_answers_only_what_it_says(camp_bot):
     assert is_greeting(_without(camp_bot, greeting_penalty=0.0).answer(question).citations[0].highlight)
     # the penalty is small: a greeting that says what is asked is still the answer
     assert "beside the river" in camp_bot.ask("Is Hollins Farm near the river?").citations[0].highlight
+
+
+def test_a_documents_title_is_never_stated_as_the_answer(camp_bot):
+    """"# Hollins Farm campsite: rules for campers" names the place, as the question does, and answers nothing
+    asked about it: as a document describing itself, its passage goes after the rest and is never stated."""
+    question = "Is there a shop at Hollins Farm?"
+    titled = _without(camp_bot, title_is_self=False).answer(question)
+    assert titled.outcome == "answered" and titled.citations[0].highlight.startswith("# Hollins Farm campsite")
+    answer = camp_bot.ask(question)
+    assert answer.outcome != "answered" and not answer.citations[0].highlight.startswith("# Hollins Farm")
