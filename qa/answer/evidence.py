@@ -141,7 +141,7 @@ def describes_itself(text: str) -> bool:
     return bool(_SELF.search(text))
 
 
-_GREETING = re.compile(r"^\W*(welcome to|thank you for|thanks for)\b", re.I)
+_GREETING = re.compile(r"^\W*(welcome to\b|welcome[!,.]|thank you for\b|thanks for\b)", re.I)
 
 
 def is_greeting(sentence: str) -> bool:

@@ -64,7 +64,8 @@ direct ltd limited inc plc llc co company corporation group bank insurance appli
 committee board partnership foundation institute agency ministry government street st road rd row avenue ave way
 parkway drive square place station airport terminal estate campus card pass scheme plan policy app portal
 suite unit floor building museum museums gallery galleries theatre theater cinema cathedral gardens
-zoo market shop store cafe café restaurant hotel inn pub stadium arena academy nursery
+zoo market shop store cafe café restaurant hotel inn pub stadium arena academy nursery parade crescent terrace quay wharf
+central
 rules terms conditions guide handbook faq faqs information prices charges
 holiday holidays day days month week year
 """.split())

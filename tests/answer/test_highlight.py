@@ -247,7 +247,8 @@ def test_the_name_of_the_place_asked_about_does_not_choose_its_sentence(camp_bot
 
 def test_a_greeting_answers_only_what_it_says(camp_bot):
     assert is_greeting("Welcome to Hollins Farm, a family-run campsite.") and is_greeting("Thank you for choosing us.")
-    assert not is_greeting("You are welcome to bring a dog.")
+    assert is_greeting("Welcome! This page has everything you need to plan your visit.")
+    assert not is_greeting("You are welcome to bring a dog.") and not is_greeting("Welcomed by staff, you sign in.")
     question = "Is there a pub near Hollins Farm?"
     assert not is_greeting(camp_bot.ask(question).citations[0].highlight)
     assert is_greeting(_without(camp_bot, greeting_penalty=0.0).answer(question).citations[0].highlight)

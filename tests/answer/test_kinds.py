@@ -75,6 +75,10 @@ def test_what_a_sentence_states_is_read_broadly():
     assert states("name", "The director is Kim Park.") and states("name", "Łukasz Nowak leads the team.")
     assert not states("name", "Book with Outdoor Adventures UK.")
     assert not states("name", "Write to Customer Relations, PO Box 718, Leeds.")  # an address, not a person
+    # a museum, a page's title, a street or a station is no one: "Who is the director of Harwick museum?"
+    assert not states("name", "# Visiting Harwick City Museum") and not states("name", "Carrow Street House Rules")
+    assert not states("name", "Harwick City Museum is on Queen's Parade, a walk from Harwick Central station.")
+    assert states("name", "Mark Hall is the manager.")  # a surname that is a building word
     # A name the question gives does not answer it: "Who runs Riverton Wheels?"
     given = given_names("Who runs Riverton Wheels?")
     assert given == {"who", "riverton", "wheels"} and states("name", "Riverton Wheels is run by Ama Owusu.", given)
