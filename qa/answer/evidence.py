@@ -106,7 +106,8 @@ _CLOSING = ".!?:;\"”’)]…"
 # A document saying what it is, at the opening of a highlight (after at most two title lines): "This guide explains
 # what goes in each of your bins…", "These terms apply to every membership at our clubs…". Not what it leaves out
 # ("This policy does not apply to agency workers."): that answers a question.
-_SELF = re.compile(r"^(?:[^\n.!?]*\n+){0,2}\W*(this|these|the following) ((?!not\b)\w+[ -]){0,2}?(memo|guide|guidance|leaflet"
+_SELF = re.compile(r"^(?:(?:[^\n.!?]*|(?:next review|last (?:updated|reviewed|revised)|updated|reviewed|revised|version|issued"
+                   r"|effective|date)\b[^\n]{0,40})\n+){0,2}\W*(this|these|the following) ((?!not\b)\w+[ -]){0,2}?(memo|guide|guidance|leaflet"
                    r"|summary|document|page|policy|handbook|booklet|notice|letter|faqs?|manual|section|report|agreement"
                    r"|licen[cs]e|terms|information|sheet|statement|newsletter|minutes|brochure|website|site|article|notes"
                    r"|instructions)s? ((?!not\b)\w+ ){0,2}?(explains?|sets? out|gives?|describes?|tells?|covers?|summari[sz]es?"

@@ -227,6 +227,7 @@ def test_a_document_describing_itself_answers_only_what_it_covers(tmp_path, embe
 
     assert describes_itself("Car Insurance: Policy Summary\n\nThis summary gives the key features of your car insurance.")
     assert describes_itself("These terms apply to every membership at our clubs.")
+    assert describes_itself("Next review: September 2025.\n\nThis policy sets out how the After-School Club is run.")
     assert not describes_itself("This is free.") and not describes_itself("Parking is free. This guide explains the bins.")
     assert not describes_itself("This policy does not apply to agency workers.")  # whom it leaves out answers a question
     assert not shows_itself("This policy covers you for up to £1,000 of legal costs.",
