@@ -17,6 +17,7 @@ from qa.answer.evidence import (
     covers_years,
     is_caption,
     is_greeting,
+    opening_names,
     shows_itself,
     spells_out,
 )
@@ -24,7 +25,6 @@ from qa.answer.judge import Verdict, judge, off_topic
 from qa.answer.kinds import asking_sentence, negated
 from qa.answer.query import (
     _CONTINUES,
-    _NAME_SPAN,
     _SENTENCE_END,
     _WH_OPENING,
     AnswerSettings,
@@ -38,8 +38,6 @@ from qa.types import Answer, Citation, Document
 
 _SENTENCES_KEPT = 100_000  # sentences whose terms the Composer keeps between questions
 _NAMES_KEPT = 10_000  # documents whose opening names the Composer keeps between questions
-_NOT_A_NAME = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april may june july"
-                        " august september october november december christmas easter bank holiday holidays day new year eve".split())
 _ITEM_MARKS = "-•*·–"  # what opens a list item, as the readers write it
 RUNNERS_READ = 3  # "not found" needs the best evidence and the ones after it up to here far from the question
 
@@ -64,16 +62,11 @@ class Composer:
         self._names: dict[str, frozenset[str]] = {}  # likewise, per document (``document_names``)
 
     def document_names(self, source: str) -> frozenset[str]:
-        """The terms of the names a document's opening gives ("Welcome to Heatherbrook Farm, a campsite in the
-        Tarnsdale valley.": heatherbrook, farm): runs of two or more capitalised words inside its first passage's
-        sentences, not in its headings (often in title case), and not days, months or holidays."""
+        """``evidence.opening_names`` of a document's first passage, kept between questions."""
         names = self._names.get(source)
         if names is None:
             ids = self.index.chunks_of(source)
-            lines = self.index.chunks[ids.start].text.splitlines() if len(ids) else []
-            said = " ".join(line for line in lines if line.rstrip()[-1:] in ".!?:" and not line.startswith("#"))
-            names = frozenset(t for m in _NAME_SPAN.finditer(fold(said, lower=False)) if " " in m.group(0)
-                              for t in tokenize(m.group(0)) if t not in _NOT_A_NAME)
+            names = opening_names(self.index.chunks[ids.start].text) if len(ids) else frozenset()
             if len(self._names) >= _NAMES_KEPT:
                 self._names.clear()
             self._names[source] = names

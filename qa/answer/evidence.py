@@ -7,12 +7,16 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from qa.store import Index
-from qa.store.lexical import stopwords
+from qa.store.lexical import fold, stopwords, tokenize
 
 _NUMBER = re.compile(r"(?<![A-Za-z-])\d[\d,.]*|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|million|billion|trillion|half|twice|double|triple|quarter|third|dozen)\b", re.I)
 _YEAR_DIGITS = r"(1[5-9]\d\d|20\d\d)"
 _ANY_YEAR = re.compile(r"(?<!\d)" + _YEAR_DIGITS + r"(?!\d)")
 _YEAR_SPAN = re.compile(r"\b" + _YEAR_DIGITS + r"\s*(?:[-–—/]|to|until|till|through|and)\s*(\d{4}|\d{2})\b")
+# A run of capitalised words not opening a sentence: "Lakeport Airport", "Ms Patel" (a question's or a document's names).
+_NAME_SPAN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)*")
+_NOT_A_NAME = frozenset("monday tuesday wednesday thursday friday saturday sunday january february march april may june july"
+                        " august september october november december christmas easter bank holiday holidays day new year eve".split())
 _LIST_NUMBER = re.compile(r"^\s*\d{1,2}[.)]\s")  # "5. Infrastructure" numbers a heading, answers nothing
 
 _ACRONYM = re.compile(r"([A-Z]{2,6}?)(I{1,3}|IV|VI{0,3}|\d{1,2})?")
@@ -150,6 +154,16 @@ def is_greeting(sentence: str) -> bool:
     choosing Cedar Lane Animal Hospital, 2140 Cedar Lane."). Naming the organisation, it lies close to every
     question that names it, and answers none (docs/benchmarks.md)."""
     return bool(_GREETING.match(sentence))
+
+
+def opening_names(text: str) -> frozenset[str]:
+    """The terms of the names a document's opening (``text``, its first passage) gives: "Welcome to Heatherbrook
+    Farm, a campsite in the Tarnsdale valley." gives heatherbrook and farm. Runs of two or more capitalised
+    words inside its sentences, not in its headings (often in title case), and not days, months or holidays.
+    A question naming them says which document, not which of its sentences (``Composer.highlight``)."""
+    said = " ".join(line for line in text.splitlines() if line.rstrip()[-1:] in ".!?:" and not line.startswith("#"))
+    return frozenset(t for m in _NAME_SPAN.finditer(fold(said, lower=False)) if " " in m.group(0)
+                     for t in tokenize(m.group(0)) if t not in _NOT_A_NAME)
 
 
 def is_caption(line: str) -> bool:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from qa.answer.evidence import _YEAR_DIGITS, numbers_in
+from qa.answer.evidence import _NAME_SPAN, _YEAR_DIGITS, numbers_in
 from qa.answer.ages import asker_ages
 from qa.answer.judge import is_yes_no
 from qa.answer.kinds import asks_for, given_names, states
@@ -27,7 +27,6 @@ _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|
 # written answer that says "it is OK to…" name one: ``checker``).
 NOT_NAMES = frozenset({"OK", "Okay", "OKAY"})
 # A run of capitalised words not opening the text: "San Francisco", "United States", "Beijing".
-_NAME_SPAN = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][a-z][\w-]*(?:\s+[A-Z][a-z][\w-]*)*")
 # "What does E-E-A-T mean?", "What are SMRs?": the answer defines the term right after naming it.
 _DEFINITION_Q = re.compile(r"^\s*what\s+(?:does|do|is|are)\s+(?:an?\s+|the\s+)?(.{2,40}?)\s*(?:mean|stand for|refer to)?\s*\?\s*$", re.I)
 _ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the chat's rendered answer
