@@ -85,11 +85,14 @@ def test_age_ranges_as_documents_write_them():
     assert age_fit(frozenset({70}), "The pool has six lanes.") == 0
 
 
+def _bot_over(tmp_path_factory, name: str, files: dict[str, str]) -> Bot:
+    tmp = tmp_path_factory.mktemp(name)
+    return Bot.load(corpus=write_corpus(tmp / "docs", files), index=tmp / "index", on_status=lambda m: None)
+
+
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory, embedder):
-    tmp = tmp_path_factory.mktemp("highlight")
-    corpus = write_corpus(tmp / "docs", {"pool.md": POOL, "policy.md": POLICY, "faq.md": FAQ})
-    return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
+    return _bot_over(tmp_path_factory, "highlight", {"pool.md": POOL, "policy.md": POLICY, "faq.md": FAQ})
 
 
 def _without(bot: Bot, **settings):
@@ -166,9 +169,7 @@ A: Yes. One pushchair per infant is carried free and does not count towards your
 
 @pytest.fixture(scope="module")
 def faq_bot(tmp_path_factory, embedder):
-    tmp = tmp_path_factory.mktemp("faq")
-    corpus = write_corpus(tmp / "docs", {"baggage.md": BAGGAGE, "pool.md": POOL})
-    return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
+    return _bot_over(tmp_path_factory, "faq", {"baggage.md": BAGGAGE, "pool.md": POOL})
 
 
 def test_an_faq_is_answered_below_its_own_question(faq_bot):
@@ -227,9 +228,7 @@ class _Unnamed(Composer):
 
 @pytest.fixture(scope="module")
 def camp_bot(tmp_path_factory, embedder):
-    tmp = tmp_path_factory.mktemp("camp")
-    corpus = write_corpus(tmp / "docs", {"camp.md": CAMP, "pool.md": POOL})
-    return Bot.load(corpus=corpus, index=tmp / "index", on_status=lambda m: None)
+    return _bot_over(tmp_path_factory, "camp", {"camp.md": CAMP, "pool.md": POOL})
 
 
 def test_the_name_of_the_place_asked_about_does_not_choose_its_sentence(camp_bot):
