@@ -78,7 +78,7 @@ class Composer:
         if info is None:
             end = text.rstrip().rstrip("*_").rstrip()[-1:]  # "**Q: Can I bring my bike?**" ends with its "?"
             # a short line without a closing stop, or a Markdown heading whatever ends it ("## The dock won't lock my bike.");
-            # not a list item or a table row, which state without a stop ("- No diving in the shallow end", "Under 5 | Free")
+            # not a list item, which states without one ("- No diving in the shallow end"; a table row still is one)
             item = text.lstrip()[:1] in _ITEM_MARKS
             heading = text.startswith("#") or (not item and end not in ".!?\"”’)" and len(text.split()) <= 12)
             # "Where China Is Catching Up — and Where America Still Leads" is a question without its "?".

@@ -26,7 +26,6 @@ _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*|
 # Capitalised, never a name: "Is it OK to grind rice?" asks about rice, not about an "OK" (nor does a
 # written answer that says "it is OK to…" name one: ``checker``).
 NOT_NAMES = frozenset({"OK", "Okay", "OKAY"})
-# A run of capitalised words not opening the text: "San Francisco", "United States", "Beijing".
 # "What does E-E-A-T mean?", "What are SMRs?": the answer defines the term right after naming it.
 _DEFINITION_Q = re.compile(r"^\s*what\s+(?:does|do|is|are)\s+(?:an?\s+|the\s+)?(.{2,40}?)\s*(?:mean|stand for|refer to)?\s*\?\s*$", re.I)
 _ANSWER_DIV = re.compile(r'<div class="qa-answer">(.*?)</div>', re.S)  # the chat's rendered answer
