@@ -14,6 +14,7 @@ from qa.bot import Bot
 from qa.store.lexical import tokenize
 
 from ..conftest import write_corpus
+from . import Unnamed
 
 POOL = """# Millbrook Community Pool
 
@@ -219,13 +220,6 @@ Dogs are welcome but must be kept on a lead at all times, because sheep graze ne
 """
 
 
-class _Unnamed(Composer):
-    """A Composer that does not know which names a document's opening gives."""
-
-    def document_names(self, source: str) -> frozenset[str]:
-        return frozenset()
-
-
 @pytest.fixture(scope="module")
 def camp_bot(tmp_path_factory, embedder):
     return _bot_over(tmp_path_factory, "camp", {"camp.md": CAMP, "pool.md": POOL})
@@ -240,7 +234,7 @@ def test_the_name_of_the_place_asked_about_does_not_choose_its_sentence(camp_bot
     question = "When do we have to be quiet at Hollins Farm?"
     assert "10 pm and 7 am" in camp_bot.ask(question).citations[0].highlight
     answerer = camp_bot._answerer
-    unnamed = replace(answerer, composer=_Unnamed(answerer.index, answerer.composer.settings))
+    unnamed = replace(answerer, composer=Unnamed(answerer.index, answerer.composer.settings))
     assert "10 pm" not in unnamed.answer(question).citations[0].highlight
 
 

@@ -90,7 +90,7 @@ def test_the_sentence_stating_the_kind_asked_is_highlighted_and_judged(tmp_path,
     """Two sentences on the airport bus: the one with the price answers "how much", the one with a name "who"."""
     from dataclasses import replace
 
-    from qa.answer.compose import Composer
+    from . import Unnamed
 
     corpus = write_corpus(tmp_path / "docs", {"fares.md": FARES})
     bot = Bot.load(corpus=corpus, index=tmp_path / "index", on_status=lambda m: None)
@@ -98,14 +98,9 @@ def test_the_sentence_stating_the_kind_asked_is_highlighted_and_judged(tmp_path,
     # The kind made the choice: without its penalty (nor the neighbour shown beside a near tie, nor "airport" read
     # as part of the document's name, "Lakeport Airport", which every sentence of it shares), meaning and the
     # question's words pick the timetable sentence.
-
-    class Blind(Composer):
-        def document_names(self, source: str) -> frozenset[str]:
-            return frozenset()
-
     answerer = bot._answerer
-    blind = replace(answerer, composer=Blind(answerer.index, replace(answerer.composer.settings, kind_penalty=0.0,
-                                                                                      tie_margin=0.0)))
+    settings = replace(answerer.composer.settings, kind_penalty=0.0, tie_margin=0.0)
+    blind = replace(answerer, composer=Unnamed(answerer.index, settings))
     assert "$5" not in blind.answer("How much is the bus to the airport?").citations[0].highlight
     assert "Dana Whitfield" in bot.ask("Who do I ask about the airport bus?").citations[0].highlight
     # A question for a kind of thing the best sentence does not state is judged less likely answered by it.
