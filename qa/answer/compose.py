@@ -13,6 +13,7 @@ from qa.answer.evidence import (
     _ACRONYM,
     _idf,
     _SentenceInfo,
+    asking_lines,
     coverage,
     covers_years,
     is_caption,
@@ -20,6 +21,7 @@ from qa.answer.evidence import (
     opening_names,
     shows_itself,
     spells_out,
+    whole_line,
 )
 from qa.answer.judge import Verdict, judge, off_topic
 from qa.answer.kinds import asking_sentence, negated
@@ -30,6 +32,7 @@ from qa.answer.query import (
     AnswerSettings,
     Query,
 )
+from qa.answer.replies import not_found_text, tentative_text
 from qa.answer.retrieval import Hit
 from qa.store import Index
 from qa.store.lexical import fold, tokenize
@@ -52,6 +55,7 @@ class _Evidence:
     defines: bool = False  # the highlight defines the term a "what is X?" question asks about
     lacks_kind: bool = False  # the highlight states nothing of the kind asked (``kinds``)
     about_itself: bool = False  # the highlight is its document describing itself, and the question asks not that
+    title_first: bool = False  # the passage's closest line was its document's title: the next best is shown instead
 
 
 class Composer:
@@ -119,10 +123,15 @@ class Composer:
         if spelt:
             infos = [replace(info, terms=info.terms | {t for name, t in spelt if spells_out(name, chunk.text[a - chunk.start:b - chunk.start])})
                      for info, (a, b) in zip(infos, spans)]
-        scored, asked = [], None  # asked: the FAQ question line the paragraph being read answers
+        infos = asking_lines(infos, spans, chunk.text, chunk.start)
+        scored, asked = [], None  # asked: the FAQ question line the paragraph being read answers …
+        asked_cos, asked_terms = 0.0, frozenset()  # … its cosine and terms (of both its sentences, if it has two)
         for n, (cos, info) in enumerate(zip(cosines, infos)):
             cos, terms, first = float(cos), info.terms, n
             if info.is_question or info.is_heading:
+                # "The charger is not working. What should I do?" asks in two sentences: the closer one counts
+                joined = info.is_question and asked == n - 1 and "\n" not in chunk.text[spans[n - 1][1] - chunk.start:spans[n][0] - chunk.start]
+                asked_cos, asked_terms = (max(asked_cos, cos), asked_terms | terms) if joined else (cos, terms)
                 asked = n if info.is_question else None
             elif asked is not None and n - 1 != asked and "\n" in chunk.text[spans[n - 1][1] - chunk.start:spans[n][0] - chunk.start]:
                 asked = None  # a new paragraph: the answer below the question has ended
@@ -134,15 +143,15 @@ class Composer:
             elif asked is not None and asked != n:
                 # An FAQ's answer, the paragraph below its own question ("Q: Can I share my baggage allowance?"
                 # "A: Yes. Allowances can be pooled…"): the document's question says what these sentences answer.
-                cos = max(cos, (1 - s.faq_weight) * cos + s.faq_weight * float(cosines[asked]))
-                terms = terms | infos[asked].terms
+                cos = max(cos, (1 - s.faq_weight) * cos + s.faq_weight * asked_cos)
+                terms = terms | asked_terms
             score = (1 - s.lexical_weight) * cos + s.lexical_weight * coverage(terms | named, idf, focus)
             is_definition = defines is not None and bool(defines.search(chunk.text, spans[first][0] - chunk.start, spans[n][1] - chunk.start))
             if is_definition:
                 score += s.definition_bonus
             if info.is_question:
                 score -= s.question_penalty  # a heading or FAQ line that asks the question never answers it
-            elif _whole_line(chunk.text, spans[n][0] - chunk.start, spans[n][1] - chunk.start) and is_caption(info.text):
+            elif whole_line(chunk.text, spans[n][0] - chunk.start, spans[n][1] - chunk.start) and is_caption(info.text):
                 score -= s.caption_penalty  # a picture's caption describes it: it answers nothing
             elif info.is_heading:
                 score -= s.heading_penalty
@@ -155,6 +164,13 @@ class Composer:
                 score += s.age_bonus if fit > 0 else s.age_bonus / 2 if fit < 0 and query.yes_no else 0.0
             scored.append((score, spans[first][0], spans[n][1], cos, len(info.terms - focus_set), is_definition))
         i = self._best(scored, query, chunk)
+        # A title ("# Hollins Farm campsite: rules for campers") names its document, and answers nothing: show the best other.
+        opening = not query.asks_scope and hit.chunk == ix.chunks_of(chunk.source).start
+        title = opening and i == 0 and s.title_is_self and infos[0].is_heading and spans[0][0] == chunk.start
+        title_first = title and len(scored) > 1
+        if title_first:
+            scored[0] = (float("-inf"), *scored[0][1:])
+            i = self._best(scored, query, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
@@ -162,7 +178,7 @@ class Composer:
         if novel < s.min_new_words:
             # The sentence only restates the question ("In a major city, AI is not just an app."):
             # the answer is in the neighbour that follows or precedes it, so show both.
-            neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(scored)]
+            neighbours = [j for j in (i - 1, i + 1) if 0 <= j < len(scored) and scored[j][0] > float("-inf")]  # not a title passed over
             if neighbours:
                 j = max(neighbours, key=lambda n: scored[n][0])
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
@@ -171,12 +187,10 @@ class Composer:
             if j is not None:
                 a, b = min(a, scored[j][1]), max(b, scored[j][2])
         text = chunk.text[a - chunk.start:b - chunk.start]
-        # A document describes itself at its opening (its first passage). Not by the kind asked: a description
-        # often states a date or a name ("…in Brief (2025-26)", "Fenwick & Hale Ltd"); an amount it does not.
-        # Its title ("Little Acorns Day Nursery: Parent Handbook 2025-26") names it, and answers as little.
-        about_itself = not query.asks_scope and hit.chunk == ix.chunks_of(chunk.source).start and (
-            shows_itself(text, infos[i].text) or (s.title_is_self and i == 0 and infos[0].is_heading and spans[0][0] == chunk.start))
-        return _Evidence(hit, a, b, cos, score, is_definition, not query.stated_by(text), about_itself)
+        # A document describes itself at its opening (its first passage), often with a date or a name
+        # ("…in Brief (2025-26)", "Fenwick & Hale Ltd"): not by the kind asked, which it may state.
+        about_itself = opening and (shows_itself(text, infos[i].text) or title and not title_first)  # or a title alone
+        return _Evidence(hit, a, b, cos, score, is_definition, not query.stated_by(text), about_itself, title_first)
 
     def _tied_neighbour(self, scored: list[tuple], infos: list, i: int, query: Query, chunk,
                         clipped: set[int]) -> int | None:
@@ -247,9 +261,10 @@ class Composer:
             # Re-rank by passage score and by how well its best sentence answers: the passage
             # that holds the answering sentence goes first, even if a neighbour matched more words.
             # A document describing itself ("This summary gives the key features of your car insurance.") is
-            # close to every question on its topic and answers none but what it covers: its passage goes after.
+            # close to every question on its topic and answers none but what it covers: its passage goes after;
+            # one whose title was closest goes back a little (a short page's one passage may still answer).
             evidence.sort(key=lambda ev: -(ev.hit.score + s.evidence_weight * ev.support + near.get(id(ev), 0.0)
-                                           - s.self_penalty * ev.about_itself))
+                                           - s.self_penalty * ev.about_itself - s.title_penalty * ev.title_first))
         evidence = evidence[:k]
         citations = []
         for n, ev in enumerate(evidence, start=1):
@@ -347,6 +362,8 @@ class Composer:
             "name_missing": float(query.kind == "name" and top.lacks_kind),
             # "Can I pay monthly?" answered by "This summary gives the key features of your car insurance."
             "about_itself": float(top.about_itself),
+            # the passage's closest line was its title: the sentence shown instead was the best of the rest
+            "title_first": float(top.title_first),
             # "Which towns are not supplied?" (not "Isn't the bus free?", a yes/no question said the other way)
             "negation_unmatched": float(negated(query.question) and not yes_no
                                         and not negated(passage[top.start - chunk.start:top.end - chunk.start])),
@@ -387,11 +404,6 @@ def _terms(chunk, idf: dict[str, float], query: Query) -> float:
     return coverage(set(tokenize(f"{chunk.title}\n{chunk.text}")), idf, query.tokens)
 
 
-def _whole_line(text: str, a: int, b: int) -> bool:
-    """The span ``a``-``b`` of ``text`` is a line on its own (as a caption or alt text stands)."""
-    return (a == 0 or text[a - 1] == "\n") and (b >= len(text.rstrip()) or text[b:b + 1] == "\n" or text[b:].lstrip(" ")[:1] == "\n")
-
-
 def locate(citation: Citation, doc: Document | None) -> Citation:
     """Add the reader's locators: the PDF page of the highlight (and the passage's page range)
     and the heading path above it. Both come from the same offsets, so card and API agree."""
@@ -404,17 +416,3 @@ def locate(citation: Citation, doc: Document | None) -> Citation:
         citation.pages = (doc.page_at(citation.start), doc.page_at(max(citation.start, citation.end - 1)))
     citation.section = doc.section_at(at)
     return citation
-
-
-def not_found_text(reason: str, n: int = 0) -> str:
-    """What "not found" says: what is missing, never that no document answers (it may, in other words)."""
-    closest = f" The {n} closest passage{'s are' if n > 1 else ' is'} listed below, in case one helps." if n else ""
-    return f"Not found in the documents. {reason}{closest}"
-
-
-def tentative_text(reason: str, first: Citation, more: Sequence[Citation] = ()) -> str:
-    """The best candidate, stated as such: the user sees it, and sees that it may not be the answer; then
-    the next closest, when nearly as good (``Composer.nearly_as_good``)."""
-    why = reason if reason and "may not answer" not in reason else "The documents may not answer this exactly."
-    nexts = "".join(f" Next closest: {c.highlight} [{c.number}]" for c in more)
-    return f"{why} The closest they come is: {first.highlight} [1]{nexts}"

@@ -3,7 +3,7 @@ share of the question's terms it holds."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from qa.store import Index
@@ -164,6 +164,24 @@ def opening_names(text: str) -> frozenset[str]:
     said = " ".join(line for line in text.splitlines() if line.rstrip()[-1:] in ".!?:" and not line.startswith("#"))
     return frozenset(t for m in _NAME_SPAN.finditer(fold(said, lower=False)) if " " in m.group(0)
                      for t in tokenize(m.group(0)) if t not in _NOT_A_NAME)
+
+
+def asking_lines(infos: list[_SentenceInfo], spans: list[tuple[int, int]], text: str, offset: int) -> list[_SentenceInfo]:
+    """``infos`` with a line's opening statement marked as asking when a question follows it on that line: "The
+    charger is not working. What should I do?" is an FAQ's question whole, and the asker's problem it opens
+    with answers nothing. ``spans`` are the sentences' offsets, ``text`` the passage starting at ``offset``."""
+    out = list(infos)
+    for n in range(len(out) - 1):
+        (_, b), (a, _) = spans[n], spans[n + 1]
+        line_start = spans[n][0] == offset or text[spans[n][0] - offset - 1] == "\n"
+        if out[n + 1].is_question and not out[n].is_question and line_start and "\n" not in text[b - offset:a - offset]:
+            out[n] = replace(out[n], is_question=True)
+    return out
+
+
+def whole_line(text: str, a: int, b: int) -> bool:
+    """The span ``a``-``b`` of ``text`` is a line on its own (as a caption or alt text stands)."""
+    return (a == 0 or text[a - 1] == "\n") and (b >= len(text.rstrip()) or text[b:b + 1] == "\n" or text[b:].lstrip(" ")[:1] == "\n")
 
 
 def is_caption(line: str) -> bool:

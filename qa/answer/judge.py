@@ -33,7 +33,8 @@ ANSWER_AT = 0.627  # confidence from which the first highlight is stated without
 NAME_MISSING_AT_MOST = 0.1
 # "Can I pay for my car insurance monthly?" answered by "This summary gives the key features of your car
 # insurance.": a document's description of itself held the answer to none of the 41 labeled questions it was
-# the highlight for that did not ask what the document covers.
+# the highlight for that did not ask what the document covers. Nor did the sentence shown in place of a title that
+# was its passage's closest line for 1 of 28 (``Composer.highlight``).
 ABOUT_ITSELF_AT_MOST = 0.1
 # Not found: the best passage and sentence far from the question (cosines below these) and holding at most
 # this share of its terms (IDF-weighted); or a name no document mentions, and the passage and sentence
@@ -98,7 +99,7 @@ def judge(signals: dict[str, float], unknown_names: list[str], defines: bool, ab
         return Verdict("tentative", min(p, ANSWER_AT - 0.01), f"No document mentions {unknown_names[0]}.", signals)
     if signals.get("name_missing"):  # who holds a post is answered by a name: without one, however close, it is not
         return Verdict("tentative", min(p, NAME_MISSING_AT_MOST), "The documents may not name the person asked about.", signals)
-    if signals.get("about_itself"):  # a document saying what it covers answers only that
+    if signals.get("about_itself") or signals.get("title_first"):  # a document saying what it covers (or what it is) answers only that
         return Verdict("tentative", min(p, ABOUT_ITSELF_AT_MOST), missing or "The documents may not answer this exactly.", signals)
     if signals["years_missing"]:
         return Verdict("tentative", min(p, ANSWER_AT - 0.01), "The documents give this for another year than the one asked.",

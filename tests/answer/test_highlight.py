@@ -9,7 +9,7 @@ import pytest
 
 from qa.answer.ages import OPEN, age_fit, age_ranges, asker_ages
 from qa.answer.compose import Composer
-from qa.answer.evidence import is_greeting
+from qa.answer.evidence import asking_lines, is_greeting
 from qa.bot import Bot
 from qa.store.lexical import tokenize
 
@@ -158,6 +158,10 @@ A: Yes. Allowances can be pooled between passengers on the same booking, but no 
 
 A: Golf bags, bicycles and skis can be carried for £35 per flight if booked 48 hours ahead. Surfboards longer than 2.4 metres cannot be carried.
 
+**Q: My bag arrived damaged. What should I do?**
+
+A: Report it at the baggage desk in the arrivals hall before you leave the airport, and keep your boarding pass.
+
 **Q: Can I bring a pushchair?**
 
 A: Yes. One pushchair per infant is carried free and does not count towards your allowance.
@@ -185,6 +189,24 @@ def test_an_faq_is_answered_below_its_own_question(faq_bot):
     assert answer.outcome == "answered"
     alone = _without(faq_bot, faq_weight=0.0).answer(question)
     assert "pooled" in alone.citations[0].highlight and alone.outcome == "tentative" and alone.confidence < answer.confidence
+
+
+def test_a_question_asked_in_two_sentences_is_the_faqs_question_whole(faq_bot):
+    """"**Q: My bag arrived damaged. What should I do?**": the statement that opens the FAQ's question is the
+    asker's problem, close to theirs in meaning, and answers nothing; the paragraph below it answers."""
+    question = "my suitcase came off the plane broken, what now?"
+    shown = faq_bot.ask(question).citations[0].highlight
+    assert "baggage desk" in shown and "damaged" not in shown
+    composer = faq_bot._answerer.composer
+    index = composer.index
+    chunk = next(c for c in index.chunks if "arrived damaged" in c.text)
+    sids = index.chunk_sentences[index.chunks.find(index.number(chunk.source), chunk.start, chunk.end)]
+    infos = [composer._sentence(chunk.source, int(a), chunk.text[int(a) - chunk.start:int(b) - chunk.start])
+             for _, a, b, _, _ in (index.sentences[i] for i in sids)]
+    spans = [(int(a), int(b)) for _, a, b, _, _ in (index.sentences[i] for i in sids)]
+    opening = next(n for n, info in enumerate(infos) if "arrived damaged" in info.text)
+    assert not infos[opening].is_question  # read alone, it states
+    assert asking_lines(infos, spans, chunk.text, chunk.start)[opening].is_question
 
 
 def test_a_list_item_without_a_full_stop_states_something(faq_bot):
@@ -234,7 +256,8 @@ def test_the_name_of_the_place_asked_about_does_not_choose_its_sentence(camp_bot
     question = "When do we have to be quiet at Hollins Farm?"
     assert "10 pm and 7 am" in camp_bot.ask(question).citations[0].highlight
     answerer = camp_bot._answerer
-    unnamed = replace(answerer, composer=Unnamed(answerer.index, answerer.composer.settings))
+    # (the title, which holds the name too, left as a sentence like the rest: ``title_is_self`` passes over it)
+    unnamed = replace(answerer, composer=Unnamed(answerer.index, replace(answerer.composer.settings, title_is_self=False)))
     assert "10 pm" not in unnamed.answer(question).citations[0].highlight
 
 
@@ -249,11 +272,18 @@ def test_a_greeting_answers_only_what_it_says(camp_bot):
     assert "beside the river" in camp_bot.ask("Is Hollins Farm near the river?").citations[0].highlight
 
 
-def test_a_documents_title_is_never_stated_as_the_answer(camp_bot):
+def test_a_documents_title_is_never_the_answer_nor_hides_its_passage(camp_bot):
     """"# Hollins Farm campsite: rules for campers" names the place, as the question does, and answers nothing
-    asked about it: as a document describing itself, its passage goes after the rest and is never stated."""
+    asked about it: the passage's best other sentence is shown in its place, never stated as the answer, and a
+    short page's one passage is not sent after the rest for it, since that sentence may still be the answer."""
     question = "Is there a shop at Hollins Farm?"
     titled = _without(camp_bot, title_is_self=False).answer(question)
     assert titled.outcome == "answered" and titled.citations[0].highlight.startswith("# Hollins Farm campsite")
     answer = camp_bot.ask(question)
     assert answer.outcome != "answered" and not answer.citations[0].highlight.startswith("# Hollins Farm")
+    # The title is the campsite passage's closest line; "Come to reception…" answers, tentatively.
+    question = "is there somewhere to ask for help at the campsite"
+    help_ = camp_bot.ask(question)
+    assert help_.outcome == "tentative" and "Come to reception" in help_.citations[0].highlight
+    sent_back = _without(camp_bot, title_penalty=1.0).answer(question)
+    assert sent_back.citations[0].source == "pool.md"
