@@ -28,10 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 from outcomes import ece  # noqa: E402
 
-from qa.answer.judge import FEATURES, NAME_MISSING_AT_MOST, WEIGHTS  # noqa: E402
+from qa.answer.judge import ABOUT_ITSELF_AT_MOST, FEATURES, NAME_MISSING_AT_MOST, WEIGHTS  # noqa: E402
 
 TUNE = {"questions", "mixed", "negations", "everyday (tune)"}
 REPORT = {"heldout", "heldout2", "everyday (report)"}
+
+
+RULES = ("unknown_name", "years_missing", "name_missing", "about_itself", "title_first")
+# capped lower than just under ANSWER_AT, as judge.judge caps them
+LOW_CAPS = {"name_missing": NAME_MISSING_AT_MOST, "about_itself": ABOUT_ITSELF_AT_MOST, "title_first": ABOUT_ITSELF_AT_MOST}
 
 
 def group(r: dict) -> str:
@@ -59,8 +64,9 @@ def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 50) -> np.nd
 
 def ruled(r: dict) -> bool:
     """Left tentative by a rule whatever the confidence (judge.judge): a name no document mentions, a year the
-    passage does not cover, a post holder's name not given."""
-    return r["outcome"] == "tentative" and any(r["signals"].get(f) for f in ("unknown_name", "years_missing", "name_missing"))
+    passage does not cover, a post holder's name not given, a document describing itself (or what stood in for
+    its title)."""
+    return r["outcome"] == "tentative" and any(r["signals"].get(f) for f in RULES)
 
 
 def stated_from(unanswerable: list[float], unwarned: float) -> float | None:
@@ -94,13 +100,13 @@ def main() -> None:
     for part in (tune, report):
         p = 1 / (1 + np.exp(-np.clip(matrix(part, features) @ w, -30, 30)))
         for r, c in zip(part, p):
-            r["confidence"] = float(min(c, NAME_MISSING_AT_MOST) if r["signals"].get("name_missing") else c)
+            r["confidence"] = float(min([c] + [cap for f, cap in LOW_CAPS.items() if r["signals"].get(f)]))
     # a question a rule leaves tentative is never unwarned, whatever its confidence: it counts as below any threshold
     thresholds = [stated_from([0.0 if ruled(r) else r["confidence"] for r in tune if group(r) == name and not r["answerable"]],
                               args.unwarned) for name in fitted]
     answer_at = max((t for t in thresholds if t is not None), default=0.5)
     for r in tune + report:  # the rules' cap, as judge.judge applies it
-        if ruled(r) and not r["signals"].get("name_missing"):
+        if ruled(r) and not any(r["signals"].get(f) for f in LOW_CAPS):
             r["confidence"] = min(r["confidence"], answer_at - 0.01)
     answerable = [r for r in tune if r["answerable"]]
     floor_sentence = min(r["signals"]["cosine"] for r in answerable)

@@ -253,7 +253,7 @@ class Composer:
             if len(order) != len(hits):
                 raise ValueError(f"The re-ranker gave {len(order)} scores for {len(hits)} passages.")
             # The cross-encoder read each passage with the question: its order stands on its own (a document
-            # describing itself is not moved after the rest; as the best evidence it is still never stated).
+            # describing itself, or one whose title was closest, is not moved back; first, it is never stated).
             by_hit = dict(zip((id(h) for h in hits), order))
             evidence.sort(key=lambda ev: -float(by_hit[id(ev.hit)]))
         else:
@@ -391,8 +391,8 @@ class Composer:
         for ev, cit in zip(evidence[1:], citations[1:]):
             if len(more) + 1 >= s.max_answer_sentences:
                 break
-            if ev.about_itself:
-                continue  # a document's description of itself is no second answer
+            if ev.about_itself or ev.title_first:
+                continue  # a document's description of itself (or what stood in for its title) is no second answer
             if ev.support >= s.runner_up_share * best and not any(cit.highlight in h or h in cit.highlight for h in shown):
                 more.append(cit)
                 shown.append(cit.highlight)

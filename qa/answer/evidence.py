@@ -167,14 +167,15 @@ def opening_names(text: str) -> frozenset[str]:
 
 
 def asking_lines(infos: list[_SentenceInfo], spans: list[tuple[int, int]], text: str, offset: int) -> list[_SentenceInfo]:
-    """``infos`` with a line's opening statement marked as asking when a question follows it on that line: "The
-    charger is not working. What should I do?" is an FAQ's question whole, and the asker's problem it opens
-    with answers nothing. ``spans`` are the sentences' offsets, ``text`` the passage starting at ``offset``."""
+    """``infos`` with a line's opening statement marked as asking when the line is that statement and a question:
+    "The charger is not working. What should I do?" is an FAQ's question whole, and the asker's problem it opens
+    with answers nothing ("Membership is £30 a month. Why not try a free week? Ask at reception." still states
+    its price). ``spans`` are the sentences' offsets, ``text`` the passage starting at ``offset``."""
     out = list(infos)
     for n in range(len(out) - 1):
-        (_, b), (a, _) = spans[n], spans[n + 1]
-        line_start = spans[n][0] == offset or text[spans[n][0] - offset - 1] == "\n"
-        if out[n + 1].is_question and not out[n].is_question and line_start and "\n" not in text[b - offset:a - offset]:
+        (a, b), (c, d) = spans[n], spans[n + 1]
+        if out[n + 1].is_question and not out[n].is_question and "\n" not in text[b - offset:c - offset] \
+                and whole_line(text, a - offset, d - offset):
             out[n] = replace(out[n], is_question=True)
     return out
 

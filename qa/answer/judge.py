@@ -33,8 +33,8 @@ ANSWER_AT = 0.627  # confidence from which the first highlight is stated without
 NAME_MISSING_AT_MOST = 0.1
 # "Can I pay for my car insurance monthly?" answered by "This summary gives the key features of your car
 # insurance.": a document's description of itself held the answer to none of the 41 labeled questions it was
-# the highlight for that did not ask what the document covers. Nor did the sentence shown in place of a title that
-# was its passage's closest line for 1 of 28 (``Composer.highlight``).
+# the highlight for that did not ask what the document covers. The sentence shown in place of a title that was its
+# passage's closest line held it for only 1 of 28 (``Composer.highlight``).
 ABOUT_ITSELF_AT_MOST = 0.1
 # Not found: the best passage and sentence far from the question (cosines below these) and holding at most
 # this share of its terms (IDF-weighted); or a name no document mentions, and the passage and sentence

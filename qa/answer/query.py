@@ -62,7 +62,7 @@ class AnswerSettings:
     caption_penalty: float = 1.0  # an image's caption (``evidence.is_caption``) is never the answering sentence
     definition_bonus: float = 0.1
     number_penalty: float = 0.15
-    title_is_self: bool = True  # a document's title line is never the highlight, and where it was closest …
+    title_is_self: bool = True  # a title line closest in its passage gives way to the passage's best other sentence …
     title_penalty: float = 0.3  # … its passage goes back this much in the order (``Composer.highlight``)
     self_penalty: float = 1.0  # off the order of a passage whose highlight is its document describing itself: after the rest
     kind_penalty: float = 0.05  # a sentence stating nothing of the kind asked (no price for "how much is…?")

@@ -11,6 +11,7 @@ from qa.answer.ages import OPEN, age_fit, age_ranges, asker_ages
 from qa.answer.compose import Composer
 from qa.answer.evidence import asking_lines, is_greeting
 from qa.bot import Bot
+from qa.ingest.chunking import sentence_spans
 from qa.store.lexical import tokenize
 
 from ..conftest import write_corpus
@@ -198,15 +199,12 @@ def test_a_question_asked_in_two_sentences_is_the_faqs_question_whole(faq_bot):
     shown = faq_bot.ask(question).citations[0].highlight
     assert "baggage desk" in shown and "damaged" not in shown
     composer = faq_bot._answerer.composer
-    index = composer.index
-    chunk = next(c for c in index.chunks if "arrived damaged" in c.text)
-    sids = index.chunk_sentences[index.chunks.find(index.number(chunk.source), chunk.start, chunk.end)]
-    infos = [composer._sentence(chunk.source, int(a), chunk.text[int(a) - chunk.start:int(b) - chunk.start])
-             for _, a, b, _, _ in (index.sentences[i] for i in sids)]
-    spans = [(int(a), int(b)) for _, a, b, _, _ in (index.sentences[i] for i in sids)]
-    opening = next(n for n, info in enumerate(infos) if "arrived damaged" in info.text)
-    assert not infos[opening].is_question  # read alone, it states
-    assert asking_lines(infos, spans, chunk.text, chunk.start)[opening].is_question
+    text = "The charger is not working. What should I do?\nMembership is £30 a month. Why not try a free week? Ask us."
+    spans = sentence_spans(text)
+    infos = [composer._sentence("x", a, text[a:b]) for a, b in spans]
+    assert [info.is_question for info in infos] == [False, True, False, True, False]  # each read alone
+    # the line that is a statement and a question asks whole; a paragraph that goes on past its question does not
+    assert [info.is_question for info in asking_lines(infos, spans, text, 0)] == [True, True, False, True, False]
 
 
 def test_a_list_item_without_a_full_stop_states_something(faq_bot):
