@@ -128,12 +128,13 @@ class Composer:
         asked_cos, asked_terms = 0.0, frozenset()  # … its cosine and terms (of both its sentences, if it has two)
         for n, (cos, info) in enumerate(zip(cosines, infos)):
             cos, terms, first = float(cos), info.terms, n
+            new_line = n > 0 and "\n" in chunk.text[spans[n - 1][1] - chunk.start:spans[n][0] - chunk.start]
             if info.is_question or info.is_heading:
                 # "The charger is not working. What should I do?" asks in two sentences: the closer one counts
-                joined = info.is_question and asked == n - 1 and "\n" not in chunk.text[spans[n - 1][1] - chunk.start:spans[n][0] - chunk.start]
+                joined = info.is_question and asked == n - 1 and not new_line
                 asked_cos, asked_terms = (max(asked_cos, cos), asked_terms | terms) if joined else (cos, terms)
                 asked = n if info.is_question else None
-            elif asked is not None and n - 1 != asked and "\n" in chunk.text[spans[n - 1][1] - chunk.start:spans[n][0] - chunk.start]:
+            elif asked is not None and n - 1 != asked and new_line:
                 asked = None  # a new paragraph: the answer below the question has ended
             if n and _CONTINUES.match(chunk.text, spans[n][0] - chunk.start) and not (infos[n - 1].is_question or infos[n - 1].is_heading):
                 # "They are more likely to use open models." is about the previous sentence's subject:
