@@ -9,29 +9,11 @@ from typing import Sequence
 import numpy as np
 
 from qa.answer.ages import age_fit
-from qa.answer.evidence import (
-    _ACRONYM,
-    _idf,
-    _SentenceInfo,
-    asking_lines,
-    coverage,
-    covers_years,
-    is_caption,
-    is_greeting,
-    opening_names,
-    shows_itself,
-    spells_out,
-    whole_line,
-)
+from qa.answer.evidence import (_ACRONYM, _idf, _SentenceInfo, asking_lines, coverage, covers_years, is_caption,
+                                is_greeting, opening_names, shows_itself, spells_out, whole_line)
 from qa.answer.judge import Verdict, judge, off_topic
 from qa.answer.kinds import asking_sentence, negated
-from qa.answer.query import (
-    _CONTINUES,
-    _SENTENCE_END,
-    _WH_OPENING,
-    AnswerSettings,
-    Query,
-)
+from qa.answer.query import _CONDITION, _CONTINUES, _GOES_ON, _SENTENCE_END, _WH_OPENING, AnswerSettings, Query
 from qa.answer.replies import not_found_text, tentative_text
 from qa.answer.retrieval import Hit
 from qa.store import Index
@@ -173,9 +155,14 @@ class Composer:
             scored[0] = (float("-inf"), *scored[0][1:])
             i = self._best(scored, query, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
+        after = i + 1 < len(scored) and i + 1 not in clipped and not (infos[i + 1].is_question or infos[i + 1].is_heading)
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
             b = spans[i + 1][1]
+        elif after and _GOES_ON.match(chunk.text, spans[i + 1][0] - chunk.start):
+            b = spans[i + 1][1]  # "We will not brush out heavy matting." "Instead, we will clip the coat short…"
+        elif after and query.asks_consequence and _CONDITION.match(chunk.text, spans[i + 1][0] - chunk.start):
+            b = spans[i + 1][1]  # "What happens if…?": "You should bring it back full." "If it comes back with less fuel, …"
         if novel < s.min_new_words:
             # The sentence only restates the question ("In a major city, AI is not just an app."):
             # the answer is in the neighbour that follows or precedes it, so show both.

@@ -162,6 +162,16 @@ def asking_sentence(question: str) -> str:
     return next((p for p in reversed(pieces) if p.rstrip().endswith("?")), pieces[-1])
 
 
+# "What happens if I bring the car back without filling it up?" asks what follows from a rule, which documents
+# state in the sentence after the rule: "You should bring it back full. If it comes back with less fuel, we charge…"
+_CONSEQUENCE = re.compile(r"\bwhat(?: happens| (?:will|would|could) happen|['’]ll happen| if)\b", re.I)
+
+
+def asks_consequence(question: str) -> bool:
+    """The asking sentence asks what happens (if …): "What if my dog gets too stressed halfway through?"."""
+    return bool(_CONSEQUENCE.search(asking_sentence(question)))
+
+
 def given_names(question: str) -> frozenset[str]:
     """The capitalised words of ``question``, lower-cased: a name it gives is not the name it asks for
     (``names_person``)."""

@@ -10,7 +10,7 @@ from functools import cached_property
 from qa.answer.evidence import _NAME_SPAN, _YEAR_DIGITS, numbers_in
 from qa.answer.ages import asker_ages
 from qa.answer.judge import is_yes_no
-from qa.answer.kinds import asks_for, given_names, states
+from qa.answer.kinds import asks_consequence, asks_for, given_names, states
 from qa.store.lexical import fold, tokenize
 
 # A follow-up leans on the previous turn when it opens with a connective or
@@ -37,6 +37,12 @@ _REF = re.compile(r"\[\d+\]")
 _YEAR = re.compile(r"(?<![\d.,$£€¥/:-])" + _YEAR_DIGITS + r"(?![\d.,]\d|\d|'?s\b|\s*[-–—/]\s*\d)")
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
+# A sentence opening with a connective that points back ("However, …", "Instead, …", "After that, …", "If not, …") says
+# nothing on its own: shown with the sentence before it. (Judged with it too, as a pronoun's is, it cost SQuAD a first
+# passage and answered 7 more of its unanswerable questions.)
+_GOES_ON = re.compile(r"(However|Instead|Even so|Otherwise|If so|If not|In that case|After that|At these|At that|Then|But"
+                      r"|As a result)\b")
+_CONDITION = re.compile(r"(If|Unless|Otherwise)\b")  # a sentence saying what follows in a case: "If it comes back with less fuel, …"
 _WH_OPENING = re.compile(r"\W*(what|where|why|how|who|which|when)\b(?!\s*:)", re.I)  # "When: Saturday" is a label
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)
@@ -120,6 +126,11 @@ class Query:
     def stated_by(self, text: str) -> bool:
         """``text`` states the kind of thing this turn asks for (``kinds.states``); True if it asks none."""
         return not self.kind or states(self.kind, text, self.given_names)
+
+    @cached_property
+    def asks_consequence(self) -> bool:
+        """This turn asks what happens (if …) (``kinds.asks_consequence``): the rule's next sentence may say."""
+        return asks_consequence(self.question)
 
     @cached_property
     def yes_no(self) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from qa.answer.ages import OPEN, age_fit, age_ranges, asker_ages
 from qa.answer.compose import Composer
 from qa.answer.evidence import asking_lines, is_greeting
+from qa.answer.kinds import asks_consequence
 from qa.bot import Bot
 from qa.ingest.chunking import sentence_spans
 from qa.store.lexical import tokenize
@@ -285,3 +286,42 @@ def test_a_documents_title_is_never_the_answer_nor_hides_its_passage(camp_bot):
     assert help_.outcome == "tentative" and "Come to reception" in help_.citations[0].highlight
     sent_back = _without(camp_bot, title_penalty=1.0).answer(question)
     assert sent_back.citations[0].source == "pool.md"
+
+HIRE = """# Pennock Car Hire: returning your car
+
+## Fuel
+
+Every car leaves the depot with a full tank, and you should return it full. If it comes back with less fuel, we charge for the missing fuel at £2.40 per litre plus a £15 refuelling fee.
+
+## Late returns
+
+Cars are due back by the time shown on your hire agreement. If you are more than an hour late, we charge a further day's hire.
+
+## Smoking
+
+Smoking and vaping are not allowed in any of our cars. Please use the bins at the depot for litter.
+
+## Child seats
+
+We do not fit child seats ourselves. Instead, you can collect one from the desk and fit it before you drive off.
+"""
+
+
+def test_what_happens_if_is_answered_by_the_rule_and_the_case_after_it(tmp_path_factory, embedder):
+    """"What happens if…?" asks what follows from a rule, which documents state in the sentence after it ("If it
+    comes back with less fuel, we charge…"), while the question's words match the rule: both are shown. So is
+    a sentence that goes on from the one shown ("Instead, …")."""
+    assert asks_consequence("I'm stuck in traffic. What will happen if the car is late back?")
+    assert asks_consequence("what'll happen if i'm late") and asks_consequence("What if it rains?")
+    assert not asks_consequence("What happened in 2020?") and not asks_consequence("Whatever happens, can I cancel?")
+    bot = _bot_over(tmp_path_factory, "hire", {"hire.md": HIRE})
+    shown = bot.ask("What happens if I return the car with less than a full tank?").citations[0].highlight
+    assert shown.startswith("Every car leaves") and "we charge for the missing fuel" in shown
+    late = bot.ask("I'm stuck in traffic. What will happen if the car is late back?").citations[0].highlight
+    assert late.startswith("Cars are due back") and "further day's hire" in late
+    # asked another way, the rule alone answers; and a next sentence that states no case is not drawn in
+    assert bot.ask("When is the car due back?").citations[0].highlight == "Cars are due back by the time shown on your hire agreement."
+    assert "bins" not in bot.ask("What happens if someone vapes in the car?").citations[0].highlight
+    # a sentence opening with a connective that points back is shown with the one before, whatever is asked
+    seat = bot.ask("Will your staff put the child seat in the car for me?").citations[0].highlight
+    assert seat.startswith("We do not fit child seats") and "Instead, you can collect one" in seat
