@@ -155,7 +155,8 @@ class Composer:
             scored[0] = (float("-inf"), *scored[0][1:])
             i = self._best(scored, query, chunk)
         score, a, b, cos, novel, is_definition = scored[i]
-        after = i + 1 < len(scored) and i + 1 not in clipped and not (infos[i + 1].is_question or infos[i + 1].is_heading)
+        after = (i + 1 < len(scored) and i + 1 not in clipped and not (infos[i + 1].is_question or infos[i + 1].is_heading)
+                 and "\n\n" not in chunk.text[spans[i][1] - chunk.start:spans[i + 1][0] - chunk.start])  # in the same paragraph
         if i + 1 < len(scored) and _CONTINUES.match(chunk.text, spans[i + 1][0] - chunk.start):
             # "…the AI is not just an app on a phone. It is the operating system for the city itself."
             b = spans[i + 1][1]

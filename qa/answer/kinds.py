@@ -164,7 +164,8 @@ def asking_sentence(question: str) -> str:
 
 # "What happens if I bring the car back without filling it up?" asks what follows from a rule, which documents
 # state in the sentence after the rule: "You should bring it back full. If it comes back with less fuel, we charge…"
-_CONSEQUENCE = re.compile(r"\bwhat(?: happens| (?:will|would|could) happen|['’]ll happen| if)\b", re.I)
+_CONSEQUENCE = re.compile(r"\bwhat(?: happens| (?:will|would|could|should|can) happen|['’]ll happen|(?: is|['’]s) going to happen"
+                         r"| if)\b", re.I)
 
 
 def asks_consequence(question: str) -> bool:

@@ -37,12 +37,12 @@ _REF = re.compile(r"\[\d+\]")
 _YEAR = re.compile(r"(?<![\d.,$£€¥/:-])" + _YEAR_DIGITS + r"(?![\d.,]\d|\d|'?s\b|\s*[-–—/]\s*\d)")
 # A sentence opening with a pronoun continues the previous one's subject.
 _CONTINUES = re.compile(r"(They|It|This|These|Those|He|She|Its|Their)\b")
-# A sentence opening with a connective that points back ("However, …", "Instead, …", "After that, …", "If not, …") says
-# nothing on its own: shown with the sentence before it. (Judged with it too, as a pronoun's is, it cost SQuAD a first
-# passage and answered 7 more of its unanswerable questions.)
-_GOES_ON = re.compile(r"(However|Instead|Even so|Otherwise|If so|If not|In that case|After that|At these|At that|Then|But"
-                      r"|As a result)\b")
-_CONDITION = re.compile(r"(If|Unless|Otherwise)\b")  # a sentence saying what follows in a case: "If it comes back with less fuel, …"
+# A sentence opening with a connective that points back ("However, …", "Instead, …", "After that, …", "If not, …")
+# goes on from the one before: when that one is shown, so is it. (Judged with it too, as a pronoun's is, it cost SQuAD
+# a first passage and answered 7 more of its unanswerable questions.)
+_GOES_ON = re.compile(r"(However(?=,)|Instead(?! of)|Even so|Otherwise|If so|If not|In that case|After that|At these|At that|Then|But"
+                      r"|As a result(?! of))\b")
+_CONDITION = re.compile(r"(If|Unless)\b")  # a sentence saying what follows in a case: "If it comes back with less fuel, …"
 _WH_OPENING = re.compile(r"\W*(what|where|why|how|who|which|when)\b(?!\s*:)", re.I)  # "When: Saturday" is a label
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _POINTER = re.compile(r"\b(it|its|it's|they|them|their|theirs|that|those|this|these|he|him|his|she|her|there|one|ones|same|figure|number)\b", re.I)

@@ -287,6 +287,7 @@ def test_a_documents_title_is_never_the_answer_nor_hides_its_passage(camp_bot):
     sent_back = _without(camp_bot, title_penalty=1.0).answer(question)
     assert sent_back.citations[0].source == "pool.md"
 
+
 HIRE = """# Pennock Car Hire: returning your car
 
 ## Fuel
@@ -313,6 +314,7 @@ def test_what_happens_if_is_answered_by_the_rule_and_the_case_after_it(tmp_path_
     a sentence that goes on from the one shown ("Instead, …")."""
     assert asks_consequence("I'm stuck in traffic. What will happen if the car is late back?")
     assert asks_consequence("what'll happen if i'm late") and asks_consequence("What if it rains?")
+    assert asks_consequence("What's going to happen if I miss the bus?")
     assert not asks_consequence("What happened in 2020?") and not asks_consequence("Whatever happens, can I cancel?")
     bot = _bot_over(tmp_path_factory, "hire", {"hire.md": HIRE})
     shown = bot.ask("What happens if I return the car with less than a full tank?").citations[0].highlight
